@@ -1,0 +1,71 @@
+"""The `leap` command line: one entry point, a subcommand per part of the platform.
+
+Each part owns a module with ``register(subparsers)`` that adds its subcommands and sets
+``func`` on its parsers; ``func(args)`` returns the process exit code. Modules are imported
+lazily per part so that ``leap --help`` stays fast and a part's heavy imports (Airflow, dbt,
+Great Expectations) are paid only when that part runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from leap.errors import LeapError
+
+# (module, description). Each module defines register(subparsers).
+PARTS: list[str] = [
+    "leap.commands.broker_cmd",
+    "leap.commands.simulate_cmd",
+    "leap.commands.ingest_cmd",
+    "leap.commands.status_cmd",
+    "leap.commands.demo_cmd",
+    "scoring_jobs.rasch.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leap",
+        description="LEAP survey platform: broker, simulator, ingestion, validation, warehouse, scoring.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in PARTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a part not built yet must not break the others
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LeapError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
