@@ -1,0 +1,281 @@
+"""The ingestion consumer: Kafka → decode → lake sink, bounded or as a long-running service.
+
+``run_ingestion(settings, mode="bounded")`` drains the topic until it is caught up with the
+log end offsets of its assigned partitions, flushes and exits; ``mode="service"`` runs until
+SIGTERM/SIGINT, then flushes, commits and exits. Both join the consumer group
+``settings.consumer_group`` so several processes share the partitions.
+
+Decoding (JSON, validation, pseudonymization, Arrow) runs in ``workers`` separate processes
+(default 1) while this process fetches from Kafka, so the two use both cores; workers are pure
+functions, all writing and committing stays here. ``workers=0`` decodes in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from ingestion.decode import decode_run
+from ingestion.dlq import DeadLetterWriter
+from ingestion.sink import FlushResult, LakeSink
+from leap.broker import make_producer, require_broker
+from leap.config import Settings
+from leap.events import Pseudonymizer, load_pseudonymizer
+from leap.instrument import load_catalog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    consumed: int = 0
+    landed: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    files: int = 0
+    flushes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, r: FlushResult) -> None:
+        self.landed += r.rows
+        self.rejected += r.rejected
+        self.duplicates += r.duplicates
+        self.files += r.files
+        self.flushes += 1
+
+    def line(self) -> str:
+        secs = max(time.monotonic() - self.started, 1e-9)
+        return (f"consumed {self.consumed:,}  landed {self.landed:,}  dead-lettered {self.rejected:,}  "
+                f"duplicates {self.duplicates:,}  files {self.files:,}  ({self.consumed / secs:,.0f} records/s)")
+
+
+# --------------------------------------------------------------------------- worker process side
+
+_WORKER: dict = {}
+
+
+def _init_worker(key: bytes) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _WORKER["catalog"] = load_catalog()
+    _WORKER["pseudonymizer"] = Pseudonymizer(key)
+
+
+def _decode_in_worker(records, partition):
+    return decode_run(records, partition, _WORKER["catalog"], _WORKER["pseudonymizer"])
+
+
+class _Done(Future):
+    """An already-resolved future for in-process decoding."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.set_result(value)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, ingestor: Ingestor):
+        self.ingestor = ingestor
+
+    def on_partitions_revoked(self, revoked):
+        self.ingestor.on_revoked(revoked)
+
+    def on_partitions_assigned(self, assigned):
+        self.ingestor.on_assigned(assigned)
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, *, workers: int = 1, max_poll_records: int = 20000,
+                 progress: bool = False, progress_every: float = 5.0):
+        self.settings = settings
+        self.workers = workers
+        self.max_poll_records = max_poll_records
+        self.progress = progress
+        self.progress_every = progress_every
+        self.stats = IngestStats()
+        self.stop_requested = False
+        self.pending: deque[tuple[TopicPartition, Future]] = deque()
+        self.pseudonymizer, self.key_source = load_pseudonymizer(settings.secrets_dir)
+        self.catalog = load_catalog()
+        self.consumer: KafkaConsumer | None = None
+        self.sink: LakeSink | None = None
+        self.pool: ProcessPoolExecutor | None = None
+        self.assigned_once = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        require_broker(self.settings)
+        dlq = DeadLetterWriter(make_producer(self.settings, client_id="leap-ingestion-dlq"),
+                               self.settings.dlq_topic, self.settings.topic)
+        self.sink = LakeSink(self.settings.lake_dir, self.settings.topic, dlq)
+        if self.workers > 0:
+            import multiprocessing as mp
+
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_init_worker, initargs=(self.pseudonymizer.key,))
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=self.settings.consumer_group,
+            client_id="leap-ingestion",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_poll_records,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            receive_message_max_bytes=128 * 1024 * 1024,
+            max_poll_interval_ms=600000,
+        )
+        self.consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
+
+    def close(self) -> None:
+        try:
+            if self.consumer is not None and self.sink is not None:
+                self._drain_pending()
+                for p in list(self.sink.states):
+                    self._flush(p)
+                for p in list(self.sink.states):
+                    self.sink.release(p)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.consumer is not None:
+                self.consumer.close(autocommit=False)
+            if self.sink is not None and self.sink.dlq is not None:
+                self.sink.dlq.close()
+
+    # -- rebalance ---------------------------------------------------------------------------
+
+    def on_assigned(self, assigned) -> None:
+        self.assigned_once = True
+        for tp in assigned:
+            offset = self.sink.assign(tp.partition)
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+
+    def on_revoked(self, revoked) -> None:
+        self._drain_pending()
+        for tp in revoked:
+            if tp.partition in self.sink.states:
+                self._flush(tp.partition)
+                self.sink.release(tp.partition)
+        log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _submit(self, tp: TopicPartition, messages) -> None:
+        records = [(m.offset, m.key, m.value) for m in messages]
+        self.stats.consumed += len(records)
+        if self.pool is None:
+            fut = _Done(decode_run(records, tp.partition, self.catalog, self.pseudonymizer))
+        else:
+            fut = self.pool.submit(_decode_in_worker, records, tp.partition)
+        self.pending.append((tp, fut))
+
+    def _collect(self, block: bool = False) -> None:
+        """Hand finished decodes to the sink in submission order."""
+        while self.pending and (block or self.pending[0][1].done() or len(self.pending) > 2 * max(self.workers, 1)):
+            tp, fut = self.pending.popleft()
+            run = fut.result()
+            if tp.partition in self.sink.states:
+                self.sink.add(tp.partition, run)
+
+    def _drain_pending(self) -> None:
+        self._collect(block=True)
+
+    def _flush(self, partition: int) -> None:
+        result = self.sink.flush(partition)
+        if result is None:
+            return
+        self.stats.add(result)
+        tp = TopicPartition(self.settings.topic, partition)
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(result.end + 1, "", -1)})
+        except Exception as exc:  # the lake is the record of progress; a failed commit only delays lag
+            log.warning("offset commit for partition %d failed (%s); the lake marker stands", partition, exc)
+
+    def _flush_due(self) -> None:
+        for p in self.sink.due(self.settings.flush_records, self.settings.flush_seconds):
+            self._flush(p)
+
+    def _caught_up(self) -> bool:
+        """Position at or past the log end of every assigned partition.
+
+        The log end is the larger of ListOffsets(latest) and the high watermark of the last
+        fetch response: Tansu answers ListOffsets with the last batch's base offset, so on it
+        only the fetch high watermark is right; Kafka gives the same number both ways.
+        """
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        ends = self.consumer.end_offsets(list(assignment))
+        for tp in assignment:
+            hw = self.consumer.highwater(tp)
+            if hw is None or self.consumer.position(tp) < max(ends[tp], hw):
+                return False
+        return True
+
+    # -- main loops ---------------------------------------------------------------------------
+
+    def run(self, mode: str = "bounded", idle_exit_seconds: float = 30.0) -> IngestStats:
+        last_progress = time.monotonic()
+        idle_since = time.monotonic()
+        while not self.stop_requested:
+            batches = self.consumer.poll(timeout_ms=200, max_records=self.max_poll_records)
+            for tp, messages in batches.items():
+                self._submit(tp, messages)
+            self._collect()
+            self._flush_due()
+            now = time.monotonic()
+            if self.progress and now - last_progress >= self.progress_every:
+                print(f"ingest: {self.stats.line()}", file=sys.stderr, flush=True)
+                last_progress = now
+            if batches:
+                idle_since = now
+                continue
+            if mode == "bounded" and self._bounded_done(now - idle_since, idle_exit_seconds):
+                break
+        return self.stats
+
+    def _bounded_done(self, idle_for: float, idle_exit_seconds: float) -> bool:
+        if self.pending:
+            return False
+        if self._caught_up():
+            return True
+        # Nothing assigned (more consumers than partitions) or a stuck group: give up after a while.
+        return not self.consumer.assignment() and idle_for > idle_exit_seconds
+
+
+def run_ingestion(settings: Settings, mode: str = "bounded", *, workers: int = 1, progress: bool = True,
+                  idle_exit_seconds: float = 30.0) -> IngestStats:
+    """Run the consumer until caught up (bounded) or until SIGTERM/SIGINT (service)."""
+    ingestor = Ingestor(settings, workers=workers, progress=progress)
+
+    def _stop(signum, _frame):
+        log.info("signal %d: flushing and stopping", signum)
+        ingestor.stop_requested = True
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        ingestor.open()
+        stats = ingestor.run(mode, idle_exit_seconds=idle_exit_seconds)
+    finally:
+        ingestor.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if progress:
+        print(f"ingest done: {stats.line()}", file=sys.stderr, flush=True)
+    return stats

@@ -1,0 +1,30 @@
+"""`leap ingest`: the Kafka → raw Parquet consumer, bounded (drain and exit) or as a service."""
+
+from __future__ import annotations
+
+import os
+
+from leap.config import load_settings
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ingest", help="consume submissions into the raw Parquet lake (exactly once)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--bounded", dest="mode", action="store_const", const="bounded",
+                      help="drain until caught up with the log end, then exit (default)")
+    mode.add_argument("--service", dest="mode", action="store_const", const="service",
+                      help="run until SIGTERM/SIGINT, then flush, commit and exit")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("LEAP_INGEST_WORKERS", "1")),
+                   help="decode processes beside the fetching one (0: decode in-process; default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_run, mode="bounded")
+
+
+def _run(args) -> int:
+    from ingestion.consumer import run_ingestion
+
+    settings = load_settings()
+    stats = run_ingestion(settings, args.mode, workers=args.workers, progress=not args.quiet)
+    print(f"landed {stats.landed} submissions in {stats.files} files; dead-lettered {stats.rejected}; "
+          f"duplicates skipped {stats.duplicates}; lake: {settings.raw_dir}")
+    return 0

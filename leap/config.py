@@ -1,0 +1,117 @@
+"""Settings read from the environment, in one place.
+
+Every part of the platform reads its configuration through :func:`load_settings`, so the
+same code runs on the embedded default (one machine) and in production (docker-compose,
+Kafka cluster, object storage) by changing environment variables only.
+
+Environment variables (all optional):
+
+``KAFKA_BOOTSTRAP_SERVERS``
+    Kafka bootstrap servers. Unset: the embedded broker started by ``leap broker start``.
+``LEAP_DATA_DIR``
+    Root of the lake, warehouse and outputs (default ``./data``).
+``LEAP_EMBEDDED_BROKER_PORT``
+    Port of the embedded broker (default 19092).
+``LEAP_TOPIC_PARTITIONS``
+    Partitions of the submissions topic when the platform creates it (default 6).
+``LEAP_PSEUDONYM_KEY``
+    Hex key for the respondent pseudonymization HMAC. Unset: a key file under
+    ``$LEAP_DATA_DIR/secrets/`` is created on first use (embedded default only).
+``LEAP_FLUSH_RECORDS`` / ``LEAP_FLUSH_SECONDS``
+    Micro-batch size per Kafka partition and maximum age before a batch is written.
+``LEAP_CONSUMER_GROUP``
+    Consumer group of the ingestion service (default ``leap-ingestion``).
+``LEAP_MIN_CELL_N``
+    Minimum respondents in a reported cell (default 10).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SUBMISSIONS_TOPIC = "leap.survey-submissions.v1"
+DLQ_TOPIC = "leap.survey-submissions.dlq.v1"
+DEFAULT_EMBEDDED_PORT = 19092
+
+
+def _int_env(name: str, default: int) -> int:
+    from leap.errors import LeapError
+
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise LeapError(f"{name}={raw!r} is not a whole number", hint=f"unset {name} or give an integer") from None
+
+
+def _float_env(name: str, default: float) -> float:
+    from leap.errors import LeapError
+
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise LeapError(f"{name}={raw!r} is not a number", hint=f"unset {name} or give a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    bootstrap_servers: str
+    embedded: bool
+    embedded_port: int
+    topic: str = SUBMISSIONS_TOPIC
+    dlq_topic: str = DLQ_TOPIC
+    topic_partitions: int = 6
+    consumer_group: str = "leap-ingestion"
+    flush_records: int = 5000
+    flush_seconds: float = 2.0
+    min_cell_n: int = 10
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.lake_dir / "raw"
+
+    @property
+    def ingest_log_dir(self) -> Path:
+        """Commit log of the ingestion sink (one marker per durable micro-batch)."""
+        return self.lake_dir / "_ingest_log"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files, broker logs and other runtime state of the embedded default."""
+        return self.data_dir / "run"
+
+
+def load_settings() -> Settings:
+    data_dir = Path(os.environ.get("LEAP_DATA_DIR") or "./data").expanduser().resolve()
+    port = _int_env("LEAP_EMBEDDED_BROKER_PORT", DEFAULT_EMBEDDED_PORT)
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    embedded = servers == ""
+    if embedded:
+        servers = f"127.0.0.1:{port}"
+    return Settings(
+        data_dir=data_dir,
+        bootstrap_servers=servers,
+        embedded=embedded,
+        embedded_port=port,
+        topic_partitions=_int_env("LEAP_TOPIC_PARTITIONS", 6),
+        consumer_group=os.environ.get("LEAP_CONSUMER_GROUP") or "leap-ingestion",
+        flush_records=_int_env("LEAP_FLUSH_RECORDS", 5000),
+        flush_seconds=_float_env("LEAP_FLUSH_SECONDS", 2.0),
+        min_cell_n=_int_env("LEAP_MIN_CELL_N", 10),
+    )
