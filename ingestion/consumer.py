@@ -26,7 +26,7 @@ from kafka.structs import OffsetAndMetadata
 from ingestion.decode import decode_run
 from ingestion.dlq import DeadLetterWriter
 from ingestion.sink import FlushResult, LakeSink
-from leap.broker import make_producer, require_broker
+from leap.broker import make_producer, partitions_for, require_broker
 from leap.config import Settings
 from leap.events import Pseudonymizer, load_pseudonymizer
 from leap.instrument import load_catalog
@@ -96,8 +96,9 @@ class _Rebalance(ConsumerRebalanceListener):
 
 class Ingestor:
     def __init__(self, settings: Settings, *, workers: int = 1, max_poll_records: int = 20000,
-                 progress: bool = False, progress_every: float = 5.0):
+                 progress: bool = False, progress_every: float = 5.0, standalone: bool = False):
         self.settings = settings
+        self.standalone = standalone
         self.workers = workers
         self.max_poll_records = max_poll_records
         self.progress = progress
@@ -135,8 +136,16 @@ class Ingestor:
             fetch_max_bytes=64 * 1024 * 1024,
             receive_message_max_bytes=128 * 1024 * 1024,
             max_poll_interval_ms=600000,
+            session_timeout_ms=self.settings.session_timeout_ms,
+            group_instance_id=self.settings.instance_id,
+            heartbeat_interval_ms=min(3000, self.settings.session_timeout_ms // 3),
         )
-        self.consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
+        if self.standalone:  # one process owns every partition: no group protocol, no rebalances
+            tps = [TopicPartition(self.settings.topic, p) for p in partitions_for(self.settings, self.settings.topic)]
+            self.consumer.assign(tps)
+            self.on_assigned(tps)
+        else:
+            self.consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
 
     def close(self) -> None:
         try:
@@ -260,15 +269,22 @@ class Ingestor:
 
 
 def run_ingestion(settings: Settings, mode: str = "bounded", *, workers: int = 1, progress: bool = True,
-                  idle_exit_seconds: float = 30.0) -> IngestStats:
-    """Run the consumer until caught up (bounded) or until SIGTERM/SIGINT (service)."""
-    ingestor = Ingestor(settings, workers=workers, progress=progress)
+                  idle_exit_seconds: float = 30.0, standalone: bool = False) -> IngestStats:
+    """Run the consumer until caught up (bounded) or until SIGTERM/SIGINT (service).
+
+    ``standalone``: assign every partition to this process instead of joining the consumer
+    group (one-instance deployments; restarts resume at once, without a group rebalance).
+    """
+    ingestor = Ingestor(settings, workers=workers, progress=progress, standalone=standalone)
 
     def _stop(signum, _frame):
         log.info("signal %d: flushing and stopping", signum)
         ingestor.stop_requested = True
 
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
     try:
         ingestor.open()
         stats = ingestor.run(mode, idle_exit_seconds=idle_exit_seconds)

@@ -133,16 +133,26 @@ class EmbeddedBroker:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
-            time.sleep(0.1)
-        else:
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.pidfile.unlink(missing_ok=True)
         return True
+
+
+def _alive(pid: int) -> bool:
+    try:  # reap it if it is our own child, or a zombie would look alive
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def embedded_broker(settings: Settings) -> EmbeddedBroker:

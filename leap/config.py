@@ -21,6 +21,12 @@ Environment variables (all optional):
     Micro-batch size per Kafka partition and maximum age before a batch is written.
 ``LEAP_CONSUMER_GROUP``
     Consumer group of the ingestion service (default ``leap-ingestion``).
+``LEAP_CONSUMER_SESSION_TIMEOUT_MS``
+    Consumer group session timeout (default 10000): how soon a crashed consumer's
+    partitions move to the others.
+``LEAP_CONSUMER_INSTANCE_ID``
+    Static group membership (KIP-345) for the ingestion service: a restarted instance with
+    the same id takes its partitions back at once instead of waiting out a rebalance.
 ``LEAP_MIN_CELL_N``
     Minimum respondents in a reported cell (default 10).
 """
@@ -73,6 +79,8 @@ class Settings:
     flush_records: int = 5000
     flush_seconds: float = 2.0
     min_cell_n: int = 10
+    session_timeout_ms: int = 10000
+    instance_id: str | None = None
 
     @property
     def lake_dir(self) -> Path:
@@ -114,4 +122,6 @@ def load_settings() -> Settings:
         flush_records=_int_env("LEAP_FLUSH_RECORDS", 5000),
         flush_seconds=_float_env("LEAP_FLUSH_SECONDS", 2.0),
         min_cell_n=_int_env("LEAP_MIN_CELL_N", 10),
+        session_timeout_ms=_int_env("LEAP_CONSUMER_SESSION_TIMEOUT_MS", 10000),
+        instance_id=os.environ.get("LEAP_CONSUMER_INSTANCE_ID") or None,
     )

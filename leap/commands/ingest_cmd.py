@@ -16,6 +16,8 @@ def register(sub) -> None:
                       help="run until SIGTERM/SIGINT, then flush, commit and exit")
     p.add_argument("--workers", type=int, default=int(os.environ.get("LEAP_INGEST_WORKERS", "1")),
                    help="decode processes beside the fetching one (0: decode in-process; default 1)")
+    p.add_argument("--standalone", action="store_true",
+                   help="own every partition without joining the consumer group (single-instance deployments)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_run, mode="bounded")
 
@@ -24,7 +26,8 @@ def _run(args) -> int:
     from ingestion.consumer import run_ingestion
 
     settings = load_settings()
-    stats = run_ingestion(settings, args.mode, workers=args.workers, progress=not args.quiet)
+    stats = run_ingestion(settings, args.mode, workers=args.workers, progress=not args.quiet,
+                          standalone=args.standalone)
     print(f"landed {stats.landed} submissions in {stats.files} files; dead-lettered {stats.rejected}; "
           f"duplicates skipped {stats.duplicates}; lake: {settings.raw_dir}")
     return 0
