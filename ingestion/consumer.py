@@ -43,6 +43,11 @@ class IngestStats:
     files: int = 0
     flushes: int = 0
     started: float = field(default_factory=time.monotonic)
+    # where the fetching process spends its time (seconds)
+    poll_s: float = 0.0
+    submit_s: float = 0.0
+    wait_s: float = 0.0
+    flush_s: float = 0.0
 
     def add(self, r: FlushResult) -> None:
         self.landed += r.rows
@@ -243,12 +248,19 @@ class Ingestor:
         last_progress = time.monotonic()
         idle_since = time.monotonic()
         while not self.stop_requested:
+            t0 = time.monotonic()
             batches = self.consumer.poll(timeout_ms=200, max_records=self.max_poll_records)
+            t1 = time.monotonic()
             for tp, messages in batches.items():
                 self._submit(tp, messages)
+            t2 = time.monotonic()
             self._collect()
+            t3 = time.monotonic()
             self._flush_due()
             now = time.monotonic()
+            st = self.stats
+            st.poll_s, st.submit_s, st.wait_s, st.flush_s = (st.poll_s + t1 - t0, st.submit_s + t2 - t1,
+                                                             st.wait_s + t3 - t2, st.flush_s + now - t3)
             if self.progress and now - last_progress >= self.progress_every:
                 print(f"ingest: {self.stats.line()}", file=sys.stderr, flush=True)
                 last_progress = now

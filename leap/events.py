@@ -165,6 +165,7 @@ _REQUIRED = frozenset(
      "submitted_at", "grade_band", "sample", "responses")
 )
 _OPTIONAL = frozenset(("region", "urbanicity", "weight", "demographics", "schema_version"))
+_ALLOWED = _REQUIRED | _OPTIONAL
 _TERMS = frozenset(("fall", "winter", "spring"))
 _BANDS = frozenset(("elementary", "middle", "high"))
 _SAMPLES = frozenset(("national", "nextgen", "leap_network"))
@@ -186,32 +187,50 @@ def _fast_conforms(e: dict, ins: Instrument) -> bool:
     if not fast_path_enabled():
         return False
     keys = e.keys()
-    if not (_REQUIRED <= keys) or not (keys - _REQUIRED <= _OPTIONAL):
+    if not (_REQUIRED <= keys and keys <= _ALLOWED):
         return False
     if "schema_version" in e and not (e["schema_version"] == 1 and type(e["schema_version"]) is int):
         return False
+    # The school context repeats across a school's submissions: check each distinct one once.
+    ctx = (e["instrument"], e["instrument_version"], e["school_id"], e["school_year"], e["term"],
+           e["grade_band"], e["sample"], e.get("region"), e.get("urbanicity"))
     try:
-        ok = (
-            _UUID.fullmatch(e["submission_id"]) is not None
-            and _NAME.fullmatch(e["instrument"]) is not None
-            and _VERSION.fullmatch(e["instrument_version"]) is not None
-            and _SCHOOL.fullmatch(e["school_id"]) is not None
-            and 1 <= len(e["respondent_id"]) <= 128
-            and type(e["respondent_id"]) is str
-            and _YEAR.fullmatch(e["school_year"]) is not None
-            and e["term"] in _TERMS
-            and e["grade_band"] in _BANDS
-            and e["sample"] in _SAMPLES
-            and _TS.fullmatch(e["submitted_at"]) is not None
-            and e.get("region") in _REGIONS
-            and e.get("urbanicity") in _URBAN
-        )
-    except TypeError:  # a non-string where a pattern applies, an unhashable enum value
+        ok = _CONTEXT_OK.get(ctx)
+    except TypeError:  # an unhashable value (list, object) where a string belongs
         return False
-    if not (ok and _fast_optional(e) and _fast_responses(e["responses"], ins)):
+    if ok is None:
+        ok = _context_conforms(ctx)
+        if len(_CONTEXT_OK) < 200_000:
+            _CONTEXT_OK[ctx] = ok
+    if not ok:
         return False
-    year = e["school_year"]
-    return (int(year[:4]) + 1) % 100 == int(year[5:])
+    rid, sid, ts = e["respondent_id"], e["submission_id"], e["submitted_at"]
+    if type(rid) is not str or not 1 <= len(rid) <= 128 or type(sid) is not str or type(ts) is not str:
+        return False
+    if _UUID.fullmatch(sid) is None or _TS.fullmatch(ts) is None:
+        return False
+    return _fast_optional(e) and _fast_responses(e["responses"], ins)
+
+
+_CONTEXT_OK: dict[tuple, bool] = {}
+
+
+def _context_conforms(ctx: tuple) -> bool:
+    instrument, version, school, year, term, band, sample, region, urbanicity = ctx
+    if not all(type(v) is str for v in ctx[:7]):
+        return False
+    return (
+        _NAME.fullmatch(instrument) is not None
+        and _VERSION.fullmatch(version) is not None
+        and _SCHOOL.fullmatch(school) is not None
+        and _YEAR.fullmatch(year) is not None
+        and (int(year[:4]) + 1) % 100 == int(year[5:])
+        and term in _TERMS
+        and band in _BANDS
+        and sample in _SAMPLES
+        and region in _REGIONS
+        and urbanicity in _URBAN
+    )
 
 
 def _fast_optional(e: dict) -> bool:
@@ -260,7 +279,7 @@ class Pseudonymizer:
 
     def respondent_key(self, school_id: str, respondent_id: str) -> str:
         msg = f"{school_id}\x1f{respondent_id}".encode()
-        return hmac.new(self.key, msg, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self.key, msg, "sha256").hex()[:32]
 
 
 def load_pseudonymizer(secrets_dir: Path, *, allow_create: bool = True) -> tuple[Pseudonymizer, str]:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import random
 import socket
-import uuid
-from dataclasses import dataclass, field
 
 import pytest
+from streams import TEST_KEY
 
-from leap.broker import embedded_broker, ensure_topics, make_producer
+from leap.broker import embedded_broker, ensure_topics
 from leap.config import load_settings
-from leap.instrument import load_catalog
-
-TEST_KEY = "11" * 32
 
 
 def free_port() -> int:
@@ -42,65 +36,3 @@ def platform(leap_env):
     ensure_topics(leap_env)
     yield leap_env
     broker.stop()
-
-
-@dataclass
-class Stream:
-    """What a test produced, to reconcile against the lake and the dead-letter topic."""
-
-    records: list[tuple[bytes, bytes]] = field(default_factory=list)
-    valid_ids: set[str] = field(default_factory=set)
-    events: dict[str, dict] = field(default_factory=dict)
-    malformed: dict[int, str] = field(default_factory=dict)  # index in records -> expected reason
-    resubmitted: int = 0
-
-
-MALFORMED = [
-    (lambda e: b"{\"submission_id\": ", "invalid_json"),
-    (lambda e: json.dumps({**e, "term": "summer"}).encode(), "schema_violation"),
-    (lambda e: json.dumps({**e, "instrument": "parent"}).encode(), "unknown_instrument"),
-    (lambda e: json.dumps({**e, "responses": {"t_bogus": 1}}).encode(), "unknown_item"),
-    (lambda e: json.dumps({**e, "responses": {next(iter(e["responses"])): 9}}).encode(), "category_out_of_range"),
-]
-
-
-def make_stream(n: int, *, seed: int = 0, malformed_every: int = 0, resubmit_every: int = 0,
-                schools: int = 40) -> Stream:
-    """A small deterministic stream of teacher/student submissions over fall and spring."""
-    rng = random.Random(seed)
-    catalog = load_catalog()
-    stream = Stream()
-    for i in range(n):
-        name = "teacher" if i % 3 else "student"
-        ins = catalog.latest(name)
-        school = f"SCH-{rng.randrange(schools):04d}"
-        term = rng.choice(["fall", "spring"])
-        event = {
-            "submission_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "instrument": name, "instrument_version": ins.version, "school_id": school,
-            "respondent_id": f"{name[0].upper()}-{school}-{i}", "school_year": "2024-25", "term": term,
-            "submitted_at": "2024-10-01T12:00:00Z" if term == "fall" else "2025-04-01T12:00:00+02:00",
-            "grade_band": rng.choice(["elementary", "middle", "high"]), "sample": "leap_network",
-            "responses": {item: rng.choice([0, 1, 2, 3, 4, 4, 3, None]) for item in ins.item_ids},
-        }
-        value = json.dumps(event).encode()
-        if malformed_every and i % malformed_every == malformed_every - 1:
-            make, reason = MALFORMED[(i // malformed_every) % len(MALFORMED)]
-            stream.malformed[len(stream.records)] = reason
-            stream.records.append((school.encode(), make(event)))
-            continue
-        stream.records.append((school.encode(), value))
-        stream.valid_ids.add(event["submission_id"])
-        stream.events[event["submission_id"]] = event
-        if resubmit_every and i % resubmit_every == 0:
-            stream.records.append((school.encode(), value))
-            stream.resubmitted += 1
-    return stream
-
-
-def produce(settings, records) -> None:
-    producer = make_producer(settings)
-    for key, value in records:
-        producer.send(settings.topic, key=key, value=value)
-    producer.flush()
-    producer.close()

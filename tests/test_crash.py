@@ -17,8 +17,8 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import make_stream
 from lake import landed_ids
+from streams import make_stream
 
 from leap.broker import make_producer
 

@@ -8,9 +8,9 @@ import sys
 from collections import Counter
 
 import pyarrow.parquet as pq
-from conftest import TEST_KEY, make_stream, produce
 from kafka import KafkaConsumer, TopicPartition
 from lake import landed_ids, raw_rows
+from streams import TEST_KEY, make_stream, produce
 
 from ingestion.consumer import run_ingestion
 from leap.events import Pseudonymizer

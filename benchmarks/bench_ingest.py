@@ -1,0 +1,167 @@
+"""Ingestion benchmark: drain rate against a bare kafka-python consumer, and produce→Parquet latency.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--submissions 200000] [--workers 0 1 2]
+
+Runs on a fresh embedded broker (Tansu) on a free port, in a temporary data directory:
+
+1. simulates ``--submissions`` records (1% malformed, 1% resubmitted) and produces them;
+2. **bare consumer**: kafka-python with manual assignment iterating every record of the
+   topic, doing nothing else (the fastest this client reads this broker);
+3. **ingestion**: ``run_ingestion(bounded, standalone)`` draining the same records into
+   Parquet (validation, pseudonymization, dedupe, DLQ, durable commit), once per
+   ``--workers`` setting, each into an empty lake; rate = records consumed / wall time from
+   start to exit;
+4. **latency**: the ingestion service (default flush settings) while records are produced at
+   a steady rate; per submission, the time from ``send()`` to its batch's commit marker.
+
+Prints a table and writes ``benchmarks/out/ingest.json``. Not a test: numbers depend on the
+machine; BENCHMARKS.md records them with the machine they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settings(data_dir: Path, port: int):
+    os.environ["LEAP_DATA_DIR"] = str(data_dir)
+    os.environ["LEAP_EMBEDDED_BROKER_PORT"] = str(port)
+    os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
+    from leap.config import load_settings
+
+    return load_settings()
+
+
+def bare_consumer_rate(settings, total: int) -> float:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
+                             fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=128 * 1024 * 1024)
+    tps = [TopicPartition(settings.topic, p) for p in sorted(consumer.partitions_for_topic(settings.topic))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    n = 0
+    start = time.perf_counter()
+    for _ in consumer:  # the plain iterator: what "only iterates the topic" means
+        n += 1
+        if n >= total:
+            break
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return n / elapsed
+
+
+def ingestion_rate(settings, workers: int) -> tuple[float, int]:
+    from ingestion.consumer import run_ingestion
+
+    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    start = time.perf_counter()
+    stats = run_ingestion(settings, "bounded", workers=workers, progress=False, standalone=True)
+    return stats.consumed / (time.perf_counter() - start), stats.landed
+
+
+def latency(settings, records, rate: int, seconds: float) -> dict:
+    """Service mode at default flush settings; produce ``rate`` records/s for ``seconds``."""
+    from leap.broker import make_producer
+
+    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    env = {**os.environ, "LEAP_CONSUMER_GROUP": "leap-latency"}
+    for var in ("LEAP_FLUSH_SECONDS", "LEAP_FLUSH_RECORDS"):
+        env.pop(var, None)
+    proc = subprocess.Popen([sys.executable, "-m", "leap.cli", "ingest", "--service", "--standalone", "--quiet"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(4)  # let it start and catch up with the earlier records
+    producer = make_producer(settings, linger_ms=5)
+    sent_at: dict[str, float] = {}
+    n = int(rate * seconds)
+    valid = [r for r in records if r.reason is None][:n]
+    t0 = time.time()
+    for i, rec in enumerate(valid):
+        target = t0 + i / rate
+        delay = target - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(settings.topic, key=rec.key, value=rec.value)
+        sent_at.setdefault(json.loads(rec.value)["submission_id"], time.time())
+    producer.flush()
+    time.sleep(8)
+    proc.terminate()
+    proc.wait(timeout=60)
+    lat = []
+    for marker in (settings.ingest_log_dir / settings.topic).rglob("*.json"):
+        m = json.loads(marker.read_bytes())
+        committed = datetime.fromisoformat(m["committed_at"]).timestamp()
+        lat += [committed - sent_at[s] for s in m["submission_ids"] if s in sent_at]
+    lat.sort()
+    return {"records": len(lat), "rate_per_s": rate, "p50_s": statistics.median(lat),
+            "p95_s": lat[int(0.95 * (len(lat) - 1))], "max_s": lat[-1]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--submissions", type=int, default=200_000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--latency-rate", type=int, default=2000)
+    ap.add_argument("--latency-seconds", type=float, default=20)
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="leap-bench-"))
+    settings = _settings(tmp / "data", _free_port())
+    from leap.broker import embedded_broker, ensure_topics
+    from leap.simulator import SimConfig, produce, simulate
+
+    broker = embedded_broker(settings)
+    broker.start()
+    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                     "submissions": args.submissions}
+    try:
+        ensure_topics(settings)
+        t = time.perf_counter()
+        sim = simulate(SimConfig(seed=7, malformed_share=0.01).scaled_to(args.submissions))
+        results["simulate_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        produce(sim.records, settings, progress=False)
+        results["produce_rate"] = round(len(sim.records) / (time.perf_counter() - t))
+        results["records"] = len(sim.records)
+        results["bare_rate"] = round(bare_consumer_rate(settings, len(sim.records)))
+        results["ingest"] = {}
+        for w in args.workers:
+            rate, landed = ingestion_rate(settings, w)
+            results["ingest"][w] = {"rate": round(rate), "ratio": round(rate / results["bare_rate"], 2),
+                                    "landed": landed}
+            print(f"workers={w}: {rate:,.0f} records/s ({rate / results['bare_rate']:.2f}x bare)", flush=True)
+        results["latency"] = latency(settings, sim.records, args.latency_rate, args.latency_seconds)
+    finally:
+        broker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ingest.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
