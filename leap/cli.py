@@ -68,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unexpected failure: say what it was, keep the traceback for -v
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: rerun with `leap -v ...` for the full traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

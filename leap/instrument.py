@@ -31,9 +31,16 @@ def instrument_dir() -> Path:
 
 
 def _read(name: str) -> list[dict[str, str]]:
+    from leap.errors import LeapError
+
     path = instrument_dir() / name
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise LeapError(f"instrument definition file missing: {path}",
+                        hint="unset LEAP_INSTRUMENT_DIR or point it at a directory with the files of "
+                             "leap/instrument_data/") from None
 
 
 @dataclass(frozen=True)
