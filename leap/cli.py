@@ -22,6 +22,7 @@ PARTS: list[str] = [
     "leap.commands.ingest_cmd",
     "leap.commands.status_cmd",
     "leap.commands.validate_cmd",
+    "leap.commands.weights_cmd",
     "leap.commands.demo_cmd",
     "scoring_jobs.rasch.cli",
 ]
