@@ -1,0 +1,36 @@
+{#- Staging for one instrument's submissions: renaming and casting only (items stay wide). -#}
+{% macro stg_submissions(instrument) -%}
+with source as (
+    select * from {{ source('lake', instrument ~ '_submissions') }}
+),
+
+renamed as (
+    select
+        cast(submission_id as varchar) as submission_id,
+        cast(instrument as varchar) as instrument,
+        cast(instrument_version as varchar) as instrument_version,
+        cast(school_id as varchar) as school_id,
+        cast(respondent_key as varchar) as respondent_key,
+        cast(school_year as varchar) as school_year,
+        cast(term as varchar) as term,
+        cast(submitted_at as timestamptz) as submitted_at,
+        cast(grade_band as varchar) as grade_band,
+        cast(sample as varchar) as sample,
+        cast(region as varchar) as region,
+        cast(urbanicity as varchar) as urbanicity,
+        cast(grade as smallint) as grade,
+        cast(gender as varchar) as gender,
+        cast(race_ethnicity as varchar) as race_ethnicity,
+        cast(parent_education as varchar) as parent_education,
+        cast(weight as double) as external_weight,
+        cast(kafka_partition as integer) as kafka_partition,
+        cast(kafka_offset as bigint) as kafka_offset,
+        cast(ingested_at as timestamptz) as ingested_at,
+        {%- for item in item_ids(instrument) %}
+        cast({{ item }} as tinyint) as {{ item }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from source
+)
+
+select * from renamed
+{%- endmacro %}

@@ -1,0 +1,40 @@
+-- Grain: one row per respondent x instrument x school year x term (the counted submission),
+-- with the school, grade band, sample, raking variables and the supplied weight.
+with latest as (
+    select * from {{ ref('int_submissions_latest') }}
+),
+
+answered as (
+    select submission_id, count(category) as n_items_answered, count(*) as n_items
+    from {{ ref('int_responses_unpivoted') }}
+    group by submission_id
+),
+
+samples as (
+    select sample, has_external_weights from {{ ref('samples') }}
+)
+
+select
+    latest.instrument,
+    latest.school_year,
+    latest.term,
+    latest.respondent_key,
+    latest.submission_id,
+    latest.school_id,
+    latest.grade_band,
+    latest.sample,
+    latest.region,
+    latest.urbanicity,
+    latest.grade,
+    latest.gender,
+    latest.race_ethnicity,
+    latest.parent_education,
+    latest.external_weight,
+    samples.has_external_weights and latest.external_weight is not null as has_external_weight,
+    latest.n_submissions_in_term,
+    answered.n_items_answered,
+    answered.n_items,
+    latest.submitted_at
+from latest
+left join answered using (submission_id)
+left join samples using (sample)

@@ -1,0 +1,2 @@
+-- depends_on: {{ ref('items') }}
+{{ stg_submissions('student') }}
