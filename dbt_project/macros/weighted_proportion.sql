@@ -1,0 +1,88 @@
+{#-
+  Weighted share of each category within cells, with its Taylor-linearization standard error for a
+  design with schools as primary sampling units and weights (R: svydesign(ids = ~school_id,
+  weights = ~w); svymean(~factor(item), design)):
+
+      p      = sum(w * y) / sum(w)                  y = 1 when the response is in the category
+      z_h    = (sum over school h of w * (y - p)) / sum(w)
+      var(p) = H / (H - 1) * sum_h z_h^2            H = schools in the cell
+
+  `relation`: one row per respondent x item with the cell columns, school_id, category and
+  analysis_weight; cells must include instrument and item_id. Every category of the item's response
+  scale gets a row (0 when nobody chose it); with binary=true the categories are 0 and 1. Returns cells x category with unweighted counts,
+  p, se_p and Kish's effective n = (sum w)^2 / sum w^2.
+-#}
+{% macro weighted_category_shares(relation, cell_columns, binary=false) -%}
+{%- set cells = cell_columns | join(', ') -%}
+{%- set on_cells -%}{% for c in cell_columns %}base.{{ c }} = cats.{{ c }}{{ " and " if not loop.last }}{% endfor %}{%- endset -%}
+with base as (
+    select {{ cells }}, school_id, category, analysis_weight as w from {{ relation }}
+),
+
+scale_categories as (
+    {%- if binary %}
+    select distinct instrument, item_id, unnest([0, 1]) as category from {{ ref('items') }}
+    {%- else %}
+    select items.instrument, items.item_id, scales.category
+    from {{ ref('items') }} as items
+    inner join {{ ref('response_scales') }} as scales using (response_scale)
+    {%- endif %}
+),
+
+cell_totals as (
+    select {{ cells }}, count(*) as n_respondents, count(distinct school_id) as n_schools,
+        sum(w) as sum_w, sum(w * w) as sum_w2
+    from base
+    group by all
+),
+
+cats as (
+    select cell_totals.*, scale_categories.category
+    from cell_totals
+    inner join scale_categories using (instrument, item_id)
+),
+
+per_school as (
+    select {% for c in cell_columns %}cats.{{ c }}, {% endfor %}cats.category, base.school_id,
+        sum(case when base.category = cats.category then base.w else 0 end) as school_wy,
+        sum(base.w) as school_w,
+        count(case when base.category = cats.category then 1 end) as school_n_in_category
+    from base
+    inner join cats on {{ on_cells }}
+    group by all
+),
+
+shares as (
+    select {{ cells }}, category, sum(school_wy) as sum_wy, sum(school_n_in_category) as n_in_category
+    from per_school
+    group by all
+),
+
+with_p as (
+    select cats.*, shares.sum_wy / cats.sum_w as p, shares.n_in_category
+    from cats
+    inner join shares using ({{ cells }}, category)
+),
+
+z as (
+    select {% for c in cell_columns %}per_school.{{ c }}, {% endfor %}per_school.category,
+        sum(power((per_school.school_wy - with_p.p * per_school.school_w) / with_p.sum_w, 2)) as sum_z2
+    from per_school
+    inner join with_p using ({{ cells }}, category)
+    group by all
+)
+
+select
+    {% for c in cell_columns %}with_p.{{ c }}, {% endfor %}
+    with_p.category,
+    with_p.n_respondents,
+    with_p.n_schools,
+    with_p.n_in_category,
+    with_p.p,
+    case when with_p.n_schools > 1
+        then sqrt(with_p.n_schools / (with_p.n_schools - 1.0) * z.sum_z2) end as se_p,
+    power(with_p.sum_w, 2) / with_p.sum_w2 as kish_effective_n,
+    with_p.sum_w
+from with_p
+inner join z using ({{ cells }}, category)
+{%- endmacro %}

@@ -1,0 +1,36 @@
+-- Grain: one row per counted submission x answered item, with the respondent's analysis weight
+-- and reporting groups. Skipped items are left out (estimates are among those who answered).
+with responses as (
+    select * from {{ ref('int_responses_unpivoted') }}
+    where not is_skipped
+),
+
+respondents as (
+    select * from {{ ref('int_respondents') }}
+),
+
+weights as (
+    select * from {{ ref('int_respondent_weights') }}
+)
+
+select
+    respondents.instrument,
+    respondents.school_year,
+    respondents.term,
+    respondents.respondent_key,
+    respondents.school_id,
+    respondents.grade_band,
+    respondents.sample,
+    respondents.race_ethnicity,
+    respondents.parent_education,
+    responses.item_id,
+    responses.category,
+    weights.analysis_weight
+from responses
+inner join respondents
+    on responses.submission_id = respondents.submission_id
+inner join weights
+    on weights.instrument = respondents.instrument
+    and weights.school_year = respondents.school_year
+    and weights.term = respondents.term
+    and weights.respondent_key = respondents.respondent_key

@@ -1,0 +1,37 @@
+-- Grain: one row per instrument x school year x term x item x grade band x sample x response category.
+-- Weighted percent of respondents (among those who answered the item) with its standard error
+-- (schools as PSUs), unweighted n and Kish effective n. Cells with fewer than var('min_cell_n')
+-- respondents are suppressed: counts kept, estimates null, is_suppressed true.
+with shares as (
+    {{ weighted_category_shares(ref('int_responses_weighted'),
+        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample']) }}
+),
+
+labels as (
+    select items.instrument, items.item_id, scales.category, scales.label as category_label
+    from {{ ref('items') }} as items
+    inner join {{ ref('response_scales') }} as scales using (response_scale)
+),
+
+final as (
+    select
+        shares.instrument,
+        shares.school_year,
+        shares.term,
+        shares.item_id,
+        shares.grade_band,
+        shares.sample,
+        shares.category,
+        labels.category_label,
+        shares.n_respondents,
+        shares.n_schools,
+        shares.n_respondents < {{ var('min_cell_n') }} as is_suppressed,
+        case when shares.n_respondents >= {{ var('min_cell_n') }} then shares.n_in_category end as n_in_category,
+        case when shares.n_respondents >= {{ var('min_cell_n') }} then 100 * shares.p end as weighted_pct,
+        case when shares.n_respondents >= {{ var('min_cell_n') }} then 100 * shares.se_p end as weighted_pct_se,
+        case when shares.n_respondents >= {{ var('min_cell_n') }} then shares.kish_effective_n end as kish_effective_n
+    from shares
+    inner join labels using (instrument, item_id, category)
+)
+
+select * from final
