@@ -23,6 +23,7 @@ PARTS: list[str] = [
     "leap.commands.status_cmd",
     "leap.commands.validate_cmd",
     "leap.commands.weights_cmd",
+    "leap.commands.warehouse_cmd",
     "leap.commands.demo_cmd",
     "scoring_jobs.rasch.cli",
 ]

@@ -1,0 +1,13 @@
+-- Privacy: a suppressed cell shows no estimate, and every cell under the minimum n is suppressed.
+select 'distribution' as mart, instrument, item_id
+from {{ ref('fct_item_response_distribution') }}
+where (is_suppressed and (weighted_pct is not null or n_in_category is not null))
+    or (n_respondents < {{ var('min_cell_n') }} and not is_suppressed)
+union all
+select 'top_box', instrument, item_id
+from {{ ref('fct_item_top_box_shares') }}
+where (is_suppressed and top_box_pct is not null) or (n_respondents < {{ var('min_cell_n') }} and not is_suppressed)
+union all
+select 'comparisons', instrument, item_id
+from {{ ref('fct_group_comparisons') }}
+where is_suppressed and (difference_pct is not null or is_significant_95 is not null)

@@ -1,0 +1,55 @@
+"""`leap warehouse build|test|docs|publish`: dbt over the validated lake, and BI publishing."""
+
+from __future__ import annotations
+
+from leap.config import load_settings
+
+
+def register(sub) -> None:
+    p = sub.add_parser("warehouse", help="build the dbt warehouse, its docs, and publish the marts for BI")
+    wsub = p.add_subparsers(dest="warehouse_command", metavar="ACTION", required=True)
+    b = wsub.add_parser("build", help="dbt seed + run + test (dbt build); holds the warehouse lock")
+    b.add_argument("--select", "-s", help="dbt selection, e.g. marts or +fct_item_top_box_shares")
+    b.add_argument("--full-refresh", action="store_true")
+    b.set_defaults(func=_build)
+    d = wsub.add_parser("docs", help="generate the dbt docs site (serve with `dbt docs serve` or any web server)")
+    d.set_defaults(func=_docs)
+    f = wsub.add_parser("freshness", help="check source freshness of the validated lake")
+    f.set_defaults(func=_freshness)
+    pub = wsub.add_parser("publish", help="export the marts as Parquet and a read-only DuckDB snapshot")
+    pub.set_defaults(func=_publish)
+
+
+def _build(args) -> int:
+    from leap.warehouse import dbt
+
+    extra = (["--select", args.select] if args.select else []) + (["--full-refresh"] if args.full_refresh else [])
+    dbt(load_settings(), "build", *extra)
+    return 0
+
+
+def _docs(args) -> int:
+    from leap.warehouse import dbt
+
+    settings = load_settings()
+    dbt(settings, "docs", "generate")
+    print(f"dbt docs: {settings.data_dir / 'dbt' / 'target' / 'index.html'} "
+          f"(serve: cd {settings.data_dir / 'dbt' / 'target'} && python -m http.server 8081)")
+    return 0
+
+
+def _freshness(args) -> int:
+    from leap.warehouse import dbt
+
+    dbt(load_settings(), "source", "freshness")
+    return 0
+
+
+def _publish(args) -> int:
+    from leap.warehouse import publish
+
+    result = publish(load_settings())
+    print(f"published {len(result.tables)} marts: {result.duckdb_file} and {result.parquet_dir}/")
+    for name, n in result.tables.items():
+        print(f"  {name}: {n:,} rows")
+    return 0
