@@ -3,12 +3,17 @@
   design with schools as primary sampling units and weights (R: svydesign(ids = ~school_id,
   weights = ~w); svymean(~factor(item), design)):
 
-      p      = sum(w * y) / sum(w)                  y = 1 when the response is in the category
+      p      = sum(w * y) / sum(w)                  sums over respondents who answered the item;
+                                                    y = 1 when the response is in the category
       z_h    = (sum over school h of w * (y - p)) / sum(w)
-      var(p) = H / (H - 1) * sum_h z_h^2            H = schools in the cell
+      var(p) = H / (H - 1) * sum_h z_h^2            H = schools with a respondent in the cell,
+                                                    answered or not (R's na.rm = TRUE keeps
+                                                    skipping respondents as zero units)
 
-  `relation`: one row per respondent x item with the cell columns, school_id, category and
-  analysis_weight; cells must include instrument and item_id. Every category of the item's response
+  `relation`: one row per respondent x item with the cell columns, school_id, category (null when
+  skipped) and analysis_weight; cells must include instrument and item_id. leap.weights.estimates
+  documents the same formulas and is checked against R; tests/test_warehouse_e2e.py checks this SQL
+  against it. Every category of the item's response
   scale gets a row (0 when nobody chose it); with binary=true the categories are 0 and 1. Returns cells x category with unweighted counts,
   p, se_p and Kish's effective n = (sum w)^2 / sum w^2.
 -#}
@@ -30,10 +35,12 @@ scale_categories as (
 ),
 
 cell_totals as (
-    select {{ cells }}, count(*) as n_respondents, count(distinct school_id) as n_schools,
-        sum(w) as sum_w, sum(w * w) as sum_w2
+    select {{ cells }}, count(category) as n_respondents, count(distinct school_id) as n_schools,
+        sum(w) filter (where category is not null) as sum_w,
+        sum(w * w) filter (where category is not null) as sum_w2
     from base
     group by all
+    having count(category) > 0
 ),
 
 cats as (
@@ -45,7 +52,7 @@ cats as (
 per_school as (
     select {% for c in cell_columns %}cats.{{ c }}, {% endfor %}cats.category, base.school_id,
         sum(case when base.category = cats.category then base.w else 0 end) as school_wy,
-        sum(base.w) as school_w,
+        sum(case when base.category is not null then base.w else 0 end) as school_w,
         count(case when base.category = cats.category then 1 end) as school_n_in_category
     from base
     inner join cats on {{ on_cells }}

@@ -1,8 +1,8 @@
--- Grain: one row per counted submission x answered item, with the respondent's analysis weight
--- and reporting groups. Skipped items are left out (estimates are among those who answered).
+-- Grain: one row per counted submission x item, with the respondent's analysis weight and reporting
+-- groups. Skipped items keep a null category: estimates are among those who answered, and skipping
+-- respondents still count as design units (schools) in the standard errors, as R's na.rm = TRUE does.
 with responses as (
     select * from {{ ref('int_responses_unpivoted') }}
-    where not is_skipped
 ),
 
 respondents as (
