@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from streams import TEST_KEY
+from streams import TEST_KEY, free_port
 
 from leap.broker import embedded_broker, ensure_topics
 from leap.config import load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import uuid
 from dataclasses import dataclass, field
 
@@ -11,6 +12,12 @@ from leap.broker import make_producer
 from leap.instrument import load_catalog
 
 TEST_KEY = "11" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import free_port
+from streams import free_port
 
 
 def run_leap(*args, env=None, timeout=60):

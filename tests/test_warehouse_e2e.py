@@ -22,7 +22,7 @@ from leap.weights import weighted_proportions
 def built(tmp_path_factory):
     """One small school year through every stage, shared by the tests of this module."""
     mp = pytest.MonkeyPatch()
-    from conftest import free_port
+    from streams import free_port
 
     data = tmp_path_factory.mktemp("warehouse") / "data"
     mp.setenv("LEAP_DATA_DIR", str(data))

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- depends_on: {{ ref('items') }}
 -- Grain: one row per counted submission x item (long form), skipped items included with a null category.
 with latest as (

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Grain: one row per counted submission x item, with the respondent's analysis weight and reporting
 -- groups. Skipped items keep a null category: estimates are among those who answered, and skipping
 -- respondents still count as design units (schools) in the standard errors, as R's na.rm = TRUE does.

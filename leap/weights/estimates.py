@@ -1,0 +1,137 @@
+"""Weighted category proportions with Taylor-linearized standard errors, and differences between groups.
+
+Matches R survey's ``svymean(~factor(item), design, na.rm = TRUE)`` for a design with weights only,
+``svydesign(ids = ~1, weights = ~w)``, or with clusters, ``svydesign(ids = ~school_id, weights = ~w)``; the
+weights are taken as given (no calibration adjustment). Each group of ``by`` is estimated as its own design
+(the rows of the group only), which is what ``svymean`` on the group's subset gives.
+
+Formulas, for one group and one category ``k``; sums over ``i`` run over the respondents of the group who
+answered the item, with ``y_ik = 1`` when respondent ``i`` chose ``k``. Respondents who skipped the item
+stay in the design with ``z = 0`` (R's ``na.rm = TRUE`` keeps them as zero-weight units), so ``n`` and ``C``
+in the finite correction count *all* respondents (clusters) of the group, answered or not::
+
+    W     = sum_i w_i                      p_k  = W_k / W,   W_k = sum_{i: y_ik = 1} w_i
+    z_ik  = w_i * (y_ik - p_k) / W         (linearized values; sum_i z_ik = 0)
+
+    weights only:  var(p_k) = n / (n - 1) * sum_i z_ik^2
+                            = n / (n - 1) * ((1 - 2 p_k) * S_k + p_k^2 * S) / W^2,
+                              S = sum_i w_i^2,  S_k = sum_{i: y_ik = 1} w_i^2,
+                              n = respondents in the group (including those who skipped the item)
+    clusters c:    var(p_k) = C / (C - 1) * sum_c (W_ck - p_k * W_c)^2 / W^2,
+                              W_c = sum_{i in c} w_i,  W_ck = sum_{i in c, y_ik = 1} w_i,
+                              C = clusters with a respondent in the group (answered or not)
+
+    se(p_k) = sqrt(var(p_k));  NaN when n = 1 (or C = 1).  n/(n-1) and C/(C-1) are R's finite correction.
+
+    Kish effective n of the group's respondents who answered:  n_effective = W^2 / S.
+
+Difference of two independent groups ``a`` and ``b`` (separate samples, e.g. NextGen vs national)::
+
+    difference = p_a - p_b,   se = sqrt(se_a^2 + se_b^2),   significant = |difference| > 1.96 * se
+
+(R: ``svycontrast`` of the two ``svymean`` results, zero covariance. ``svyby(..., covmat = TRUE)`` +
+``svycontrast`` on one pooled design instead uses the pooled n/(n-1) (C/(C-1)) for both groups.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leap.errors import LeapError
+
+VALUE_COLUMNS = ("n", "n_category", "n_effective", "weight_total", "proportion", "se")
+
+
+def weighted_proportions(data: pd.DataFrame, item: str, weight: str, *, by: str | list[str] | None = None,
+                         cluster: str | None = None, categories=None) -> pd.DataFrame:
+    """Weighted proportion of respondents in each category of ``item`` (per group of ``by``), with its SE.
+
+    Returns one row per group × category: the ``by`` columns, ``category``, ``n`` (respondents in the group
+    who answered; the group's other respondents count only in the finite correction, see the module doc),
+    ``n_category`` (of them in the category), ``n_effective`` (Kish), ``weight_total`` (W),
+    ``proportion`` (0..1) and ``se``. ``cluster`` names the primary sampling unit (e.g. ``school_id``);
+    without it respondents are independent draws. ``categories`` lists categories to report even when no
+    respondent of a group chose them (proportion 0, se 0); by default the categories present in ``data``.
+    A top-box share ("at least half the time") is the proportion of a 0/1 column derived from the item.
+    """
+    keys = [by] if isinstance(by, str) else list(by or [])
+    _check_columns(data, [item, weight, *keys] + ([cluster] if cluster else []))
+    w = pd.to_numeric(data[weight], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(w) & (w > 0)).all():
+        raise LeapError(f"weight column {weight} has missing or non-positive values")
+    answered = data[item].notna().to_numpy()
+    cats = pd.Index(sorted(data.loc[answered, item].unique()) if categories is None else list(categories))
+    frames = []
+    groups = ([((), np.arange(len(data)))] if not keys
+              else data.groupby(keys, sort=True, dropna=False).indices.items())
+    for key, pos in groups:
+        if not answered[pos].any():
+            continue
+        out = _group_estimates(data[item].iloc[pos], w[pos], _psu(data, cluster, pos), cats)
+        for j, value in enumerate(key if isinstance(key, tuple) else (key,)):
+            out.insert(j, keys[j], value)
+        frames.append(out)
+    if not frames:
+        raise LeapError(f"no respondent answered {item}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare_groups(estimates: pd.DataFrame, group: str, a, b, *, z: float = 1.96) -> pd.DataFrame:
+    """Difference ``a - b`` of two independent groups' proportions, from :func:`weighted_proportions`.
+
+    ``group`` is one of the ``by`` columns; rows are matched on every other key column and ``category``.
+    Returns the keys, ``proportion_a/_b``, ``se_a/_b``, ``n_a/_b``, ``difference``, ``se``
+    (``sqrt(se_a^2 + se_b^2)``) and ``significant`` (``|difference| > z * se``; False when se is NaN).
+    """
+    if group not in estimates.columns:
+        raise LeapError(f"estimates have no column {group}")
+    keys = [c for c in estimates.columns if c not in VALUE_COLUMNS and c != group]
+    cols = [*keys, "proportion", "se", "n"]
+    left = estimates.loc[estimates[group] == a, cols]
+    right = estimates.loc[estimates[group] == b, cols]
+    for value, part in ((a, left), (b, right)):
+        if part.empty:
+            raise LeapError(f"no estimates for {group}={value}")
+    out = left.merge(right, on=keys, how="inner", suffixes=("_a", "_b"))
+    out["difference"] = out["proportion_a"] - out["proportion_b"]
+    out["se"] = np.sqrt(out["se_a"] ** 2 + out["se_b"] ** 2)
+    out["significant"] = (out["difference"].abs() > z * out["se"]).fillna(False).astype(bool)
+    return out
+
+
+def _check_columns(data: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise LeapError(f"data lack column(s) {', '.join(missing)}")
+
+
+def _psu(data: pd.DataFrame, cluster: str | None, pos: np.ndarray) -> np.ndarray:
+    """Primary sampling unit of each row of the group: the respondent itself, or its cluster."""
+    if cluster is None:
+        return np.arange(len(pos))
+    return pd.factorize(data[cluster].iloc[pos])[0]
+
+
+def _group_estimates(values: pd.Series, w: np.ndarray, psu: np.ndarray, cats: pd.Index) -> pd.DataFrame:
+    """Estimates for one group. Respondents who skipped the item stay in the design with z = 0 (R's na.rm)."""
+    answered = values.notna().to_numpy()
+    codes = cats.get_indexer(values[answered])
+    if (codes < 0).any():
+        bad = values[answered].iloc[int(np.argmax(codes < 0))]
+        raise LeapError(f"{values.name} has value {bad!r} not in the categories {list(cats)}")
+    wa = w[answered]
+    y = np.zeros((len(wa), len(cats)))
+    y[np.arange(len(wa)), codes] = 1.0
+    total = wa.sum()
+    p = wa @ y / total
+    z = np.zeros((len(w), len(cats)))
+    z[answered] = wa[:, None] * (y - p) / total               # linearized values; 0 for skipped
+    z = np.stack([np.bincount(psu, weights=z[:, k]) for k in range(len(cats))], axis=1)  # PSU totals
+    m = len(z)
+    z = z - z.mean(axis=0)                                     # exactly 0 in theory; R centres too
+    var = (z * z).sum(axis=0) * m / (m - 1) if m > 1 else np.full(len(cats), np.nan)
+    return pd.DataFrame({
+        "category": cats, "n": len(wa), "n_category": y.sum(axis=0).astype(int),
+        "n_effective": total**2 / (wa * wa).sum(), "weight_total": total, "proportion": p, "se": np.sqrt(var),
+    })
