@@ -1,9 +1,10 @@
 """The main job on the embedded default, as importable steps.
 
 ``run_demo`` brings up the embedded broker, simulates a school year (fall and spring, three
-samples), streams it through Kafka into the raw Parquet lake, and reports what landed. Later
-stages (validation, dbt, scoring, growth) are added here as they are built, and the Airflow
-DAGs call the same step functions.
+samples), streams it through Kafka into the raw Parquet lake, validates every landed file with
+Great Expectations, builds the dbt warehouse on the validated zone and publishes the marts for
+BI, then reports what happened at each stage. Scoring and growth are added here as they are
+built; the Airflow DAGs call the same step functions.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class DemoSummary:
     dead_lettered: int = 0
     duplicates: int = 0
     files: int = 0
+    validated_files: int = 0
+    validated_rows: int = 0
+    quarantined_files: int = 0
+    quarantined_rows: int = 0
+    marts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -37,6 +43,9 @@ class DemoSummary:
             f"  dead-lettered (malformed):        {self.dead_lettered:,}",
             f"  resubmissions stored once:        {self.duplicates:,}",
             f"  raw Parquet files:                {self.files:,}",
+            f"  validated (promoted):             {self.validated_rows:,} rows in {self.validated_files:,} files",
+            f"  quarantined:                      {self.quarantined_rows:,} rows in {self.quarantined_files:,} files",
+            "  marts: " + ", ".join(f"{k} {v:,}" for k, v in self.marts.items()),
             "  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()),
             "  outputs:",
         ]
@@ -72,13 +81,30 @@ def run_demo(settings: Settings, *, seed: int = 2024, schools: int = 40, malform
         stats = _step(summary, "ingest", run_ingestion, settings, "bounded")
         summary.landed, summary.dead_lettered = stats.landed, stats.rejected
         summary.duplicates, summary.files = stats.duplicates, stats.files
-        summary.outputs = {"raw lake": str(settings.raw_dir), "ingest commit log": str(settings.ingest_log_dir),
+        _validate_and_build(settings, summary)
+        summary.outputs = {"raw lake": str(settings.raw_dir), "validated zone": str(settings.lake_dir / "validated"),
+                           "quarantine": str(settings.lake_dir / "quarantine"),
+                           "warehouse": str(settings.data_dir / "warehouse" / "leap.duckdb"),
+                           "published marts (BI)": str(settings.data_dir / "published"),
                            "simulation truth": str(truth)}
     finally:
         if started and not keep_broker:
             broker.stop()
     _write_summary(settings.data_dir / "demo-summary.json", summary)
     return summary
+
+
+def _validate_and_build(settings: Settings, summary: DemoSummary) -> None:
+    from leap.validation.runner import run_validation
+    from leap.warehouse import dbt, publish
+
+    report = _step(summary, "validate", run_validation, settings)
+    summary.validated_files = len(report.validated)
+    summary.validated_rows = sum(r for _, r in report.validated)
+    summary.quarantined_files = len(report.quarantined)
+    summary.quarantined_rows = sum(r for _, r, _ in report.quarantined)
+    _step(summary, "dbt build", dbt, settings, "build", quiet=True)
+    summary.marts = _step(summary, "publish", publish, settings).tables
 
 
 def _write_summary(path: Path, summary: DemoSummary) -> None:
