@@ -11,8 +11,10 @@ Runs on a fresh embedded broker (Tansu) on a free port, in a temporary data dire
    Parquet (validation, pseudonymization, dedupe, DLQ, durable commit), once per
    ``--workers`` setting, each into an empty lake; rate = records consumed / wall time from
    start to exit;
-4. **latency**: the ingestion service (default flush settings) while records are produced at
-   a steady rate; per submission, the time from ``send()`` to its batch's commit marker.
+4. **latency**: the ingestion service (default flush settings, default ``--workers``) while
+   fresh submissions (a second simulation, another seed) are produced at a steady rate; per
+   submission, the time from ``send()`` to its batch's durable commit (the marker's
+   ``committed_at``), p50/p95.
 
 Prints a table and writes ``benchmarks/out/ingest.json``. Not a test: numbers depend on the
 machine; BENCHMARKS.md records them with the machine they came from.
@@ -82,41 +84,64 @@ def ingestion_rate(settings, workers: int) -> tuple[float, int]:
     return stats.consumed / (time.perf_counter() - start), stats.landed
 
 
-def latency(settings, records, rate: int, seconds: float) -> dict:
-    """Service mode at default flush settings; produce ``rate`` records/s for ``seconds``."""
-    from leap.broker import make_producer
-
-    shutil.rmtree(settings.lake_dir, ignore_errors=True)
-    env = {**os.environ, "LEAP_CONSUMER_GROUP": "leap-latency"}
-    for var in ("LEAP_FLUSH_SECONDS", "LEAP_FLUSH_RECORDS"):
-        env.pop(var, None)
-    proc = subprocess.Popen([sys.executable, "-m", "leap.cli", "ingest", "--service", "--standalone", "--quiet"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(4)  # let it start and catch up with the earlier records
-    producer = make_producer(settings, linger_ms=5)
-    sent_at: dict[str, float] = {}
-    n = int(rate * seconds)
-    valid = [r for r in records if r.reason is None][:n]
-    t0 = time.time()
-    for i, rec in enumerate(valid):
-        target = t0 + i / rate
-        delay = target - time.time()
-        if delay > 0:
-            time.sleep(delay)
-        producer.send(settings.topic, key=rec.key, value=rec.value)
-        sent_at.setdefault(json.loads(rec.value)["submission_id"], time.time())
-    producer.flush()
-    time.sleep(8)
-    proc.terminate()
-    proc.wait(timeout=60)
-    lat = []
+def _committed(settings) -> dict[str, float]:
+    """submission id -> commit time (the marker's ``committed_at``) of every marker so far."""
+    out: dict[str, float] = {}
     for marker in (settings.ingest_log_dir / settings.topic).rglob("*.json"):
         m = json.loads(marker.read_bytes())
         committed = datetime.fromisoformat(m["committed_at"]).timestamp()
-        lat += [committed - sent_at[s] for s in m["submission_ids"] if s in sent_at]
-    lat.sort()
-    return {"records": len(lat), "rate_per_s": rate, "p50_s": statistics.median(lat),
-            "p95_s": lat[int(0.95 * (len(lat) - 1))], "max_s": lat[-1]}
+        out.update(dict.fromkeys(m["submission_ids"], committed))
+    return out
+
+
+def latency(settings, records, rate: int, seconds: float, workers: int | None = None) -> dict:
+    """Service mode at the default flush settings; produce ``rate`` fresh records/s for ``seconds``.
+
+    ``records`` must be submissions the lake has not seen (another simulation seed): the
+    service resumes from the lake's markers at the end of the topic, a warm-up slice shows it
+    is consuming, then every valid record's latency is its marker's ``committed_at`` minus the
+    time just before its ``send()``.
+    """
+    from leap.broker import make_producer
+
+    env = {**os.environ, "LEAP_CONSUMER_GROUP": "leap-latency"}
+    for var in ("LEAP_FLUSH_SECONDS", "LEAP_FLUSH_RECORDS"):
+        env.pop(var, None)
+    cmd = [sys.executable, "-m", "leap.cli", "ingest", "--service", "--standalone", "--quiet"]
+    cmd += [] if workers is None else ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    producer = make_producer(settings, linger_ms=5)
+    valid = [(r.key, r.value, json.loads(r.value)["submission_id"]) for r in records if r.reason is None]
+    warmup, timed = valid[:200], valid[200:200 + int(rate * seconds)]
+    try:
+        for key, value, _ in warmup:
+            producer.send(settings.topic, key=key, value=value)
+        producer.flush()
+        deadline = time.monotonic() + 120
+        while warmup[-1][2] not in _committed(settings):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the ingestion service did not commit the warm-up records")
+            time.sleep(0.2)
+        sent_at: dict[str, float] = {}
+        t0 = time.time()
+        for i, (key, value, sid) in enumerate(timed):
+            delay = t0 + i / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent_at.setdefault(sid, time.time())
+            producer.send(settings.topic, key=key, value=value)
+        producer.flush()
+        deadline = time.monotonic() + 60
+        while not set(sent_at) <= (committed := _committed(settings)).keys() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        producer.close()
+        proc.terminate()
+        proc.wait(timeout=60)
+    lat = sorted(committed[s] - t for s, t in sent_at.items() if s in committed)
+    return {"records": len(lat), "missing": len(sent_at) - len(lat), "rate_per_s": rate,
+            "p50_s": round(statistics.median(lat), 3), "p95_s": round(lat[int(0.95 * (len(lat) - 1))], 3),
+            "max_s": round(lat[-1], 3)}
 
 
 def main() -> int:
@@ -152,7 +177,10 @@ def main() -> int:
             results["ingest"][w] = {"rate": round(rate), "ratio": round(rate / results["bare_rate"], 2),
                                     "landed": landed}
             print(f"workers={w}: {rate:,.0f} records/s ({rate / results['bare_rate']:.2f}x bare)", flush=True)
-        results["latency"] = latency(settings, sim.records, args.latency_rate, args.latency_seconds)
+        # fresh submissions (another seed): the lake already holds every record produced above
+        fresh = simulate(SimConfig(seed=8).scaled_to(int(args.latency_rate * args.latency_seconds) + 400))
+        results["latency"] = latency(settings, fresh.records, args.latency_rate, args.latency_seconds)
+        print(f"latency: {results['latency']}", flush=True)
     finally:
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,8 +6,12 @@ SIGTERM/SIGINT, then flushes, commits and exits. Both join the consumer group
 ``settings.consumer_group`` so several processes share the partitions.
 
 Decoding (JSON, validation, pseudonymization, Arrow) runs in ``workers`` separate processes
-(default 1) while this process fetches from Kafka, so the two use both cores; workers are pure
-functions, all writing and committing stays here. ``workers=0`` decodes in-process.
+(default 1) while this process fetches from Kafka, so they use both cores; workers are pure
+functions and get each poll's records as a few flat buffers (:class:`PackedRecords`).
+``workers=0`` decodes in-process. Writing a flushed batch (DLQ, Parquet, fsync, marker: steps
+1-4 of the protocol in :mod:`ingestion.sink`) runs on one writer thread of this process, in
+order, while the consumer thread keeps fetching; the consumer thread commits each batch's
+offset (step 5) only after its write has returned, so the protocol is unchanged.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from ingestion.decode import decode_run
+from ingestion.decode import PackedRecords, decode_packed, decode_values
 from ingestion.dlq import DeadLetterWriter
 from ingestion.sink import FlushResult, LakeSink
 from leap.broker import make_producer, partitions_for, require_broker
@@ -48,6 +52,7 @@ class IngestStats:
     submit_s: float = 0.0
     wait_s: float = 0.0
     flush_s: float = 0.0
+    write_s: float = 0.0  # on the writer thread (overlaps with the above)
 
     def add(self, r: FlushResult) -> None:
         self.landed += r.rows
@@ -73,8 +78,8 @@ def _init_worker(key: bytes) -> None:
     _WORKER["pseudonymizer"] = Pseudonymizer(key)
 
 
-def _decode_in_worker(records, partition):
-    return decode_run(records, partition, _WORKER["catalog"], _WORKER["pseudonymizer"])
+def _decode_in_worker(packed: PackedRecords, partition: int):
+    return decode_packed(packed, partition, _WORKER["catalog"], _WORKER["pseudonymizer"])
 
 
 class _Done(Future):
@@ -110,7 +115,11 @@ class Ingestor:
         self.progress_every = progress_every
         self.stats = IngestStats()
         self.stop_requested = False
-        self.pending: deque[tuple[TopicPartition, Future]] = deque()
+        self.pending: deque[tuple[TopicPartition, Future, list]] = deque()
+        # Flushes in flight on the writer thread, in order: (partition, future of FlushResult).
+        self.flushing: deque[tuple[int, Future]] = deque()
+        self.writer: ThreadPoolExecutor | None = None
+        self.write_failed = False
         self.pseudonymizer, self.key_source = load_pseudonymizer(settings.secrets_dir)
         self.catalog = load_catalog()
         self.consumer: KafkaConsumer | None = None
@@ -125,6 +134,8 @@ class Ingestor:
         dlq = DeadLetterWriter(make_producer(self.settings, client_id="leap-ingestion-dlq"),
                                self.settings.dlq_topic, self.settings.topic)
         self.sink = LakeSink(self.settings.lake_dir, self.settings.topic, dlq)
+        # One writer thread: the batches are written one after the other, in detach order.
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="leap-lake-writer")
         if self.workers > 0:
             import multiprocessing as mp
 
@@ -158,9 +169,12 @@ class Ingestor:
                 self._drain_pending()
                 for p in list(self.sink.states):
                     self._flush(p)
+                self._finish_flushes(block=True)
                 for p in list(self.sink.states):
                     self.sink.release(p)
         finally:
+            if self.writer is not None:
+                self.writer.shutdown(wait=True)
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
             if self.consumer is not None:
@@ -185,25 +199,31 @@ class Ingestor:
         for tp in revoked:
             if tp.partition in self.sink.states:
                 self._flush(tp.partition)
+        self._finish_flushes(block=True)  # durable and committed before the locks are released
+        for tp in revoked:
+            if tp.partition in self.sink.states:
                 self.sink.release(tp.partition)
         log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
 
     # -- steps ---------------------------------------------------------------------------------
 
     def _submit(self, tp: TopicPartition, messages) -> None:
-        records = [(m.offset, m.key, m.value) for m in messages]
-        self.stats.consumed += len(records)
+        offsets = [m.offset for m in messages]
+        values = [m.value for m in messages]
+        self.stats.consumed += len(offsets)
         if self.pool is None:
-            fut = _Done(decode_run(records, tp.partition, self.catalog, self.pseudonymizer))
+            fut = _Done(decode_values(offsets, values, tp.partition, self.catalog, self.pseudonymizer))
         else:
-            fut = self.pool.submit(_decode_in_worker, records, tp.partition)
-        self.pending.append((tp, fut))
+            fut = self.pool.submit(_decode_in_worker, PackedRecords.pack(offsets, values), tp.partition)
+        self.pending.append((tp, fut, messages))
 
     def _collect(self, block: bool = False) -> None:
         """Hand finished decodes to the sink in submission order."""
         while self.pending and (block or self.pending[0][1].done() or len(self.pending) > 2 * max(self.workers, 1)):
-            tp, fut = self.pending.popleft()
+            tp, fut, messages = self.pending.popleft()
             run = fut.result()
+            for rej in run.rejects:  # keys stayed here; the dead-letter record carries the original key
+                rej.key = messages[rej.index].key
             if tp.partition in self.sink.states:
                 self.sink.add(tp.partition, run)
 
@@ -211,19 +231,45 @@ class Ingestor:
         self._collect(block=True)
 
     def _flush(self, partition: int) -> None:
-        result = self.sink.flush(partition)
-        if result is None:
-            return
-        self.stats.add(result)
-        tp = TopicPartition(self.settings.topic, partition)
+        """Detach the partition's buffer and hand it to the writer thread (steps 1-4 of the protocol)."""
+        batch = self.sink.detach(partition)
+        if batch is not None:
+            self.flushing.append((partition, self.writer.submit(self._write, batch)))
+        # bound the memory held by batches waiting for the writer
+        self._finish_flushes(block=False, keep=2)
+
+    def _write(self, batch) -> FlushResult:
+        # After a failed write no later batch may commit: its marker would claim the offsets
+        # of the failed one (recovery resumes after the highest marker). The error surfaces on
+        # the consumer thread at that batch's future and stops the process, as before.
+        if self.write_failed:
+            raise RuntimeError(f"an earlier lake write failed; batch {batch.start}-{batch.end} not written")
+        t = time.monotonic()
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(result.end + 1, "", -1)})
-        except Exception as exc:  # the lake is the record of progress; a failed commit only delays lag
-            log.warning("offset commit for partition %d failed (%s); the lake marker stands", partition, exc)
+            return self.sink.write(batch)
+        except BaseException:
+            self.write_failed = True
+            raise
+        finally:
+            self.stats.write_s += time.monotonic() - t
+
+    def _finish_flushes(self, block: bool = False, keep: int | None = None) -> None:
+        """Commit the offsets of written batches (step 5), in order, on this (the consumer's) thread."""
+        while self.flushing and (block or self.flushing[0][1].done()
+                                 or (keep is not None and len(self.flushing) > keep)):
+            partition, fut = self.flushing.popleft()
+            result: FlushResult = fut.result()  # a failed write raises here: nothing is committed
+            self.stats.add(result)
+            tp = TopicPartition(self.settings.topic, partition)
+            try:
+                self.consumer.commit({tp: OffsetAndMetadata(result.end + 1, "", -1)})
+            except Exception as exc:  # the lake is the record of progress; a failed commit only delays lag
+                log.warning("offset commit for partition %d failed (%s); the lake marker stands", partition, exc)
 
     def _flush_due(self) -> None:
         for p in self.sink.due(self.settings.flush_records, self.settings.flush_seconds):
             self._flush(p)
+        self._finish_flushes()
 
     def _caught_up(self) -> bool:
         """Position at or past the log end of every assigned partition.
@@ -274,6 +320,7 @@ class Ingestor:
     def _bounded_done(self, idle_for: float, idle_exit_seconds: float) -> bool:
         if self.pending:
             return False
+        self._finish_flushes(block=True)
         if self._caught_up():
             return True
         # Nothing assigned (more consumers than partitions) or a stuck group: give up after a while.

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -91,6 +92,19 @@ class _PartitionState:
         self.rows = 0
         self.rejects = []
         self.duplicates = 0
+
+
+@dataclass
+class _Batch:
+    """A detached buffer of one partition, to be written with the commit protocol."""
+
+    partition: int
+    start: int
+    end: int
+    tables: dict[PartitionKey, list[pa.Table]]
+    rejects: list[Reject]
+    duplicates: int
+    log_dir: Path
 
 
 @dataclass
@@ -224,8 +238,12 @@ class LakeSink:
     @staticmethod
     def _dedupe(state: _PartitionState, table: pa.Table) -> pa.Table:
         seen = state.seen
+        ids = table.column("submission_id").to_pylist()
+        if seen.isdisjoint(ids) and len(ids) == len(unique := set(ids)):  # the usual case, at C speed
+            seen |= unique
+            return table
         keep = []
-        for sid in table.column("submission_id").to_pylist():
+        for sid in ids:
             if sid in seen:
                 keep.append(False)
             else:
@@ -251,16 +269,35 @@ class LakeSink:
     # ------------------------------------------------------------------ flush
 
     def flush(self, partition: int) -> FlushResult | None:
+        """Write the partition's buffer with the commit protocol (steps 1-4), now."""
+        batch = self.detach(partition)
+        return None if batch is None else self.write(batch)
+
+    def detach(self, partition: int) -> _Batch | None:
+        """Take the partition's buffer for :meth:`write` and start a new one.
+
+        ``write`` may then run on another thread (Parquet encoding, fsync and the DLQ flush
+        release the GIL) while this thread keeps buffering: the batches of one partition
+        must be written one after the other, in the order they were detached, and the Kafka
+        offset committed only after its ``write`` returned (see the module docstring).
+        """
         state = self.states[partition]
         if state.start is None:
             return None
-        start, end = state.start, state.end
-        if state.rejects and self.dlq is not None:
-            self.dlq.send_all(state.rejects, partition)
+        batch = _Batch(partition, state.start, state.end, state.tables, state.rejects, state.duplicates,
+                       self.log_dir(partition))
+        state.next_offset = state.end + 1
+        state.reset()
+        return batch
+
+    def write(self, batch: _Batch) -> FlushResult:
+        partition, start, end = batch.partition, batch.start, batch.end
+        if batch.rejects and self.dlq is not None:
+            self.dlq.send_all(batch.rejects, partition)
         name = data_file_name(self.topic, partition, start, end)
-        staging = self.log_dir(partition) / "staging"
+        staging = batch.log_dir / "staging"
         files, ids = [], []
-        for pkey, tables in sorted(state.tables.items()):
+        for pkey, tables in sorted(batch.tables.items()):
             table = pa.concat_tables(tables)
             staged_name = f"{'~'.join(pkey)}~{name}"
             with open(staging / staged_name, "wb") as fh:
@@ -274,14 +311,10 @@ class LakeSink:
         marker = {
             "topic": self.topic, "partition": partition, "start_offset": start, "end_offset": end,
             "files": files, "submission_ids": ids,
-            "rejected": dict(Counter(r.reason for r in state.rejects)), "duplicates": state.duplicates,
+            "rejected": dict(Counter(r.reason for r in batch.rejects)), "duplicates": batch.duplicates,
             "committed_at": datetime.now(UTC).isoformat(),
         }
-        _write_atomic(self.log_dir(partition) / f"{start:020d}-{end:020d}.json",
-                      json.dumps(marker, separators=(",", ":")).encode())  # the commit point
+        _write_atomic(batch.log_dir / f"{start:020d}-{end:020d}.json", orjson.dumps(marker))  # the commit point
         for f in files:
             self._roll_forward(staging / f["staged"], self.lake_dir / f["path"], recovering=False)
-        result = FlushResult(partition, start, end, len(ids), len(files), len(state.rejects), state.duplicates)
-        state.next_offset = end + 1
-        state.reset()
-        return result
+        return FlushResult(partition, start, end, len(ids), len(files), len(batch.rejects), batch.duplicates)

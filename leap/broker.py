@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from leap.config import Settings
@@ -108,8 +109,11 @@ class EmbeddedBroker:
             raise LeapError(f"cannot write broker state under {self.run_dir}: {exc.strerror}",
                             hint="make LEAP_DATA_DIR writable") from None
         url = f"tcp://127.0.0.1:{self.port}"
+        # A new cluster id per start: the broker keeps topics in memory, so every start is a new
+        # log whose offsets begin at 0 again; ingestion keys its commit log by cluster id.
+        cluster_id = f"leap-embedded-{uuid.uuid4().hex[:12]}"
         cmd = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-               "--storage-engine", "memory://tansu/"]
+               "--storage-engine", "memory://tansu/", "--cluster-id", cluster_id]
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         proc = subprocess.Popen(cmd, stdout=logfh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)

@@ -76,7 +76,7 @@ class Settings:
     dlq_topic: str = DLQ_TOPIC
     topic_partitions: int = 6
     consumer_group: str = "leap-ingestion"
-    flush_records: int = 5000
+    flush_records: int = 50000
     flush_seconds: float = 2.0
     min_cell_n: int = 10
     session_timeout_ms: int = 10000
@@ -119,7 +119,7 @@ def load_settings() -> Settings:
         embedded_port=port,
         topic_partitions=_int_env("LEAP_TOPIC_PARTITIONS", 6),
         consumer_group=os.environ.get("LEAP_CONSUMER_GROUP") or "leap-ingestion",
-        flush_records=_int_env("LEAP_FLUSH_RECORDS", 5000),
+        flush_records=_int_env("LEAP_FLUSH_RECORDS", 50000),
         flush_seconds=_float_env("LEAP_FLUSH_SECONDS", 2.0),
         min_cell_n=_int_env("LEAP_MIN_CELL_N", 10),
         session_timeout_ms=_int_env("LEAP_CONSUMER_SESSION_TIMEOUT_MS", 10000),

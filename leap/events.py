@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 import fastjsonschema
+import msgspec
 import orjson
 
 from leap.errors import LeapError
@@ -266,6 +268,103 @@ def _fast_responses(responses, ins: Instrument) -> bool:
     if ins.uniform_max is not None:
         return set(values) <= ins.allowed_values
     return all(v is None or 0 <= v <= ins.item(k).max_category for k, v in responses.items())
+
+
+# --------------------------------------------------------------------------- fast path for raw bytes
+#
+# fast_check(raw, catalog) does the work of orjson.loads + _fast_conforms in one strict,
+# typed C decode (msgspec) without building the event dict. Like _fast_conforms it may only
+# say yes to events that check_submission_ex would accept on its fast path (plain=True);
+# None sends the record to check_submission_ex, which decides and explains. What makes the
+# two agree (tests/test_decode_fastpath.py checks them differentially):
+#   * msgspec parses strict RFC 8259 JSON, like orjson: no comments, NaN, trailing commas or
+#     trailing content, valid UTF-8 and surrogates only; duplicate keys: the last one wins;
+#   * its types are strict: no bool for int, no float for int, no number for str; unknown
+#     fields are an error (additionalProperties: false, in demographics and responses too);
+#   * the constraints are those of _fast_conforms: the per-record patterns fully anchored,
+#     the school context through the same cached _context_conforms, categories per item.
+
+
+class _FastDemographics(msgspec.Struct, forbid_unknown_fields=True):
+    grade: Annotated[int, msgspec.Meta(ge=0, le=12)] | None = None
+    gender: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    race_ethnicity: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    parent_education: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class _FastEvent(msgspec.Struct, forbid_unknown_fields=True):
+    submission_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                                                       r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")]
+    instrument: str
+    instrument_version: str
+    school_id: str
+    respondent_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    school_year: str
+    term: str
+    submitted_at: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                                      r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})\Z")]
+    grade_band: str
+    sample: str
+    responses: msgspec.Raw
+    region: str | None = None
+    urbanicity: str | None = None
+    weight: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    demographics: _FastDemographics | None = None
+    schema_version: Literal[1] | msgspec.UnsetType = msgspec.UNSET
+
+
+_FAST_DECODER = msgspec.json.Decoder(_FastEvent)
+_RESPONSE_DECODERS: dict[int, tuple[Catalog, dict]] = {}
+
+
+def _response_decoders(catalog: Catalog) -> dict:
+    """Per instrument version: a strict decoder of its responses object (known items only)."""
+    hit = _RESPONSE_DECODERS.get(id(catalog))
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    decoders = {}
+    for key, ins in catalog.instruments.items():
+        fields = [(i.item_id, Annotated[int, msgspec.Meta(ge=0, le=i.max_category)] | None, msgspec.UNSET)
+                  for i in ins.items]
+        struct = msgspec.defstruct(f"_Responses_{len(decoders)}", fields, forbid_unknown_fields=True)
+        decoders[key] = (msgspec.json.Decoder(struct), len(fields))
+    _RESPONSE_DECODERS[id(catalog)] = (catalog, decoders)
+    return decoders
+
+
+def fast_check(raw: bytes, catalog: Catalog) -> _FastEvent | None:
+    """The event when it certainly passes ``check_submission_ex`` with plain=True, else None."""
+    if not fast_path_enabled():
+        return None
+    try:
+        e = _FAST_DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError, TypeError):  # ValueError: also invalid UTF-8 in a string
+        return None
+    ctx = (e.instrument, e.instrument_version, e.school_id, e.school_year, e.term, e.grade_band, e.sample,
+           e.region, e.urbanicity)
+    ok = _CONTEXT_OK.get(ctx)
+    if ok is None:
+        ok = _context_conforms(ctx)
+        if len(_CONTEXT_OK) < 200_000:
+            _CONTEXT_OK[ctx] = ok
+    if not ok:
+        return None
+    dec = _response_decoders(catalog).get((e.instrument, e.instrument_version))
+    if dec is None:
+        return None
+    try:
+        responses = dec[0].decode(e.responses)  # msgspec.Raw was only skipped over: parsed in full here
+    except (msgspec.DecodeError, ValueError):
+        return None
+    if msgspec.structs.astuple(responses).count(msgspec.UNSET) == dec[1]:
+        return None  # {}: minProperties 1
+    try:
+        ts = datetime.fromisoformat(e.submitted_at)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        return None
+    return e
 
 
 # --------------------------------------------------------------------------- pseudonymization
