@@ -44,7 +44,7 @@ def land_raw(settings, submissions: int, seed: int) -> int:
         chunk = records[start:start + ROWS_PER_FILE]
         run = decode_run(chunk, 0, catalog, pseudo)
         for pkey, table in run.tables.items():
-            target = partition_dir(settings.raw_dir, pkey) / data_file_name(settings.topic, 0, start, chunk[-1][0])
+            target = partition_dir(settings.raw_dir, pkey) / data_file_name(settings.topic, 0, start, chunk[-1][0], 'bench')
             target.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_batches(table.to_batches(), table.schema), target, compression="zstd")
             landed += table.num_rows

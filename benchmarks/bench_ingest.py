@@ -84,6 +84,20 @@ def ingestion_rate(settings, workers: int) -> tuple[float, int]:
     return stats.consumed / (time.perf_counter() - start), stats.landed
 
 
+def parallel_rates(settings, processes: int) -> dict:
+    """`leap ingest --bounded --processes N`: wall rate (process start to exit) and drain rate
+    (first record polled to last batch durable, the same window the bare consumer is timed over)."""
+    from ingestion.consumer import run_parallel_drain
+
+    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    start = time.perf_counter()
+    stats = run_parallel_drain(settings, processes, progress=False)
+    wall = time.perf_counter() - start
+    drain = stats.finished_at - stats.first_record_at
+    return {"processes": processes, "landed": stats.landed, "wall_rate": round(stats.consumed / wall),
+            "drain_rate": round(stats.consumed / drain)}
+
+
 def _committed(settings) -> dict[str, float]:
     """submission id -> commit time (the marker's ``committed_at``) of every marker so far."""
     out: dict[str, float] = {}
@@ -148,6 +162,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--submissions", type=int, default=200_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--processes", type=int, nargs="*", default=[2],
+                    help="also measure `leap ingest --processes N` bounded drains")
     ap.add_argument("--latency-rate", type=int, default=2000)
     ap.add_argument("--latency-seconds", type=float, default=20)
     args = ap.parse_args()
@@ -179,6 +195,13 @@ def main() -> int:
             print(f"workers={w}: {rate:,.0f} records/s ({rate / results['bare_rate']:.2f}x bare)", flush=True)
         # fresh submissions (another seed): the lake already holds every record produced above
         fresh = simulate(SimConfig(seed=8).scaled_to(int(args.latency_rate * args.latency_seconds) + 400))
+        for n in args.processes:
+            r = parallel_rates(settings, n)
+            r["drain_ratio"] = round(r["drain_rate"] / results["bare_rate"], 2)
+            r["wall_ratio"] = round(r["wall_rate"] / results["bare_rate"], 2)
+            results.setdefault("parallel", []).append(r)
+            print(f"processes={n}: drain {r['drain_rate']:,}/s ({r['drain_ratio']}x bare), "
+                  f"wall {r['wall_rate']:,}/s ({r['wall_ratio']}x)", flush=True)
         results["latency"] = latency(settings, fresh.records, args.latency_rate, args.latency_seconds)
         print(f"latency: {results['latency']}", flush=True)
     finally:

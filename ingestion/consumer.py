@@ -16,6 +16,7 @@ offset (step 5) only after its write has returned, so the protocol is unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -30,7 +31,7 @@ from kafka.structs import OffsetAndMetadata
 from ingestion.decode import PackedRecords, decode_packed, decode_values
 from ingestion.dlq import DeadLetterWriter
 from ingestion.sink import FlushResult, LakeSink
-from leap.broker import make_producer, partitions_for, require_broker
+from leap.broker import cluster_id, make_producer, partitions_for, require_broker
 from leap.config import Settings
 from leap.events import Pseudonymizer, load_pseudonymizer
 from leap.instrument import load_catalog
@@ -47,6 +48,8 @@ class IngestStats:
     files: int = 0
     flushes: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_record_at: float | None = None  # wall clock: first records polled
+    finished_at: float | None = None  # wall clock: last batch durable, process about to exit
     # where the fetching process spends its time (seconds)
     poll_s: float = 0.0
     submit_s: float = 0.0
@@ -106,9 +109,11 @@ class _Rebalance(ConsumerRebalanceListener):
 
 class Ingestor:
     def __init__(self, settings: Settings, *, workers: int = 1, max_poll_records: int = 20000,
-                 progress: bool = False, progress_every: float = 5.0, standalone: bool = False):
+                 progress: bool = False, progress_every: float = 5.0, standalone: bool = False,
+                 partitions: list[int] | None = None):
         self.settings = settings
-        self.standalone = standalone
+        self.standalone = standalone or partitions is not None
+        self.only_partitions = partitions
         self.workers = workers
         self.max_poll_records = max_poll_records
         self.progress = progress
@@ -133,7 +138,8 @@ class Ingestor:
         require_broker(self.settings)
         dlq = DeadLetterWriter(make_producer(self.settings, client_id="leap-ingestion-dlq"),
                                self.settings.dlq_topic, self.settings.topic)
-        self.sink = LakeSink(self.settings.lake_dir, self.settings.topic, dlq)
+        self.sink = LakeSink(self.settings.lake_dir, self.settings.topic, dlq,
+                             cluster_id=cluster_id(self.settings))
         # One writer thread: the batches are written one after the other, in detach order.
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="leap-lake-writer")
         if self.workers > 0:
@@ -156,8 +162,11 @@ class Ingestor:
             group_instance_id=self.settings.instance_id,
             heartbeat_interval_ms=min(3000, self.settings.session_timeout_ms // 3),
         )
-        if self.standalone:  # one process owns every partition: no group protocol, no rebalances
-            tps = [TopicPartition(self.settings.topic, p) for p in partitions_for(self.settings, self.settings.topic)]
+        if self.standalone:  # this process owns its partitions: no group protocol, no rebalances
+            parts = partitions_for(self.settings, self.settings.topic)
+            if self.only_partitions is not None:
+                parts = [p for p in parts if p in set(self.only_partitions)]
+            tps = [TopicPartition(self.settings.topic, p) for p in parts]
             self.consumer.assign(tps)
             self.on_assigned(tps)
         else:
@@ -266,8 +275,8 @@ class Ingestor:
             except Exception as exc:  # the lake is the record of progress; a failed commit only delays lag
                 log.warning("offset commit for partition %d failed (%s); the lake marker stands", partition, exc)
 
-    def _flush_due(self) -> None:
-        for p in self.sink.due(self.settings.flush_records, self.settings.flush_seconds):
+    def _flush_due(self, max_age: float) -> None:
+        for p in self.sink.due(self.settings.flush_records, max_age):
             self._flush(p)
         self._finish_flushes()
 
@@ -291,18 +300,23 @@ class Ingestor:
     # -- main loops ---------------------------------------------------------------------------
 
     def run(self, mode: str = "bounded", idle_exit_seconds: float = 30.0) -> IngestStats:
+        # The age trigger bounds latency in service mode; a bounded drain (a backfill) flushes by
+        # size only, which makes fewer, larger files for validation and the warehouse.
+        max_age = self.settings.flush_seconds if mode == "service" else float("inf")
         last_progress = time.monotonic()
         idle_since = time.monotonic()
         while not self.stop_requested:
             t0 = time.monotonic()
             batches = self.consumer.poll(timeout_ms=200, max_records=self.max_poll_records)
             t1 = time.monotonic()
+            if batches and self.stats.first_record_at is None:
+                self.stats.first_record_at = time.time()
             for tp, messages in batches.items():
                 self._submit(tp, messages)
             t2 = time.monotonic()
             self._collect()
             t3 = time.monotonic()
-            self._flush_due()
+            self._flush_due(max_age)
             now = time.monotonic()
             st = self.stats
             st.poll_s, st.submit_s, st.wait_s, st.flush_s = (st.poll_s + t1 - t0, st.submit_s + t2 - t1,
@@ -328,13 +342,16 @@ class Ingestor:
 
 
 def run_ingestion(settings: Settings, mode: str = "bounded", *, workers: int = 1, progress: bool = True,
-                  idle_exit_seconds: float = 30.0, standalone: bool = False) -> IngestStats:
+                  idle_exit_seconds: float = 30.0, standalone: bool = False,
+                  partitions: list[int] | None = None) -> IngestStats:
     """Run the consumer until caught up (bounded) or until SIGTERM/SIGINT (service).
 
     ``standalone``: assign every partition to this process instead of joining the consumer
     group (one-instance deployments; restarts resume at once, without a group rebalance).
+    ``partitions``: standalone on these partitions only (see :func:`run_parallel_drain`).
     """
-    ingestor = Ingestor(settings, workers=workers, progress=progress, standalone=standalone)
+    ingestor = Ingestor(settings, workers=workers, progress=progress, standalone=standalone,
+                        partitions=partitions)
 
     def _stop(signum, _frame):
         log.info("signal %d: flushing and stopping", signum)
@@ -349,8 +366,45 @@ def run_ingestion(settings: Settings, mode: str = "bounded", *, workers: int = 1
         stats = ingestor.run(mode, idle_exit_seconds=idle_exit_seconds)
     finally:
         ingestor.close()
+        ingestor.stats.finished_at = time.time()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if progress:
         print(f"ingest done: {stats.line()}", file=sys.stderr, flush=True)
     return stats
+
+
+def run_parallel_drain(settings: Settings, processes: int, *, progress: bool = True) -> IngestStats:
+    """Bounded drain split over ``processes`` standalone processes, partition p to process p % N.
+
+    Each process fetches and decodes its own partitions in-process, so the Kafka client's
+    per-record work (the part a single fetching process cannot spread) runs on every core.
+    The per-partition locks and the commit log make the split as safe as a consumer group.
+    """
+    import subprocess
+
+    parts = partitions_for(settings, settings.topic)
+    groups = [[p for p in parts if p % processes == k] for k in range(processes)]
+    procs = [subprocess.Popen([sys.executable, "-m", "leap.cli", "ingest", "--bounded", "--workers", "0",
+                               "--partitions", ",".join(map(str, g)), "--json-stats"]
+                              + ([] if progress else ["--quiet"]), stdout=subprocess.PIPE, text=True)
+             for g in groups if g]
+    total = IngestStats()
+    failed = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failed.append(proc.returncode)
+            continue
+        stats = json.loads(out.strip().splitlines()[-1])
+        for key in ("consumed", "landed", "rejected", "duplicates", "files", "flushes"):
+            setattr(total, key, getattr(total, key) + stats[key])
+        if stats["first_record_at"] is not None:
+            total.first_record_at = min(total.first_record_at or stats["first_record_at"], stats["first_record_at"])
+        total.finished_at = max(total.finished_at or 0.0, stats["finished_at"] or 0.0)
+    if failed:
+        from leap.errors import LeapError
+
+        raise LeapError(f"{len(failed)} of {len(procs)} ingestion processes failed (exit {failed})",
+                        hint="rerun: the lake's commit log makes a re-run resume where each stopped")
+    return total

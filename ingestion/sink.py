@@ -7,10 +7,10 @@ Commit protocol per flush of Kafka partition *p* covering offsets [start, end]
    offset, so a consumer of the DLQ can drop repeats);
 2. write one Parquet file per lake partition (instrument/school_year/term) into a staging
    directory of *p*, fsync;
-3. write the **marker** ``_ingest_log/<topic>/partition=<p>/<start>-<end>.json`` atomically
+3. write the **marker** ``_ingest_log/<topic>/cluster=<tag>/partition=<p>/<start>-<end>.json`` atomically
    (temp file, fsync, rename, fsync dir). This is the commit point;
 4. rename the staged files to their final names
-   ``raw/instrument=…/school_year=…/term=…/<topic>+<p>+<start>+<end>.parquet``;
+   ``raw/instrument=…/school_year=…/term=…/<topic>+<tag>+<p>+<start>+<end>.parquet``;
 5. the consumer commits offset end+1 to Kafka (for lag monitoring only).
 
 On assignment of *p* the sink recovers from the markers, not from Kafka's committed offset:
@@ -24,6 +24,7 @@ two processes from writing the same partition during a rebalance.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -45,8 +46,15 @@ log = logging.getLogger(__name__)
 OFFSET_WIDTH = 12
 
 
-def data_file_name(topic: str, partition: int, start: int, end: int) -> str:
-    return f"{topic}+{partition:03d}+{start:0{OFFSET_WIDTH}d}+{end:0{OFFSET_WIDTH}d}.parquet"
+def cluster_tag(cluster_id: str | None) -> str:
+    """Short stable tag of a Kafka cluster id: offsets are only meaningful within one cluster's log."""
+    return hashlib.sha256((cluster_id or "unknown").encode()).hexdigest()[:8]
+
+
+def data_file_name(topic: str, partition: int, start: int, end: int, tag: str = "") -> str:
+    """``<topic>+<cluster tag>+<partition>+<first offset>+<last offset>.parquet``."""
+    prefix = f"{topic}+{tag}" if tag else topic
+    return f"{prefix}+{partition:03d}+{start:0{OFFSET_WIDTH}d}+{end:0{OFFSET_WIDTH}d}.parquet"
 
 
 def partition_dir(raw_dir: Path, pkey: PartitionKey) -> Path:
@@ -70,6 +78,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def _read_markers(ldir: Path) -> list[dict]:
+    if not ldir.exists():
+        return []
+    return [json.loads(p.read_bytes()) for p in sorted(ldir.glob("*.json"))]
 
 
 @dataclass
@@ -121,10 +135,12 @@ class FlushResult:
 class LakeSink:
     """Buffers decoded runs per Kafka partition and writes them with the commit protocol above."""
 
-    def __init__(self, lake_dir: Path, topic: str, dlq, *, lock_timeout: float = 60.0):
+    def __init__(self, lake_dir: Path, topic: str, dlq, *, cluster_id: str | None = None,
+                 lock_timeout: float = 60.0):
         self.lake_dir = lake_dir
         self.raw_dir = lake_dir / "raw"
         self.topic = topic
+        self.tag = cluster_tag(cluster_id)
         self.dlq = dlq  # DeadLetterWriter or None
         self.lock_timeout = lock_timeout
         self.states: dict[int, _PartitionState] = {}
@@ -139,8 +155,13 @@ class LakeSink:
                             hint="set LEAP_DATA_DIR to a writable directory", exit_code=4) from None
 
     @property
-    def log_root(self) -> Path:
+    def topic_root(self) -> Path:
         return self.lake_dir / "_ingest_log" / self.topic
+
+    @property
+    def log_root(self) -> Path:
+        """Commit log of this cluster: a recreated topic (new cluster) starts a new log at offset 0."""
+        return self.topic_root / f"cluster={self.tag}"
 
     def log_dir(self, partition: int) -> Path:
         return self.log_root / f"partition={partition:03d}"
@@ -180,10 +201,23 @@ class LakeSink:
                 time.sleep(0.05)
 
     def markers(self, partition: int) -> list[dict]:
-        ldir = self.log_dir(partition)
-        if not ldir.exists():
-            return []
-        return [json.loads(p.read_bytes()) for p in sorted(ldir.glob("*.json"))]
+        return _read_markers(self.log_dir(partition))
+
+    def _earlier_clusters(self, partition: int) -> set[str]:
+        """Submission ids stored from other clusters' logs of this partition (after a broker reset).
+
+        Their committed files are rolled forward too: a crash just before the reset must not
+        leave a committed file in staging.
+        """
+        seen: set[str] = set()
+        for ldir in self.topic_root.glob(f"cluster=*/partition={partition:03d}"):
+            if ldir == self.log_dir(partition):
+                continue
+            for marker in _read_markers(ldir):
+                for f in marker["files"]:
+                    self._roll_forward(ldir / "staging" / f["staged"], self.lake_dir / f["path"])
+                seen.update(marker["submission_ids"])
+        return seen
 
     def _recover(self, partition: int) -> tuple[set[str], int | None]:
         ldir = self.log_dir(partition)
@@ -202,6 +236,7 @@ class LakeSink:
                 staged.unlink()
         for tmp in ldir.glob(".*.tmp"):
             tmp.unlink()
+        seen |= self._earlier_clusters(partition)
         return seen, next_offset
 
     @staticmethod
@@ -294,7 +329,7 @@ class LakeSink:
         partition, start, end = batch.partition, batch.start, batch.end
         if batch.rejects and self.dlq is not None:
             self.dlq.send_all(batch.rejects, partition)
-        name = data_file_name(self.topic, partition, start, end)
+        name = data_file_name(self.topic, partition, start, end, self.tag)
         staging = batch.log_dir / "staging"
         files, ids = [], []
         for pkey, tables in sorted(batch.tables.items()):

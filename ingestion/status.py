@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from ingestion.sink import LakeSink
+from ingestion.sink import _read_markers, cluster_tag
 from leap.config import Settings
 
 
@@ -47,19 +47,20 @@ class StatusReport:
         return None if any(v is None for v in lags) else sum(lags)
 
 
-def lake_summary(settings: Settings, report: StatusReport) -> dict[int, int]:
-    """Fill the lake part of the report from the sink's markers; return next offset per partition."""
+def lake_summary(settings: Settings, report: StatusReport, current_tag: str | None = None) -> dict[int, int]:
+    """Fill the lake part of the report from the sink's markers (every cluster's log); return the
+    next offset per partition in the log of ``current_tag`` (the broker's cluster now)."""
     root = settings.ingest_log_dir / settings.topic
     files: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     next_offsets: dict[int, int] = {}
     if not root.exists():
         return next_offsets
-    sink_view = LakeSink.__new__(LakeSink)  # read-only use of the marker reader, no locks
-    sink_view.lake_dir, sink_view.topic = settings.lake_dir, settings.topic
-    for pdir in sorted(root.glob("partition=*")):
+    for pdir in sorted(root.glob("cluster=*/partition=*")):
         part = int(pdir.name.split("=")[1])
-        for m in sink_view.markers(part):
-            next_offsets[part] = max(next_offsets.get(part, 0), m["end_offset"] + 1)
+        current = pdir.parent.name == f"cluster={current_tag}"
+        for m in _read_markers(pdir):
+            if current:
+                next_offsets[part] = max(next_offsets.get(part, 0), m["end_offset"] + 1)
             report.dlq_by_reason.update(m["rejected"])
             report.duplicates += m["duplicates"]
             for f in m["files"]:
@@ -111,10 +112,11 @@ def log_end_offsets(consumer, tps, start: dict) -> dict:
 
 
 def collect_status(settings: Settings) -> StatusReport:
-    from leap.broker import port_open
+    from leap.broker import cluster_id, port_open
 
     report = StatusReport(broker_up=port_open(settings.bootstrap_servers, timeout=1.0))
-    next_offsets = lake_summary(settings, report)
+    tag = cluster_tag(cluster_id(settings)) if report.broker_up else None
+    next_offsets = lake_summary(settings, report, tag)
     if report.broker_up:
         broker_offsets(settings, report, next_offsets)
     else:

@@ -209,6 +209,21 @@ def make_producer(settings: Settings, **overrides):
     return KafkaProducer(**config)
 
 
+def cluster_id(settings: Settings) -> str:
+    """The Kafka cluster id from the metadata (Kafka: stable for the cluster's life; the embedded
+    broker: new at every start, because its topics live in memory)."""
+    from kafka import KafkaConsumer
+
+    require_broker(settings)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, client_id="leap-meta")
+    try:
+        consumer.topics()  # forces a metadata request
+        # kafka-python keeps the MetadataResponse cluster id on its cluster object
+        return consumer._client.cluster.cluster_id or "unknown"
+    finally:
+        consumer.close()
+
+
 def partitions_for(settings: Settings, topic: str, timeout: float = 10.0) -> list[int]:
     """Partition ids of a topic, via a throwaway consumer's metadata (works on Tansu and Kafka)."""
     from kafka import KafkaConsumer

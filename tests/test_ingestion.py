@@ -104,3 +104,39 @@ def test_two_consumers_share_the_partitions(platform):
     landed = [int(re.search(r"landed (\d+) submissions", out).group(1)) for out in outputs]
     assert sum(landed) == len(stream.valid_ids)
     assert all(n > 0 for n in landed), f"both consumers should have owned partitions: {landed}"
+
+
+def test_broker_reset_starts_a_new_log_and_loses_nothing(platform):
+    """The embedded broker keeps topics in memory: after a restart offsets begin at 0 again.
+
+    The sink keys its commit log by cluster id, so the new log does not collide with the old
+    markers or file names, and submissions stored before the reset are still stored once.
+    """
+    from leap.broker import embedded_broker, ensure_topics
+
+    first = make_stream(400, seed=21)
+    produce(platform, first.records)
+    run_ingestion(platform, "bounded", workers=0, progress=False, standalone=True)
+    broker = embedded_broker(platform)
+    broker.stop()
+    broker.start()
+    ensure_topics(platform)
+    second = make_stream(300, seed=22)
+    produce(platform, second.records + first.records[:100])  # new data, plus a partner re-sending old data
+    stats = run_ingestion(platform, "bounded", workers=0, progress=False, standalone=True)
+    assert stats.landed == len(second.valid_ids) and stats.duplicates == 100
+    ids = landed_ids(platform.data_dir)
+    assert len(ids) == len(set(ids)) == len(first.valid_ids | second.valid_ids)
+    logs = list((platform.ingest_log_dir / platform.topic).glob("cluster=*"))
+    assert len(logs) == 2, "one commit log per broker incarnation"
+
+
+def test_parallel_bounded_drain_splits_partitions_exactly_once(platform):
+    stream = make_stream(2000, seed=31, malformed_every=50, resubmit_every=40)
+    produce(platform, stream.records)
+    proc = subprocess.run([sys.executable, "-m", "leap.cli", "ingest", "--bounded", "--processes", "2", "--quiet"],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert f"landed {len(stream.valid_ids)} submissions" in proc.stdout
+    ids = landed_ids(platform.data_dir)
+    assert sorted(ids) == sorted(stream.valid_ids)
