@@ -24,6 +24,8 @@ PARTS: list[str] = [
     "leap.commands.validate_cmd",
     "leap.commands.weights_cmd",
     "leap.commands.warehouse_cmd",
+    "leap.commands.scoring_cmd",
+    "leap.commands.airflow_cmd",
     "leap.commands.demo_cmd",
     "scoring_jobs.rasch.cli",
 ]
