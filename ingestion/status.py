@@ -131,7 +131,8 @@ def render(report: StatusReport, settings: Settings) -> str:
     for p in report.partitions:
         lines.append(f"{p.partition:>9} {_fmt(p.log_end):>10} {_fmt(p.committed):>10} {_fmt(p.lake_next):>10} "
                      f"{_fmt(p.lag):>8}")
-    lines.append(f"total lag: {_fmt(report.total_lag)}")
+    lines.append(f"total lag: {_fmt(report.total_lag)}" if report.broker_up
+                 else "total lag: unknown while the broker is down")
     lines.append(f"lake {settings.raw_dir}: {report.total_files} files, {report.total_rows:,} submissions")
     for (ins, year, term), (nf, rows) in report.files_by_partition.items():
         lines.append(f"  instrument={ins}/school_year={year}/term={term}: {nf} files, {rows:,} rows")
