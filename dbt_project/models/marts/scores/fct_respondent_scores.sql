@@ -1,0 +1,30 @@
+-- Grain: one row per counted respondent x instrument x school year x term x scaled component.
+-- The scoring job's person measures with the respondent's analysis weight (int_respondent_weights).
+select
+    s.instrument,
+    s.instrument_version,
+    s.school_year,
+    s.term,
+    s.component,
+    s.calibration_id,
+    s.submission_id,
+    s.respondent_key,
+    s.school_id,
+    s.grade_band,
+    s.sample,
+    s.n_scale_items,
+    s.n_answered,
+    s.raw_score,
+    s.is_scored,
+    s.not_scored_reason,
+    s.theta,
+    s.theta_se,
+    s.scaled_score,
+    s.scaled_se,
+    s.level,
+    s.level_order,
+    w.analysis_weight
+from {{ ref('stg_scoring__respondent_scores') }} as s
+left join {{ ref('int_respondent_weights') }} as w
+    on s.instrument = w.instrument and s.school_year = w.school_year and s.term = w.term
+    and s.respondent_key = w.respondent_key

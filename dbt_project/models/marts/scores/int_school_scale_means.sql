@@ -1,0 +1,51 @@
+{{ config(schema='intermediate', materialized='view') }}
+-- Grain: one row per school x instrument x school year x term x scaled component (unsuppressed; the
+-- marts suppress). Weighted mean scaled score (weights: analysis_weight, 1 when missing) over the
+-- scored respondents, its standard error (Taylor linearization with respondents as units:
+-- var = n/(n-1) * sum((w_i (y_i - mean))^2) / (sum w)^2; equal weights give s^2/n), weighted
+-- level shares, and the school level: the mean classified with the calibration's cut scores.
+with scores as (
+    select *, coalesce(analysis_weight, 1.0) as w
+    from {{ ref('fct_respondent_scores') }}
+),
+
+means as (
+    select
+        instrument, school_year, term, component, school_id, calibration_id,
+        count(*) filter (where is_scored) as n_respondents,
+        count(*) filter (where not is_scored) as n_not_scored,
+        sum(w) filter (where is_scored) as sum_w,
+        sum(w * scaled_score) filter (where is_scored) / sum(w) filter (where is_scored) as mean_scaled,
+        sum(w) filter (where level = 'emerging') / sum(w) filter (where is_scored) as share_emerging,
+        sum(w) filter (where level = 'moderate_low') / sum(w) filter (where is_scored) as share_moderate_low,
+        sum(w) filter (where level = 'moderate_high') / sum(w) filter (where is_scored) as share_moderate_high,
+        sum(w) filter (where level = 'high') / sum(w) filter (where is_scored) as share_high
+    from scores
+    group by all
+),
+
+se as (
+    select
+        m.instrument, m.school_year, m.term, m.component, m.school_id,
+        sum(power(s.w * (s.scaled_score - m.mean_scaled), 2)) as sum_z2
+    from means as m
+    inner join scores as s
+        on s.instrument = m.instrument and s.school_year = m.school_year and s.term = m.term
+        and s.component = m.component and s.school_id = m.school_id and s.is_scored
+    group by all
+)
+
+select
+    m.*,
+    case when m.n_respondents > 1
+        then sqrt(m.n_respondents / (m.n_respondents - 1.0) * se.sum_z2) / m.sum_w end as se_scaled,
+    case
+        when m.mean_scaled is null then null
+        when m.mean_scaled >= c.cut_high then 'high'
+        when m.mean_scaled >= c.cut_moderate_high then 'moderate_high'
+        when m.mean_scaled >= c.cut_moderate_low then 'moderate_low'
+        else 'emerging'
+    end as school_level
+from means as m
+left join se using (instrument, school_year, term, component, school_id)
+left join {{ ref('stg_scoring__calibrations') }} as c using (calibration_id, instrument, component)

@@ -1,0 +1,68 @@
+"""`leap scoring calibrate|score|calibrations`: Rasch scoring jobs over the warehouse."""
+
+from __future__ import annotations
+
+import json
+
+from leap.config import load_settings
+from leap.errors import LeapError
+from leap.instrument import TERMS
+
+
+def register(sub) -> None:
+    p = sub.add_parser("scoring", help="calibrate the item bank, score a term, list calibrations (warehouse)")
+    ssub = p.add_subparsers(dest="scoring_command", metavar="ACTION", required=True)
+    c = ssub.add_parser("calibrate", help="calibrate every instrument x scale on a reference administration")
+    _term_args(c)
+    c.add_argument("--model", default="pcm", help="pcm (default) or rsm")
+    c.set_defaults(func=_calibrate)
+    s = ssub.add_parser("score", help="score every respondent of a term against a calibration")
+    _term_args(s)
+    s.add_argument("--calibration-id", help="calibration to score against (default: the latest one)")
+    s.set_defaults(func=_score)
+    ls = ssub.add_parser("calibrations", help="list the calibrations in the warehouse (newest first)")
+    ls.set_defaults(func=_list)
+
+
+def _term_args(p) -> None:
+    p.add_argument("--school-year", required=True, help="e.g. 2024-25")
+    p.add_argument("--term", required=True, help="fall, winter or spring")
+
+
+def _check(args) -> None:
+    year = args.school_year
+    if not (len(year) == 7 and year[4] == "-" and year[:4].isdigit() and year[5:].isdigit()):
+        raise LeapError(f"school year {year!r} is not like 2024-25", hint="pass --school-year 2024-25")
+    if args.term not in TERMS:
+        raise LeapError(f"unknown term {args.term!r}", hint=f"one of {', '.join(TERMS)}")
+
+
+def _calibrate(args) -> int:
+    from scoring_jobs.jobs import calibrate_reference
+
+    _check(args)
+    if args.model not in ("pcm", "rsm"):
+        raise LeapError(f"unknown model {args.model!r}", hint="--model pcm or --model rsm")
+    result = calibrate_reference(load_settings(), args.school_year, args.term, model=args.model)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def _score(args) -> int:
+    from scoring_jobs.jobs import score_term
+
+    _check(args)
+    result = score_term(load_settings(), args.school_year, args.term, calibration_id=args.calibration_id)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def _list(args) -> int:
+    from scoring_jobs.jobs import list_calibrations
+
+    table = list_calibrations(load_settings())
+    if table.empty:
+        print("no calibrations yet (run `leap scoring calibrate --school-year Y --term T`)")
+        return 0
+    print(table.to_string(index=False))
+    return 0
