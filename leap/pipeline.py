@@ -31,6 +31,9 @@ class DemoSummary:
     quarantined_files: int = 0
     quarantined_rows: int = 0
     marts: dict[str, int] = field(default_factory=dict)
+    calibration_id: str = ""
+    schools_scored: int = 0
+    schools_significant_growth: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -45,6 +48,10 @@ class DemoSummary:
             f"  raw Parquet files:                {self.files:,}",
             f"  validated (promoted):             {self.validated_rows:,} rows in {self.validated_files:,} files",
             f"  quarantined:                      {self.quarantined_rows:,} rows in {self.quarantined_files:,} files",
+            f"  item bank calibration:            {self.calibration_id}",
+            f"  schools scored:                   {self.schools_scored:,}",
+            f"  schools with significant growth:  {self.schools_significant_growth:,} "
+            "(school x instrument x scale, matched design, 95%)",
             "  marts: " + ", ".join(f"{k} {v:,}" for k, v in self.marts.items()),
             "  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()),
             "  outputs:",
@@ -81,7 +88,7 @@ def run_demo(settings: Settings, *, seed: int = 2024, schools: int = 40, malform
         stats = _step(summary, "ingest", run_ingestion, settings, "bounded")
         summary.landed, summary.dead_lettered = stats.landed, stats.rejected
         summary.duplicates, summary.files = stats.duplicates, stats.files
-        _validate_and_build(settings, summary)
+        _validate_and_build(settings, summary, school_year)
         summary.outputs = {"raw lake": str(settings.raw_dir), "validated zone": str(settings.lake_dir / "validated"),
                            "quarantine": str(settings.lake_dir / "quarantine"),
                            "warehouse": str(settings.data_dir / "warehouse" / "leap.duckdb"),
@@ -94,7 +101,7 @@ def run_demo(settings: Settings, *, seed: int = 2024, schools: int = 40, malform
     return summary
 
 
-def _validate_and_build(settings: Settings, summary: DemoSummary) -> None:
+def _validate_and_build(settings: Settings, summary: DemoSummary, school_year: str) -> None:
     from leap.validation.runner import run_validation
     from leap.warehouse import dbt, publish
 
@@ -104,7 +111,38 @@ def _validate_and_build(settings: Settings, summary: DemoSummary) -> None:
     summary.quarantined_files = len(report.quarantined)
     summary.quarantined_rows = sum(r for _, r, _ in report.quarantined)
     _step(summary, "dbt build", dbt, settings, "build", quiet=True)
+    _score(settings, summary, school_year)
+    _step(summary, "dbt build (scores, growth)", dbt, settings, "build", quiet=True)
     summary.marts = _step(summary, "publish", publish, settings).tables
+    _count_scores(settings, summary, school_year)
+
+
+def _score(settings: Settings, summary: DemoSummary, school_year: str) -> None:
+    """Calibrate the item bank on the fall administration, then score fall and spring against it."""
+    from scoring_jobs.jobs import calibrate_reference, score_term
+
+    cal = _step(summary, "calibrate", calibrate_reference, settings, school_year, "fall")
+    summary.calibration_id = cal["calibration_id"]
+    for term in ("fall", "spring"):
+        _step(summary, f"score {term}", score_term, settings, school_year, term,
+              calibration_id=cal["calibration_id"])
+
+
+def _count_scores(settings: Settings, summary: DemoSummary, school_year: str) -> None:
+    import duckdb
+
+    from leap.warehouse import warehouse_path
+
+    con = duckdb.connect(str(warehouse_path(settings)), read_only=True)
+    try:
+        summary.schools_scored = con.execute(
+            "select count(distinct school_id) from marts.fct_school_scale_scores where school_year = ?",
+            [school_year]).fetchall()[0][0]
+        summary.schools_significant_growth = con.execute(
+            "select count(*) from marts.fct_school_growth where school_year = ? and is_significant_matched",
+            [school_year]).fetchall()[0][0]
+    finally:
+        con.close()
 
 
 def _write_summary(path: Path, summary: DemoSummary) -> None:
