@@ -1,0 +1,43 @@
+"""
+### LEAP · reference calibration (on demand)
+
+Calibrates every instrument × scaled component on one reference administration (PCM by default)
+and stores it as a new, versioned item bank with its 200–300 scale constants and cut scores.
+Earlier scores keep the calibration id they were made with: a new calibration never silently
+changes published results. Emits **`leap://warehouse/calibration`**, which starts *leap_scoring*.
+
+Trigger with params `school_year`, `term` (the reference administration) and `model`
+(`pcm` | `rsm`), e.g. `airflow dags trigger leap_calibration -c '{"school_year": "2024-25", "term": "fall"}'`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, Param, dag, task
+
+from leap.orchestration import assets
+from leap.orchestration.defaults import START, TAGS, default_args, on_failure, settings
+
+
+@dag(dag_id="leap_calibration", schedule=None, start_date=START, catchup=False, max_active_runs=1,
+     default_args=default_args(), on_failure_callback=on_failure, tags=[*TAGS, "scoring", "rasch"], doc_md=__doc__,
+     params={"school_year": Param("2024-25", type="string", pattern=r"^\d{4}-\d{2}$",
+                                  description="school year of the reference administration"),
+             "term": Param("fall", type="string", enum=["fall", "spring"], description="reference term"),
+             "model": Param("pcm", type="string", enum=["pcm", "rsm"], description="Rasch model")})
+def leap_calibration():
+    @task(pool=assets.WAREHOUSE_POOL, outlets=[Asset(assets.CALIBRATION)])
+    def calibrate(**context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from leap.orchestration.tasks import ScoringUnavailable, calibrate
+
+        p = context["params"]
+        try:
+            return calibrate(settings(), p["school_year"], p["term"], p["model"])
+        except ScoringUnavailable as exc:
+            raise AirflowSkipException(exc.message) from None
+
+    calibrate()
+
+
+leap_calibration()

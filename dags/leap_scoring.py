@@ -1,0 +1,64 @@
+"""
+### LEAP · term scoring
+
+Runs when **`leap://warehouse/marts`** or **`leap://warehouse/calibration`** changes (or on
+demand): scores every respondent of each term against the anchored item bank (WLE, SE, scaled
+score, personalization level), one mapped task per (school year, term), then rebuilds the dbt
+marts on the scores and republishes them. Emits **`leap://warehouse/scores`**, which starts
+*leap_growth* and *leap_partner_refresh*.
+
+Params: `school_year` and `term` (empty: every validated term; set both to re-run or backfill
+one term) and `calibration_id` (empty: the current calibration). Each term's scores are
+rewritten as a whole, so re-running a term changes nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, Param, dag, task
+
+from leap.orchestration import assets
+from leap.orchestration.defaults import START, TAGS, default_args, on_failure, settings
+
+
+@dag(dag_id="leap_scoring", schedule=(Asset(assets.WAREHOUSE) | Asset(assets.CALIBRATION)), start_date=START,
+     catchup=False, max_active_runs=1, default_args=default_args(), on_failure_callback=on_failure,
+     tags=[*TAGS, "scoring", "rasch"], doc_md=__doc__,
+     params={"school_year": Param(None, type=["null", "string"], description="empty: every school year"),
+             "term": Param(None, type=["null", "string"], description="empty: every term"),
+             "calibration_id": Param(None, type=["null", "string"], description="empty: current calibration")})
+def leap_scoring():
+    @task
+    def terms_to_score(**context) -> list[dict]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from leap.orchestration.tasks import ScoringUnavailable, scoring_jobs, validated_partitions
+
+        p = context["params"]
+        try:
+            scoring_jobs()
+        except ScoringUnavailable as exc:
+            raise AirflowSkipException(exc.message) from None
+        return [t for t in validated_partitions(settings(), p["school_year"]) if p["term"] in (None, "", t["term"])]
+
+    @task(pool=assets.WAREHOUSE_POOL, map_index_template="{{ task.op_kwargs['partition'] }}")
+    def score_term(partition: dict, **context) -> dict:
+        from leap.orchestration.tasks import score
+
+        return score(settings(), partition["school_year"], partition["term"], context["params"]["calibration_id"])
+
+    @task(pool=assets.WAREHOUSE_POOL)
+    def dbt_build() -> dict:
+        from leap.orchestration.tasks import dbt_build
+
+        return dbt_build(settings())
+
+    @task(pool=assets.WAREHOUSE_POOL, outlets=[Asset(assets.SCORES)])
+    def publish_marts() -> dict:
+        from leap.orchestration.tasks import publish_marts
+
+        return publish_marts(settings(), report="scores-published")
+
+    score_term.expand(partition=terms_to_score()) >> dbt_build() >> publish_marts()
+
+
+leap_scoring()

@@ -1,0 +1,129 @@
+"""Partner exports: per partner (sample) and school year, the school results and growth as CSV and
+Parquet plus a manifest (row counts, sha256 checksums), ready to hand over.
+
+Only suppressed-safe marts leave the platform: published marts with an ``is_suppressed`` column
+(cells under the minimum n already carry null estimates) and a ``school_year`` column, restricted
+to the partner's schools (their ``sample`` column, or ``school_id`` joined to ``dim_schools``).
+Respondent-level marts never qualify.
+
+Doubles are rounded to 6 decimals: DuckDB's parallel sums can differ in the last bits between two
+builds of the same data, and a partner must get the same bytes for the same results.
+
+Layout: ``$LEAP_DATA_DIR/exports/<partner>/<school_year>/<run>/`` where ``<run>`` is ``v`` and the
+first 12 hex digits of a checksum over the exported files, so re-running on unchanged marts
+rewrites nothing (same directory, same bytes) and a changed warehouse adds a new version beside the
+earlier ones. ``LATEST`` in ``<partner>/<school_year>/`` names the newest version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from leap.config import Settings
+from leap.errors import LeapError
+
+
+def exports_dir(settings: Settings) -> Path:
+    return settings.data_dir / "exports"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def exportable_marts(con) -> dict[str, str]:
+    """Suppressed-safe marts of the published snapshot → how their rows are tied to a partner
+    (``sample`` column, or ``school_id`` joined to ``dim_schools``)."""
+    cols: dict[str, set[str]] = {}
+    for table, column in con.execute("select table_name, column_name from duckdb_columns() "
+                                     "where schema_name = 'main'").fetchall():
+        cols.setdefault(table, set()).add(column)
+    out = {}
+    for table in sorted(cols):
+        c = cols[table]
+        if not {"is_suppressed", "school_year"} <= c:
+            continue
+        if "sample" in c:
+            out[table] = "sample"
+        elif "school_id" in c and "sample" in cols.get("dim_schools", set()):
+            out[table] = "school_id"
+    return out
+
+
+def _query(table: str, how: str) -> str:
+    if how == "sample":
+        return f"select * from main.{table} where school_year = $year and sample = $partner order by all"
+    return (f"select t.* from main.{table} t where t.school_year = $year and t.school_id in "
+            f"(select school_id from main.dim_schools where sample = $partner) order by all")
+
+
+DECIMALS = 6  # doubles are delivered rounded: the same marts rebuilt give the same bytes
+
+
+def _rounded(data):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(data.schema):
+        if pa.types.is_floating(field.type):
+            data = data.set_column(i, field, pc.round(data.column(i), DECIMALS))
+    return data
+
+
+def _write(con, stage: Path, marts: dict[str, str], school_year: str, partner: str) -> list[dict]:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    files = []
+    for table, how in marts.items():
+        data = _rounded(con.execute(_query(table, how), {"year": school_year, "partner": partner}).to_arrow_table())
+        if data.num_rows == 0:
+            continue
+        pacsv.write_csv(data, stage / f"{table}.csv")
+        pq.write_table(data, stage / f"{table}.parquet", compression="zstd")
+        for fmt in ("csv", "parquet"):
+            path = stage / f"{table}.{fmt}"
+            files.append({"file": path.name, "mart": table, "format": fmt, "rows": data.num_rows,
+                          "bytes": path.stat().st_size, "sha256": _sha256(path)})
+    return files
+
+
+def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
+    """Export one partner's school results and growth of a school year; return the manifest."""
+    import duckdb
+
+    source = settings.data_dir / "published" / "marts.duckdb"
+    if not source.exists():
+        raise LeapError(f"no published marts at {source}", hint="build and publish the warehouse first")
+    base = exports_dir(settings) / partner / school_year
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob(".stage-*"):  # left by an interrupted export (one exporter at a time)
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = base / f".stage-{os.getpid()}"
+    stage.mkdir()
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        files = _write(con, stage, exportable_marts(con), school_year, partner)
+    finally:
+        con.close()
+    digest = hashlib.sha256("".join(f"{f['file']}:{f['sha256']}\n" for f in files).encode()).hexdigest()
+    version = f"v{digest[:12]}"
+    manifest = {"partner": partner, "school_year": school_year, "version": version,
+                "min_cell_n": settings.min_cell_n, "source": "published marts (suppressed-safe only)",
+                "files": files, "rows": {f["mart"]: f["rows"] for f in files}}
+    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    target = base / version
+    if target.exists():  # same marts, same bytes: already handed over, keep it untouched
+        shutil.rmtree(stage)
+    else:
+        os.replace(stage, target)
+    (base / "LATEST").write_text(version + "\n")
+    return {**manifest, "dir": str(target)}
