@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from ingestion.decode import DecodedRun, PartitionKey, Reject
 from leap.errors import LeapError
+from leap.fsutil import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +61,6 @@ def data_file_name(topic: str, partition: int, start: int, end: int, tag: str = 
 def partition_dir(raw_dir: Path, pkey: PartitionKey) -> Path:
     instrument, school_year, term = pkey
     return raw_dir / f"instrument={instrument}" / f"school_year={school_year}" / f"term={term}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _read_markers(ldir: Path) -> list[dict]:
@@ -247,7 +230,7 @@ class LakeSink:
         if staged.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             if recovering:
                 log.info("rolled forward committed file %s", final)
         else:
@@ -349,7 +332,7 @@ class LakeSink:
             "rejected": dict(Counter(r.reason for r in batch.rejects)), "duplicates": batch.duplicates,
             "committed_at": datetime.now(UTC).isoformat(),
         }
-        _write_atomic(batch.log_dir / f"{start:020d}-{end:020d}.json", orjson.dumps(marker))  # the commit point
+        write_atomic(batch.log_dir / f"{start:020d}-{end:020d}.json", orjson.dumps(marker))  # the commit point
         for f in files:
             self._roll_forward(staging / f["staged"], self.lake_dir / f["path"], recovering=False)
         return FlushResult(partition, start, end, len(ids), len(files), len(batch.rejects), batch.duplicates)

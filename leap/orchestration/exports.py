@@ -25,18 +25,11 @@ from pathlib import Path
 
 from leap.config import Settings
 from leap.errors import LeapError
+from leap.fsutil import sha256_file
 
 
 def exports_dir(settings: Settings) -> Path:
     return settings.data_dir / "exports"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def exportable_marts(con) -> dict[str, str]:
@@ -92,7 +85,7 @@ def _write(con, stage: Path, marts: dict[str, str], school_year: str, partner: s
         for fmt in ("csv", "parquet"):
             path = stage / f"{table}.{fmt}"
             files.append({"file": path.name, "mart": table, "format": fmt, "rows": data.num_rows,
-                          "bytes": path.stat().st_size, "sha256": _sha256(path)})
+                          "bytes": path.stat().st_size, "sha256": sha256_file(path)})
     return files
 
 

@@ -15,7 +15,6 @@ The quarantine copy and its result JSON move to ``quarantine/_released/`` (nothi
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from leap.config import Settings
 from leap.errors import LeapError
+from leap.fsutil import sha256_file
 from leap.validation.config import Zones
 from leap.validation.store import Store, write_atomic
 
@@ -78,14 +78,6 @@ class ReleaseResult:
     destination: Path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check(settings: Settings, st: dict, fixed: Path | None, override: bool):
     """(mode, outcome of the check, suite) of a release, or LeapError when it is refused."""
     from leap.validation.engine import SuiteRunner
@@ -137,7 +129,7 @@ def release(settings: Settings, ref: str, *, reason: str, by: str | None = None,
         place_copy(zones.raw / rel, dest)
     checks = [f["check"] for f in outcome.failed]
     row = {"released_at": now, "file_path": f"raw/{rel}", "released_by": who, "reason": reason, "mode": mode,
-           "suite_sha256": suite.sha256, "failed_checks": checks, "promoted_sha256": _sha256(dest),
+           "suite_sha256": suite.sha256, "failed_checks": checks, "promoted_sha256": sha256_file(dest),
            "fixed_from": str(fixed) if fixed else None}
     _archive(zones, rel, {**row, "released_at": now.isoformat()})
     Store(zones).append_release(row)

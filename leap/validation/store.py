@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from leap.fsutil import fsync_dir, write_atomic  # noqa: F401 - re-exported
 from leap.validation.config import Zones
 
 RESULT_SCHEMA = pa.schema([
@@ -47,24 +48,6 @@ RELEASE_SCHEMA = pa.schema([
     ("reason", pa.string()), ("mode", pa.string()), ("suite_sha256", pa.string()),
     ("failed_checks", pa.list_(pa.string())), ("promoted_sha256", pa.string()), ("fixed_from", pa.string()),
 ])
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
