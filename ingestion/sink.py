@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,7 +131,8 @@ class LakeSink:
         try:
             self.raw_dir.mkdir(parents=True, exist_ok=True)
             self.log_root.mkdir(parents=True, exist_ok=True)
-            probe = self.log_root / ".write-probe"
+            # one probe name per process: two consumers starting together must not race on it
+            probe = self.log_root / f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
