@@ -6,12 +6,38 @@ import json
 import random
 import socket
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from leap.broker import make_producer
 from leap.instrument import load_catalog
 
 TEST_KEY = "11" * 32
+
+
+@contextmanager
+def module_platform(data_dir, key_hex: str = "44" * 32):
+    """A running embedded broker with the topics, in an isolated LEAP_DATA_DIR, for module-scoped fixtures
+    (the function-scoped ``platform`` fixture in conftest.py does the same per test)."""
+    import pytest
+
+    from leap.broker import embedded_broker, ensure_topics
+    from leap.config import load_settings
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LEAP_DATA_DIR", str(data_dir))
+    mp.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
+    mp.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    mp.setenv("LEAP_PSEUDONYM_KEY", key_hex)
+    settings = load_settings()
+    broker = embedded_broker(settings)
+    broker.start()
+    try:
+        ensure_topics(settings)
+        yield settings, broker
+    finally:
+        broker.stop()
+        mp.undo()
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ import uuid
 
 import duckdb
 import pytest
-from streams import free_port
+from streams import module_platform
 from test_validation_e2e import bad_batches
 
 from leap.orchestration.runner import default_plan, run_dags
@@ -79,20 +79,9 @@ def _run(settings, *dag_ids: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
     """A simulated school year through every DAG, then the whole flow again for the same year."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LEAP_DATA_DIR", str(tmp_path_factory.mktemp("dags") / "data"))
-    mp.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
-    mp.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    mp.setenv("LEAP_PSEUDONYM_KEY", "44" * 32)
-    from leap.broker import embedded_broker, ensure_topics
-    from leap.config import load_settings
     from leap.simulator import SimConfig, produce, simulate
 
-    settings = load_settings()
-    broker = embedded_broker(settings)
-    broker.start()
-    try:
-        ensure_topics(settings)
+    with module_platform(tmp_path_factory.mktemp("dags") / "data") as (settings, broker):
         sim = simulate(SimConfig(seed=11, school_year=SCHOOL_YEAR, malformed_share=0.01).with_total_schools(12))
         produce(sim.records, settings, progress=False)
         first = _run(settings, *CORE)
@@ -101,9 +90,6 @@ def flow(tmp_path_factory):
         state2 = (_mart_digests(settings), _export_files(settings))
         yield {"settings": settings, "sim": sim, "first": first, "again": again, "state1": state1,
                "state2": state2, "broker": broker}
-    finally:
-        broker.stop()
-        mp.undo()
 
 
 def test_every_dag_run_succeeds_in_asset_order(flow):

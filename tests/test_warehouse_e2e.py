@@ -21,22 +21,9 @@ from leap.weights import weighted_proportions
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One small school year through every stage, shared by the tests of this module."""
-    mp = pytest.MonkeyPatch()
-    from streams import free_port
+    from streams import module_platform
 
-    data = tmp_path_factory.mktemp("warehouse") / "data"
-    mp.setenv("LEAP_DATA_DIR", str(data))
-    mp.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
-    mp.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    mp.setenv("LEAP_PSEUDONYM_KEY", "33" * 32)
-    from leap.broker import embedded_broker, ensure_topics
-    from leap.config import load_settings
-
-    settings = load_settings()
-    broker = embedded_broker(settings)
-    broker.start()
-    try:
-        ensure_topics(settings)
+    with module_platform(tmp_path_factory.mktemp("warehouse") / "data", "33" * 32) as (settings, _):
         sim = simulate(SimConfig(seed=5, malformed_share=0.01).with_total_schools(16))
         produce(sim.records, settings, progress=False)
         ingest = run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
@@ -44,9 +31,6 @@ def built(tmp_path_factory):
         dbt(settings, "build", quiet=True)
         published = publish(settings)
         yield settings, sim, ingest, validation, published
-    finally:
-        broker.stop()
-        mp.undo()
 
 
 def q(settings, sql: str) -> pd.DataFrame:

@@ -40,22 +40,9 @@ def _scoring_tables(settings) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    from streams import free_port
+    from streams import module_platform
 
-    data = tmp_path_factory.mktemp("scoring") / "data"
-    mp.setenv("LEAP_DATA_DIR", str(data))
-    mp.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
-    mp.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    mp.setenv("LEAP_PSEUDONYM_KEY", "44" * 32)
-    from leap.broker import embedded_broker, ensure_topics
-    from leap.config import load_settings
-
-    settings = load_settings()
-    broker = embedded_broker(settings)
-    broker.start()
-    try:
-        ensure_topics(settings)
+    with module_platform(tmp_path_factory.mktemp("scoring") / "data") as (settings, _):
         config = SimConfig(seed=11, teachers_per_school=10, students_per_school=90, double_answer_share=0.01,
                            resubmission_share=0.0).with_total_schools(30)
         sim = simulate(config)
@@ -69,9 +56,6 @@ def scored(tmp_path_factory):
         spring = score_term(settings, YEAR, "spring")
         dbt(settings, "build", "--select", *SCORING_MODELS, quiet=True)
         yield settings, sim, cal, fall, spring
-    finally:
-        broker.stop()
-        mp.undo()
 
 
 def test_calibration_is_stored_versioned_and_stable(scored):
