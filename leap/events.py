@@ -197,14 +197,9 @@ def _fast_conforms(e: dict, ins: Instrument) -> bool:
     ctx = (e["instrument"], e["instrument_version"], e["school_id"], e["school_year"], e["term"],
            e["grade_band"], e["sample"], e.get("region"), e.get("urbanicity"))
     try:
-        ok = _CONTEXT_OK.get(ctx)
+        if not _context_ok(ctx):
+            return False
     except TypeError:  # an unhashable value (list, object) where a string belongs
-        return False
-    if ok is None:
-        ok = _context_conforms(ctx)
-        if len(_CONTEXT_OK) < 200_000:
-            _CONTEXT_OK[ctx] = ok
-    if not ok:
         return False
     rid, sid, ts = e["respondent_id"], e["submission_id"], e["submitted_at"]
     if type(rid) is not str or not 1 <= len(rid) <= 128 or type(sid) is not str or type(ts) is not str:
@@ -215,6 +210,16 @@ def _fast_conforms(e: dict, ins: Instrument) -> bool:
 
 
 _CONTEXT_OK: dict[tuple, bool] = {}
+
+
+def _context_ok(ctx: tuple) -> bool:
+    """_context_conforms, remembered per distinct context (bounded); TypeError if ctx is unhashable."""
+    ok = _CONTEXT_OK.get(ctx)
+    if ok is None:
+        ok = _context_conforms(ctx)
+        if len(_CONTEXT_OK) < 200_000:
+            _CONTEXT_OK[ctx] = ok
+    return ok
 
 
 def _context_conforms(ctx: tuple) -> bool:
@@ -342,12 +347,7 @@ def fast_check(raw: bytes, catalog: Catalog) -> _FastEvent | None:
         return None
     ctx = (e.instrument, e.instrument_version, e.school_id, e.school_year, e.term, e.grade_band, e.sample,
            e.region, e.urbanicity)
-    ok = _CONTEXT_OK.get(ctx)
-    if ok is None:
-        ok = _context_conforms(ctx)
-        if len(_CONTEXT_OK) < 200_000:
-            _CONTEXT_OK[ctx] = ok
-    if not ok:
+    if not _context_ok(ctx):
         return None
     dec = _response_decoders(catalog).get((e.instrument, e.instrument_version))
     if dec is None:
