@@ -1,12 +1,14 @@
 # The two commands the README opens with:
 #   make demo   set everything up, run the main job end to end on the embedded default
-#   make test   set everything up, run ruff and the test suite
+#   make test   set everything up, run ruff, the layer contracts and the whole test suite (= .ci/run)
+# and for quick loops:
+#   make test-fast   the same checks, without the tests that need a broker, Airflow runs or dbt builds
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean-data
+.PHONY: setup demo test test-fast lint bench clean-data
 
 setup: $(STAMP)
 
@@ -21,10 +23,13 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
-test: setup
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -m "not broker and not e2e and not slow"
 
 clean-data:
 	rm -rf data

@@ -30,13 +30,13 @@ def land_raw(settings, submissions: int, seed: int) -> int:
     import pyarrow.parquet as pq
 
     from ingestion.decode import decode_run
+    from ingestion.pseudonym import load_pseudonymizer
     from ingestion.sink import data_file_name, partition_dir
-    from leap.events import load_pseudonymizer
     from leap.instrument import load_catalog
-    from leap.simulator import SimConfig, simulate
+    from simulator import SimConfig, simulate
 
     sim = simulate(SimConfig(seed=seed, resubmission_share=0.0).scaled_to(submissions))
-    pseudo, _ = load_pseudonymizer(settings.secrets_dir)
+    pseudo, _ = load_pseudonymizer(settings.layout.pseudonym_key)
     catalog = load_catalog()
     records = [(i, r.key, r.value) for i, r in enumerate(sim.records)]
     landed = 0
@@ -44,7 +44,7 @@ def land_raw(settings, submissions: int, seed: int) -> int:
         chunk = records[start:start + ROWS_PER_FILE]
         run = decode_run(chunk, 0, catalog, pseudo)
         for pkey, table in run.tables.items():
-            target = partition_dir(settings.raw_dir, pkey) / data_file_name(settings.topic, 0, start, chunk[-1][0], 'bench')
+            target = partition_dir(settings.layout.raw, pkey) / data_file_name(settings.topic, 0, start, chunk[-1][0], 'bench')
             target.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_batches(table.to_batches(), table.schema), target, compression="zstd")
             landed += table.num_rows
@@ -55,9 +55,9 @@ def bench(submissions: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="leap-dbt-bench-"))
     os.environ["LEAP_DATA_DIR"] = str(tmp / "data")
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "44" * 32)
+    from expectations.runner import run_validation
     from leap.config import load_settings
-    from leap.validation.runner import run_validation
-    from leap.warehouse import dbt
+    from leap.orchestration.tasks import dbt_build
 
     settings = load_settings()
     try:
@@ -68,7 +68,7 @@ def bench(submissions: int) -> dict:
         report = run_validation(settings)
         validate_s = time.perf_counter() - t
         t = time.perf_counter()
-        dbt(settings, "build", quiet=True)
+        dbt_build(settings)
         build_s = time.perf_counter() - t
         return {"submissions": landed, "prepare_s": round(prepare_s, 1), "validate_s": round(validate_s, 1),
                 "dbt_build_s": round(build_s, 1), "validation": str(report.__dict__.get("counts", ""))}

@@ -78,7 +78,7 @@ def bare_consumer_rate(settings, total: int) -> float:
 def ingestion_rate(settings, workers: int) -> tuple[float, int]:
     from ingestion.consumer import run_ingestion
 
-    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    shutil.rmtree(settings.layout.lake, ignore_errors=True)
     start = time.perf_counter()
     stats = run_ingestion(settings, "bounded", workers=workers, progress=False, standalone=True)
     return stats.consumed / (time.perf_counter() - start), stats.landed
@@ -89,7 +89,7 @@ def parallel_rates(settings, processes: int) -> dict:
     (first record polled to last batch durable, the same window the bare consumer is timed over)."""
     from ingestion.consumer import run_parallel_drain
 
-    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    shutil.rmtree(settings.layout.lake, ignore_errors=True)
     start = time.perf_counter()
     stats = run_parallel_drain(settings, processes, progress=False)
     wall = time.perf_counter() - start
@@ -101,7 +101,7 @@ def parallel_rates(settings, processes: int) -> dict:
 def _committed(settings) -> dict[str, float]:
     """submission id -> commit time (the marker's ``committed_at``) of every marker so far."""
     out: dict[str, float] = {}
-    for marker in (settings.ingest_log_dir / settings.topic).rglob("*.json"):
+    for marker in (settings.layout.ingest_log / settings.topic).rglob("*.json"):
         m = json.loads(marker.read_bytes())
         committed = datetime.fromisoformat(m["committed_at"]).timestamp()
         out.update(dict.fromkeys(m["submission_ids"], committed))
@@ -116,7 +116,7 @@ def latency(settings, records, rate: int, seconds: float, workers: int | None = 
     is consuming, then every valid record's latency is its marker's ``committed_at`` minus the
     time just before its ``send()``.
     """
-    from leap.broker import make_producer
+    from ingestion.broker import make_producer
 
     env = {**os.environ, "LEAP_CONSUMER_GROUP": "leap-latency"}
     for var in ("LEAP_FLUSH_SECONDS", "LEAP_FLUSH_RECORDS"):
@@ -170,8 +170,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     tmp = Path(tempfile.mkdtemp(prefix="leap-bench-"))
     settings = _settings(tmp / "data", _free_port())
-    from leap.broker import embedded_broker, ensure_topics
-    from leap.simulator import SimConfig, produce, simulate
+    from ingestion.broker import embedded_broker, ensure_topics
+    from ingestion.producer import produce
+    from simulator import SimConfig, simulate
 
     broker = embedded_broker(settings)
     broker.start()

@@ -5,7 +5,7 @@
 Synthesizes the warehouse input tables directly (``intermediate.int_respondents`` and the wide
 ``staging.stg_lake__student_submissions`` for the student instrument: 7 items per scale LF/LD/LL plus 3 LC,
 5 categories, PCM draws with 4% missing), calibrates the item bank on a small fall administration with
-:func:`scoring_jobs.jobs.calibrate_reference`, then times :func:`scoring_jobs.jobs.score_term` for a spring
+:func:`scoring_jobs.item_bank.calibrate_reference`, then times :func:`scoring_jobs.term_scores.score_term` for a spring
 administration of ``--n`` respondents: reading from DuckDB, scoring every respondent on the three scales,
 levels, drift, and replacing the term's rows of ``scoring.respondent_scores`` in one transaction
 (``--n`` × 3 rows). Prints the timings as Markdown.
@@ -31,7 +31,7 @@ YEAR = "2024-25"
 
 
 def _synthesize(con, n: int, term: str, rng: np.random.Generator, catalog) -> None:
-    from leap.simulator import draw_pcm
+    from simulator import draw_pcm
 
     ins = catalog.latest("student")
     n_schools = max(1, n // 80)
@@ -75,12 +75,12 @@ def main() -> int:
 
     from leap.config import load_settings
     from leap.instrument import load_catalog
-    from leap.warehouse import warehouse_path
-    from scoring_jobs.jobs import calibrate_reference, score_term
+    from scoring_jobs.item_bank import calibrate_reference
+    from scoring_jobs.term_scores import score_term
 
     settings = load_settings()
     catalog = load_catalog()
-    path = warehouse_path(settings)
+    path = settings.layout.warehouse
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()

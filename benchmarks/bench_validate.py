@@ -34,9 +34,9 @@ TOPIC = "leap.survey-submissions.v1"
 
 def simulated_table(instrument: str, rows: int):
     from ingestion.decode import decode_run
-    from leap.events import Pseudonymizer
+    from ingestion.pseudonym import Pseudonymizer
     from leap.instrument import load_catalog
-    from leap.simulator import SimConfig, simulate
+    from simulator import SimConfig, simulate
 
     config = SimConfig(seed=7, instruments=(instrument,), terms=("fall",), resubmission_share=0.0,
                        double_answer_share=0.0).scaled_to(rows)
@@ -48,13 +48,13 @@ def simulated_table(instrument: str, rows: int):
 def land(settings, table, files: int, rows_per_file: int) -> int:
     from ingestion.sink import data_file_name, partition_dir
 
-    shutil.rmtree(settings.lake_dir, ignore_errors=True)
+    shutil.rmtree(settings.layout.lake, ignore_errors=True)
     n = 0
     for f in range(files):
         for start in range(0, table.num_rows, rows_per_file):
             part = table.slice(start, rows_per_file)
             key = (table.column("instrument")[0].as_py(), "2024-25", "fall")
-            path = partition_dir(settings.raw_dir, key) / data_file_name(TOPIC, f, start, start + part.num_rows - 1)
+            path = partition_dir(settings.layout.raw, key) / data_file_name(TOPIC, f, start, start + part.num_rows - 1)
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(part, path, compression="zstd")
             n += part.num_rows
@@ -62,7 +62,7 @@ def land(settings, table, files: int, rows_per_file: int) -> int:
 
 
 def timed_run(settings) -> tuple[float, object]:
-    from leap.validation.runner import run_validation
+    from expectations.runner import run_validation
 
     start = time.perf_counter()
     report = run_validation(settings)
@@ -77,9 +77,9 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="leap-bench-validate-"))
     os.environ["LEAP_DATA_DIR"] = str(tmp)
+    from expectations.engine import SuiteRunner
+    from expectations.suites import load_suites
     from leap.config import load_settings
-    from leap.validation.engine import SuiteRunner
-    from leap.validation.suites import load_suites
 
     settings = load_settings()
     SuiteRunner(load_suites())  # warm: GE imported, custom expectations registered

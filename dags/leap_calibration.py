@@ -22,20 +22,15 @@ from leap.orchestration.defaults import START, TAGS, default_args, on_failure, s
      default_args=default_args(), on_failure_callback=on_failure, tags=[*TAGS, "scoring", "rasch"], doc_md=__doc__,
      params={"school_year": Param("2024-25", type="string", pattern=r"^\d{4}-\d{2}$",
                                   description="school year of the reference administration"),
-             "term": Param("fall", type="string", enum=["fall", "spring"], description="reference term"),
-             "model": Param("pcm", type="string", enum=["pcm", "rsm"], description="Rasch model")})
+             "term": Param("fall", type="string", description="reference term (terms.csv)"),
+             "model": Param("pcm", type="string", description="Rasch model: pcm or rsm")})
 def leap_calibration():
     @task(pool=assets.WAREHOUSE_POOL, outlets=[Asset(assets.CALIBRATION)])
     def calibrate(**context) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from leap.orchestration.tasks import ScoringUnavailable, calibrate
+        from leap.orchestration.tasks import calibrate
 
         p = context["params"]
-        try:
-            return calibrate(settings(), p["school_year"], p["term"], p["model"])
-        except ScoringUnavailable as exc:
-            raise AirflowSkipException(exc.message) from None
+        return calibrate(settings(), p["school_year"], p["term"], p["model"])
 
     calibrate()
 

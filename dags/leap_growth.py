@@ -2,9 +2,9 @@
 ### LEAP · fall-to-spring growth
 
 Runs when **`leap://warehouse/scores`** changes (or on demand), for every school year whose fall
-and spring administrations are both in the warehouse: school growth per instrument × scale
-(matched and unmatched designs, SE, 95% significance, level transitions), then the dbt marts
-on it are rebuilt and republished. Emits **`leap://warehouse/growth`**, which starts
+and spring administrations are both in the warehouse: the dbt growth model (`fct_school_growth`:
+school growth per instrument × scale, matched and unmatched designs, SE, 95% significance, level
+transitions) is built with its tests and the marts are republished. Emits **`leap://warehouse/growth`**, which starts
 *leap_partner_refresh*. A school year without spring scores yet is skipped, not failed.
 
 Params: `school_year` (empty: every school year with fall and spring).
@@ -25,27 +25,15 @@ from leap.orchestration.defaults import START, TAGS, default_args, on_failure, s
 def leap_growth():
     @task
     def school_years(**context) -> list[str]:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from leap.orchestration.tasks import growth_years
 
-        from leap.orchestration.tasks import ScoringUnavailable, growth_years, scoring_jobs
-
-        try:
-            scoring_jobs()
-        except ScoringUnavailable as exc:
-            raise AirflowSkipException(exc.message) from None
         return growth_years(settings(), context["params"]["school_year"])
 
     @task(pool=assets.WAREHOUSE_POOL)
-    def school_growth(school_year: str) -> dict:
-        from leap.orchestration.tasks import growth
+    def build_growth(years: list[str]) -> dict:
+        from leap.orchestration.tasks import build_growth
 
-        return growth(settings(), school_year)
-
-    @task(pool=assets.WAREHOUSE_POOL)
-    def dbt_build() -> dict:
-        from leap.orchestration.tasks import dbt_build
-
-        return dbt_build(settings())
+        return build_growth(settings(), years)
 
     @task(pool=assets.WAREHOUSE_POOL, outlets=[Asset(assets.GROWTH)])
     def publish_marts() -> dict:
@@ -53,7 +41,7 @@ def leap_growth():
 
         return publish_marts(settings(), report="growth-published")
 
-    school_growth.expand(school_year=school_years()) >> dbt_build() >> publish_marts()
+    build_growth(school_years()) >> publish_marts()
 
 
 leap_growth()

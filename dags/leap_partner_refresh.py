@@ -8,7 +8,8 @@ school results and growth from the published, suppressed-safe marts as CSV and P
 `$LEAP_DATA_DIR/exports/<partner>/<school_year>/<version>/`. The version is a checksum of the
 files, so a refresh on unchanged marts rewrites nothing. Emits **`leap://exports/partners`**.
 
-Params: `school_year` (empty: every school year), `partners` (samples to export).
+Params: `school_year` (empty: every school year), `partners` (samples to export; empty: every
+partner network of `samples.csv`).
 """
 
 from __future__ import annotations
@@ -28,23 +29,21 @@ SCHEDULE = AssetOrTimeSchedule(
      default_args=default_args(), on_failure_callback=on_failure, tags=[*TAGS, "exports", "partners"],
      doc_md=__doc__,
      params={"school_year": Param(None, type=["null", "string"], description="empty: every school year"),
-             "partners": Param(list(assets.DEFAULT_PARTNERS), type="array", items={"type": "string"},
-                               description="partners (samples) to export")})
+             "partners": Param(None, type=["null", "array"], items={"type": "string"},
+                               description="partners (samples) to export; empty: every partner network")})
 def leap_partner_refresh():
     @task
     def export_targets(**context) -> list[dict]:
-        from leap.orchestration.tasks import validated_partitions
+        from leap.orchestration.tasks import export_targets
 
         p = context["params"]
-        years = sorted({t["school_year"] for t in validated_partitions(settings(), p["school_year"])})
-        return [{"partner": partner, "school_year": y} for partner in p["partners"] for y in years]
+        return export_targets(settings(), p["school_year"], p["partners"])
 
     @task(map_index_template="{{ task.op_kwargs['target'] }}")
     def export_partner(target: dict) -> dict:
-        from leap.orchestration.exports import partner_export
+        from leap.orchestration.tasks import export_partner
 
-        m = partner_export(settings(), target["school_year"], target["partner"])
-        return {"partner": m["partner"], "school_year": m["school_year"], "dir": m["dir"], "rows": m["rows"]}
+        return export_partner(settings(), target)
 
     @task(outlets=[Asset(assets.PARTNER_EXPORTS)])
     def exports_ready(manifests: list[dict]) -> list[dict]:

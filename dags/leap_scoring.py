@@ -29,16 +29,10 @@ from leap.orchestration.defaults import START, TAGS, default_args, on_failure, s
 def leap_scoring():
     @task
     def terms_to_score(**context) -> list[dict]:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from leap.orchestration.tasks import ScoringUnavailable, scoring_jobs, validated_partitions
+        from leap.orchestration.tasks import terms_to_score
 
         p = context["params"]
-        try:
-            scoring_jobs()
-        except ScoringUnavailable as exc:
-            raise AirflowSkipException(exc.message) from None
-        return [t for t in validated_partitions(settings(), p["school_year"]) if p["term"] in (None, "", t["term"])]
+        return terms_to_score(settings(), p["school_year"], p["term"])
 
     @task(pool=assets.WAREHOUSE_POOL, map_index_template="{{ task.op_kwargs['partition'] }}")
     def score_term(partition: dict, **context) -> dict:

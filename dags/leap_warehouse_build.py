@@ -7,7 +7,7 @@ for BI (Parquet + a read-only DuckDB snapshot, swapped atomically). Emits
 **`leap://warehouse/marts`**, which starts *leap_scoring* and *leap_partner_refresh*.
 
 Never two dbt runs at once: `max_active_runs=1`, the one-slot `leap_warehouse` pool shared by
-every task that writes the warehouse, and the warehouse lock in `leap.warehouse.dbt`.
+every task that writes the warehouse, and the warehouse lock (`leap.locks.warehouse_lock`).
 """
 
 from __future__ import annotations

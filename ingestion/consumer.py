@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from ingestion.broker import cluster_id, make_producer, partitions_for, require_broker
 from ingestion.decode import PackedRecords, decode_packed, decode_values
 from ingestion.dlq import DeadLetterWriter
+from ingestion.pseudonym import Pseudonymizer, load_pseudonymizer
 from ingestion.sink import FlushResult, LakeSink
-from leap.broker import cluster_id, make_producer, partitions_for, require_broker
 from leap.config import Settings
-from leap.events import Pseudonymizer, load_pseudonymizer
 from leap.instrument import load_catalog
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Ingestor:
         self.flushing: deque[tuple[int, Future]] = deque()
         self.writer: ThreadPoolExecutor | None = None
         self.write_failed = False
-        self.pseudonymizer, self.key_source = load_pseudonymizer(settings.secrets_dir)
+        self.pseudonymizer, self.key_source = load_pseudonymizer(settings.layout.pseudonym_key)
         self.catalog = load_catalog()
         self.consumer: KafkaConsumer | None = None
         self.sink: LakeSink | None = None
@@ -138,7 +138,7 @@ class Ingestor:
         require_broker(self.settings)
         dlq = DeadLetterWriter(make_producer(self.settings, client_id="leap-ingestion-dlq"),
                                self.settings.dlq_topic, self.settings.topic)
-        self.sink = LakeSink(self.settings.lake_dir, self.settings.topic, dlq,
+        self.sink = LakeSink(self.settings.layout, self.settings.topic, dlq,
                              cluster_id=cluster_id(self.settings))
         # One writer thread: the batches are written one after the other, in detach order.
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="leap-lake-writer")

@@ -2,8 +2,8 @@
 
 Pure functions, no I/O: the consumer runs them in-process or in a worker process.
 
-Each record is checked by :func:`leap.events.fast_check` (a strict typed decode) or, when that
-does not accept it, by :func:`leap.events.check_submission_ex`, which decides; the valid
+Each record is checked by :func:`ingestion.fastpath.fast_check` (a strict typed decode) or, when that
+does not accept it, by :func:`ingestion.contract.check_submission_ex`, which decides; the valid
 records' original JSON bytes are then parsed again in bulk by Arrow's C++ JSON reader with
 an explicit schema, which is several times faster than building Arrow arrays from Python
 objects. The raw ``respondent_id`` never reaches a table: it is replaced by its keyed
@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from leap.events import Pseudonymizer, Rejected, check_submission_ex, fast_check
+from ingestion.contract import Rejected, check_submission_ex
+from ingestion.fastpath import fast_check
+from ingestion.pseudonym import Pseudonymizer
 from leap.instrument import Catalog
 
 PartitionKey = tuple[str, str, str]  # (instrument, school_year, term)
@@ -124,8 +126,8 @@ def decode_values(offsets: list[int], values: list[bytes | None], kafka_partitio
                   pseudonymizer: Pseudonymizer) -> DecodedRun:
     """Validate and convert the values of consecutive records of one partition (in offset order).
 
-    Most records take :func:`leap.events.fast_check` (one strict typed decode); anything it
-    does not accept goes through :func:`leap.events.check_submission_ex`, which decides.
+    Most records take :func:`ingestion.fastpath.fast_check` (one strict typed decode); anything it
+    does not accept goes through :func:`ingestion.contract.check_submission_ex`, which decides.
     """
     groups: dict[PartitionKey, _Group] = {}
     rejects: list[Reject] = []

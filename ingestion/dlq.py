@@ -1,7 +1,7 @@
 """Dead-letter topic writer: the original bytes, a reason code and where they came from.
 
 Headers follow the Kafka Connect convention of carrying error context in headers:
-``leap.dlq.reason`` (a code from :data:`leap.events.REASONS`), ``leap.dlq.detail``,
+``leap.dlq.reason`` (a code from :data:`ingestion.contract.REASONS`), ``leap.dlq.detail``,
 ``leap.dlq.source.topic``, ``leap.dlq.source.partition``, ``leap.dlq.source.offset``.
 Delivery is at-least-once: after a crash a rejected record may be dead-lettered again;
 (source partition, source offset) identifies it.

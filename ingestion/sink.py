@@ -23,7 +23,6 @@ two processes from writing the same partition during a rebalance.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -41,7 +40,9 @@ import pyarrow.parquet as pq
 
 from ingestion.decode import DecodedRun, PartitionKey, Reject
 from leap.errors import LeapError
-from leap.fsutil import fsync_dir, write_atomic
+from leap.fsutil import FileLock, fsync_path, write_atomic
+from leap.layout import Layout
+from leap.locks import partition_lock
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _read_markers(ldir: Path) -> list[dict]:
 @dataclass
 class _PartitionState:
     partition: int
-    lock_fd: int
+    lock: FileLock
     seen: set[str]
     next_offset: int | None
     start: int | None = None
@@ -119,10 +120,11 @@ class FlushResult:
 class LakeSink:
     """Buffers decoded runs per Kafka partition and writes them with the commit protocol above."""
 
-    def __init__(self, lake_dir: Path, topic: str, dlq, *, cluster_id: str | None = None,
+    def __init__(self, layout: Layout, topic: str, dlq, *, cluster_id: str | None = None,
                  lock_timeout: float = 60.0):
-        self.lake_dir = lake_dir
-        self.raw_dir = lake_dir / "raw"
+        self.lake_dir = layout.lake
+        self.raw_dir = layout.raw
+        self.topic_root = layout.ingest_log_of(topic)
         self.topic = topic
         self.tag = cluster_tag(cluster_id)
         self.dlq = dlq  # DeadLetterWriter or None
@@ -136,12 +138,8 @@ class LakeSink:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise LeapError(f"the lake path {lake_dir} is not writable: {exc.strerror}",
+            raise LeapError(f"the lake path {layout.lake} is not writable: {exc.strerror}",
                             hint="set LEAP_DATA_DIR to a writable directory", exit_code=4) from None
-
-    @property
-    def topic_root(self) -> Path:
-        return self.lake_dir / "_ingest_log" / self.topic
 
     @property
     def log_root(self) -> Path:
@@ -159,9 +157,9 @@ class LakeSink:
             return self.states[partition].next_offset
         ldir = self.log_dir(partition)
         (ldir / "staging").mkdir(parents=True, exist_ok=True)
-        fd = self._lock(ldir / ".lock")
+        lock = partition_lock(ldir / ".lock", self.lock_timeout).acquire()
         seen, next_offset = self._recover(partition)
-        self.states[partition] = _PartitionState(partition, fd, seen, next_offset)
+        self.states[partition] = _PartitionState(partition, lock, seen, next_offset)
         log.info("partition %d: %d submissions on record, resuming at offset %s", partition, len(seen),
                  next_offset if next_offset is not None else "earliest")
         return next_offset
@@ -169,21 +167,7 @@ class LakeSink:
     def release(self, partition: int) -> None:
         state = self.states.pop(partition, None)
         if state is not None:
-            os.close(state.lock_fd)  # closing the descriptor drops the flock
-
-    def _lock(self, path: Path) -> int:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise LeapError(f"another ingestion process holds {path}",
-                                    hint="stop it, or wait for its rebalance to finish") from None
-                time.sleep(0.05)
+            state.lock.release()
 
     def markers(self, partition: int) -> list[dict]:
         return _read_markers(self.log_dir(partition))
@@ -232,7 +216,7 @@ class LakeSink:
         if staged.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, final)
-            fsync_dir(final.parent)
+            fsync_path(final.parent)
             if recovering:
                 log.info("rolled forward committed file %s", final)
         else:
@@ -274,10 +258,6 @@ class LakeSink:
             return table
         state.duplicates += dropped
         return table.filter(pa.array(keep))
-
-    def buffered(self, partition: int) -> int:
-        s = self.states.get(partition)
-        return 0 if s is None or s.start is None else s.end - s.start + 1
 
     def due(self, flush_records: int, flush_seconds: float) -> list[int]:
         now = time.monotonic()

@@ -50,7 +50,7 @@ class StatusReport:
 def lake_summary(settings: Settings, report: StatusReport, current_tag: str | None = None) -> dict[int, int]:
     """Fill the lake part of the report from the sink's markers (every cluster's log); return the
     next offset per partition in the log of ``current_tag`` (the broker's cluster now)."""
-    root = settings.ingest_log_dir / settings.topic
+    root = settings.layout.ingest_log / settings.topic
     files: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     next_offsets: dict[int, int] = {}
     if not root.exists():
@@ -112,7 +112,7 @@ def log_end_offsets(consumer, tps, start: dict) -> dict:
 
 
 def collect_status(settings: Settings) -> StatusReport:
-    from leap.broker import cluster_id, port_open
+    from ingestion.broker import cluster_id, port_open
 
     report = StatusReport(broker_up=port_open(settings.bootstrap_servers, timeout=1.0))
     tag = cluster_tag(cluster_id(settings)) if report.broker_up else None
@@ -133,7 +133,7 @@ def render(report: StatusReport, settings: Settings) -> str:
                      f"{_fmt(p.lag):>8}")
     lines.append(f"total lag: {_fmt(report.total_lag)}" if report.broker_up
                  else "total lag: unknown while the broker is down")
-    lines.append(f"lake {settings.raw_dir}: {report.total_files} files, {report.total_rows:,} submissions")
+    lines.append(f"lake {settings.layout.raw}: {report.total_files} files, {report.total_rows:,} submissions")
     for (ins, year, term), (nf, rows) in report.files_by_partition.items():
         lines.append(f"  instrument={ins}/school_year={year}/term={term}: {nf} files, {rows:,} rows")
     dlq_total = sum(report.dlq_by_reason.values())

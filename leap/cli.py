@@ -15,7 +15,7 @@ import sys
 
 from leap.errors import LeapError
 
-# (module, description). Each module defines register(subparsers).
+# Each module defines register(subparsers).
 PARTS: list[str] = [
     "leap.commands.broker_cmd",
     "leap.commands.simulate_cmd",
@@ -27,7 +27,7 @@ PARTS: list[str] = [
     "leap.commands.scoring_cmd",
     "leap.commands.airflow_cmd",
     "leap.commands.demo_cmd",
-    "scoring_jobs.rasch.cli",
+    "leap.commands.rasch_cmd",
 ]
 
 
@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in PARTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a part not built yet must not break the others
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -37,6 +37,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from leap.layout import Layout
+
 SUBMISSIONS_TOPIC = "leap.survey-submissions.v1"
 DLQ_TOPIC = "leap.survey-submissions.dlq.v1"
 DEFAULT_EMBEDDED_PORT = 19092
@@ -83,26 +85,9 @@ class Settings:
     instance_id: str | None = None
 
     @property
-    def lake_dir(self) -> Path:
-        return self.data_dir / "lake"
-
-    @property
-    def raw_dir(self) -> Path:
-        return self.lake_dir / "raw"
-
-    @property
-    def ingest_log_dir(self) -> Path:
-        """Commit log of the ingestion sink (one marker per durable micro-batch)."""
-        return self.lake_dir / "_ingest_log"
-
-    @property
-    def secrets_dir(self) -> Path:
-        return self.data_dir / "secrets"
-
-    @property
-    def run_dir(self) -> Path:
-        """Pid files, broker logs and other runtime state of the embedded default."""
-        return self.data_dir / "run"
+    def layout(self) -> Layout:
+        """Every path under the data directory (:mod:`leap.layout`)."""
+        return Layout(self.data_dir)
 
 
 def load_settings() -> Settings:

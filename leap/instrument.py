@@ -4,6 +4,11 @@ All of it is data in ``leap/instrument_data/*.csv`` (versioned by ``instrument_v
 The simulator, the event checks, the expectations, dbt (as seeds) and the scoring jobs read
 these files and nothing else, so a real item bank drops in by replacing the CSVs.
 
+The vocabularies every part uses are read from the same files, in their order columns: terms
+(``terms.csv``), grade bands (``grade_bands.csv``), samples and partner networks (``samples.csv``),
+components and which are scaled (``components.csv``), personalization levels (``cut_scores.csv``),
+and the levels of the raking variables (``population_margins.csv``).
+
 ``LEAP_INSTRUMENT_DIR`` points at another directory with the same files.
 """
 
@@ -20,9 +25,6 @@ import pyarrow as pa
 
 DEFAULT_DIR = Path(__file__).parent / "instrument_data"
 
-SCALED_COMPONENTS = ("LF", "LD", "LL")
-GRADE_BANDS = ("elementary", "middle", "high")
-TERMS = ("fall", "winter", "spring")
 _ITEM_ID = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -226,3 +228,70 @@ def term_window(school_year: str, term: str) -> tuple[str, str]:
     start = f"{first + int(row['window_start_year_offset'])}-{row['window_start_mmdd']}"
     end = f"{first + int(row['window_end_year_offset'])}-{row['window_end_mmdd']}"
     return start, end
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+def _ordered(name: str, key: str, order: str) -> list[str]:
+    rows = sorted(_read(name), key=lambda r: int(r[order]))
+    return list(dict.fromkeys(r[key] for r in rows))
+
+
+def terms() -> list[str]:
+    """Terms in administration order (``terms.csv: term_order``)."""
+    return _ordered("terms.csv", "term", "term_order")
+
+
+def term_order(term: str) -> int:
+    """Position of a term in the school year (fall before winter before spring); 99 when unknown."""
+    names = terms()
+    return names.index(term) if term in names else 99
+
+
+def grade_bands() -> list[str]:
+    return _ordered("grade_bands.csv", "grade_band", "band_order")
+
+
+def surveyed_grades(band: str) -> tuple[int, int]:
+    """(lowest, highest) grade surveyed in a grade band."""
+    row = next(r for r in _read("grade_bands.csv") if r["grade_band"] == band)
+    return int(row["lowest_surveyed_grade"]), int(row["highest_surveyed_grade"])
+
+
+def _samples() -> list[dict[str, str]]:
+    return _read("samples.csv")
+
+
+def samples() -> list[str]:
+    return [r["sample"] for r in _samples()]
+
+
+def partner_samples() -> list[str]:
+    """Samples that are partner networks receiving scheduled refreshes (``samples.csv: is_partner``)."""
+    return [r["sample"] for r in _samples() if r["is_partner"].lower() == "true"]
+
+
+def components() -> list[str]:
+    return [r["component"] for r in _read("components.csv")]
+
+
+def scaled_components() -> list[str]:
+    """The components with a Rasch scale (``components.csv: is_scaled``): LF, LD, LL."""
+    return [r["component"] for r in _read("components.csv") if r["is_scaled"].lower() == "true"]
+
+
+def levels() -> list[str]:
+    """Personalization levels, lowest first (``cut_scores.csv: level_order``)."""
+    return _ordered("cut_scores.csv", "level", "level_order")
+
+
+def level_order(level: str | None) -> int | None:
+    """1 for the lowest level; None for no level."""
+    names = levels()
+    return names.index(level) + 1 if level in names else None
+
+
+def margin_levels(variable: str) -> list[str]:
+    """The levels of a raking variable (region, grade_band, urbanicity), in the margins file's order."""
+    return list(dict.fromkeys(r["level"] for r in population_margins() if r["variable"] == variable))

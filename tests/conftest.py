@@ -1,12 +1,29 @@
-"""Shared fixtures: a real embedded broker per test, an isolated data directory, event streams."""
+"""Shared fixtures: an isolated data directory, a real embedded broker per test; marker rules.
+
+Markers (``make test-fast`` deselects the first three): ``broker`` — the test talks to a Kafka broker
+(any test using the ``platform`` fixture gets it automatically); ``e2e`` — several parts together (every
+test under tests/e2e/); ``slow`` — more than about 20 seconds.
+"""
 
 from __future__ import annotations
 
-import pytest
-from streams import TEST_KEY, free_port
+from pathlib import Path
 
-from leap.broker import embedded_broker, ensure_topics
+import pytest
+from support.streams import TEST_KEY, free_port
+
+from ingestion.broker import embedded_broker, ensure_topics
 from leap.config import load_settings
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if "platform" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+        if E2E in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@
                                                     skipping respondents as zero units)
 
   `relation`: one row per respondent x item with the cell columns, school_id, category (null when
-  skipped) and analysis_weight; cells must include instrument and item_id. leap.weights.estimates
-  documents the same formulas and is checked against R; tests/test_warehouse_e2e.py checks this SQL
+  skipped) and analysis_weight; cells must include instrument and item_id. weights.estimates
+  documents the same formulas and is checked against R; tests/e2e/test_warehouse_e2e.py checks this SQL
   against it. Every category of the item's response
   scale gets a row (0 when nobody chose it); with binary=true the categories are 0 and 1. Returns cells x category with unweighted counts,
   p, se_p and Kish's effective n = (sum w)^2 / sum w^2.

@@ -43,11 +43,11 @@ def _init(args) -> int:
 
 
 def _run_all(args) -> int:
-    from leap.orchestration.runner import run_all_dags
+    from leap.orchestration.runner import run_all
 
-    summary = run_all_dags(load_settings(), school_year=args.school_year, seed=args.seed, schools=args.schools,
-                           malformed_share=args.malformed_share, simulate=not args.no_simulate,
-                           keep_broker=args.keep_broker)
+    summary = run_all(load_settings(), school_year=args.school_year, seed=args.seed, schools=args.schools,
+                      malformed_share=args.malformed_share, simulate=not args.no_simulate,
+                      keep_broker=args.keep_broker)
     print(summary.render())
     return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leap.broker import embedded_broker, ensure_topics, port_open
+from ingestion.broker import embedded_broker, ensure_topics, port_open
 from leap.config import load_settings
 from leap.errors import LeapError
 

@@ -2,8 +2,8 @@
 
 Brings up the embedded broker, simulates a school year, streams it through Kafka, then runs every
 DAG (ingestion drain, validation, warehouse build, calibration, scoring, growth, partner refresh)
-to completion through Airflow itself (`leap.orchestration.runner.run_all_dags`). ``--direct`` runs
-the same steps as plain function calls without Airflow (`leap.pipeline.run_demo`), for debugging.
+to completion through Airflow itself (`leap.orchestration.runner.run_all`). ``--direct`` runs the
+same task functions in the same order without Airflow (`leap.orchestration.flows`), for debugging.
 """
 
 from __future__ import annotations
@@ -24,17 +24,10 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    settings = load_settings()
-    if args.direct:
-        from leap.pipeline import run_demo
+    from leap.orchestration.runner import run_all
 
-        summary = run_demo(settings, seed=args.seed, schools=args.schools, malformed_share=args.malformed_share,
-                           school_year=args.school_year, keep_broker=args.keep_broker)
-        print(summary.render())
-        return 0
-    from leap.orchestration.runner import run_all_dags
-
-    summary = run_all_dags(settings, school_year=args.school_year, seed=args.seed, schools=args.schools,
-                           malformed_share=args.malformed_share, keep_broker=args.keep_broker)
+    summary = run_all(load_settings(), school_year=args.school_year, seed=args.seed, schools=args.schools,
+                      malformed_share=args.malformed_share, keep_broker=args.keep_broker,
+                      through="direct" if args.direct else "airflow")
     print(summary.render())
     return 0

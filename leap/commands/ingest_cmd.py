@@ -48,5 +48,5 @@ def _run(args) -> int:
                            "first_record_at", "finished_at")}))
         return 0
     print(f"landed {stats.landed} submissions in {stats.files} files; dead-lettered {stats.rejected}; "
-          f"duplicates skipped {stats.duplicates}; lake: {settings.raw_dir}")
+          f"duplicates skipped {stats.duplicates}; lake: {settings.layout.raw}")
     return 0

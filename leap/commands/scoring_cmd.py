@@ -6,7 +6,6 @@ import json
 
 from leap.config import load_settings
 from leap.errors import LeapError
-from leap.instrument import TERMS
 
 
 def register(sub) -> None:
@@ -33,32 +32,31 @@ def _check(args) -> None:
     year = args.school_year
     if not (len(year) == 7 and year[4] == "-" and year[:4].isdigit() and year[5:].isdigit()):
         raise LeapError(f"school year {year!r} is not like 2024-25", hint="pass --school-year 2024-25")
-    if args.term not in TERMS:
-        raise LeapError(f"unknown term {args.term!r}", hint=f"one of {', '.join(TERMS)}")
+    from leap.orchestration.tasks import check_term
+
+    check_term(args.term)
 
 
 def _calibrate(args) -> int:
-    from scoring_jobs.jobs import calibrate_reference
+    from leap.orchestration.tasks import calibrate
 
     _check(args)
-    if args.model not in ("pcm", "rsm"):
-        raise LeapError(f"unknown model {args.model!r}", hint="--model pcm or --model rsm")
-    result = calibrate_reference(load_settings(), args.school_year, args.term, model=args.model)
+    result = calibrate(load_settings(), args.school_year, args.term, model=args.model)
     print(json.dumps(result, default=str))
     return 0
 
 
 def _score(args) -> int:
-    from scoring_jobs.jobs import score_term
+    from leap.orchestration.tasks import score
 
     _check(args)
-    result = score_term(load_settings(), args.school_year, args.term, calibration_id=args.calibration_id)
+    result = score(load_settings(), args.school_year, args.term, calibration_id=args.calibration_id)
     print(json.dumps(result, default=str))
     return 0
 
 
 def _list(args) -> int:
-    from scoring_jobs.jobs import list_calibrations
+    from scoring_jobs.item_bank import list_calibrations
 
     table = list_calibrations(load_settings())
     if table.empty:

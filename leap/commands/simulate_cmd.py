@@ -4,7 +4,7 @@ Examples::
 
     leap simulate --seed 7 --out data/sim.jsonl --truth data/sim-truth.json
     leap simulate --submissions 200000 --malformed-share 0.01 --to-kafka
-    leap produce partner_export.csv            # CSV format: see leap.simulator's module docstring
+    leap produce partner_export.csv            # CSV format: see ingestion.partner_files
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def register(sub) -> None:
 
 
 def _config(args):
-    from leap.simulator import SimConfig
+    from simulator import SimConfig
 
     terms = tuple(t.strip() for t in args.terms.split(",") if t.strip())
     config = SimConfig(seed=args.seed, school_year=args.school_year, terms=terms,
@@ -97,7 +97,7 @@ def _probe_writable(path: Path, what: str) -> None:
 
 
 def _simulate(args) -> int:
-    from leap.simulator import simulate, write_jsonl
+    from simulator import simulate, write_jsonl
 
     config = _config(args)
     out = Path(args.out) if args.out else None
@@ -115,7 +115,7 @@ def _simulate(args) -> int:
         n = write_jsonl(result.records, out)
         print(f"wrote {n} records to {out}")
     else:
-        from leap.simulator import produce
+        from ingestion.producer import produce
 
         n = produce(result.records, settings, topic=args.topic, progress=not args.quiet)
         print(f"produced {n} records to {args.topic or settings.topic} at {settings.bootstrap_servers}")
@@ -126,7 +126,7 @@ def _simulate(args) -> int:
 
 def _kafka_ready(topic: str | None):
     """Settings for producing, after checking the broker answers (and creating the default topics)."""
-    from leap.broker import ensure_topics, require_broker
+    from ingestion.broker import ensure_topics, require_broker
     from leap.config import load_settings
 
     settings = load_settings()
@@ -137,7 +137,7 @@ def _kafka_ready(topic: str | None):
 
 
 def _produce(args) -> int:
-    from leap.simulator import produce_file
+    from ingestion.producer import produce_file
 
     path = Path(args.file)
     if not path.is_file():

@@ -78,7 +78,7 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from leap.validation.runner import run_validation
+    from expectations.runner import run_validation
 
     settings = load_settings()
     progress = None
@@ -117,13 +117,12 @@ def _print_run(report) -> None:
 def _status(args) -> int:
     from collections import Counter
 
-    from leap.validation.config import Zones
-    from leap.validation.runner import discover
-    from leap.validation.store import Store
-    from leap.validation.suites import load_suites
+    from expectations.runner import discover
+    from expectations.store import Store
+    from expectations.suites import load_suites
 
     settings = load_settings()
-    zones = Zones.of(settings)
+    zones = settings.layout
     store = Store(zones)
     hashes = {s.name: s.sha256 for s in load_suites(check_drift=False).values()}
     records = {st["file"]: st for st in store.all_status()}
@@ -142,7 +141,7 @@ def _status(args) -> int:
 
 
 def _quarantine_list(args) -> int:
-    from leap.validation.quarantine import list_quarantined
+    from expectations.quarantine import list_quarantined
 
     items = list_quarantined(load_settings())
     if getattr(args, "json", False):
@@ -166,7 +165,7 @@ def _quarantine_list(args) -> int:
 
 
 def _release(args) -> int:
-    from leap.validation.quarantine import release
+    from expectations.quarantine import release
 
     res = release(load_settings(), args.file, reason=args.reason, by=args.by, fixed=args.fixed,
                   override=args.override)
@@ -176,7 +175,7 @@ def _release(args) -> int:
 
 
 def _docs(args) -> int:
-    from leap.validation.docs import build_docs
+    from expectations.docs import build_docs
 
     index, n = build_docs(load_settings(), limit=args.limit)
     print(f"Data Docs with {n} validation result(s): {index}")
@@ -184,7 +183,7 @@ def _docs(args) -> int:
 
 
 def _suites(args) -> int:
-    from leap.validation import suites
+    from expectations import suites
 
     if args.write:
         changed = suites.write()

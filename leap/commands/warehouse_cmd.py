@@ -21,32 +21,35 @@ def register(sub) -> None:
 
 
 def _build(args) -> int:
-    from leap.warehouse import dbt
+    from dbt_project.runner import dbt
+    from scoring_jobs.tables import ensure_scoring_tables
 
+    settings = load_settings()
+    ensure_scoring_tables(settings)  # dbt reads them as a source
     extra = (["--select", args.select] if args.select else []) + (["--full-refresh"] if args.full_refresh else [])
-    dbt(load_settings(), "build", *extra)
+    dbt(settings, "build", *extra)
     return 0
 
 
 def _docs(args) -> int:
-    from leap.warehouse import dbt
+    from dbt_project.runner import dbt
 
     settings = load_settings()
     dbt(settings, "docs", "generate")
-    print(f"dbt docs: {settings.data_dir / 'dbt' / 'target' / 'index.html'} "
-          f"(serve: cd {settings.data_dir / 'dbt' / 'target'} && python -m http.server 8081)")
+    print(f"dbt docs: {settings.layout.dbt_target / 'index.html'} "
+          f"(serve: cd {settings.layout.dbt_target} && python -m http.server 8081)")
     return 0
 
 
 def _freshness(args) -> int:
-    from leap.warehouse import dbt
+    from dbt_project.runner import dbt
 
     dbt(load_settings(), "source", "freshness")
     return 0
 
 
 def _publish(args) -> int:
-    from leap.warehouse import publish
+    from dbt_project.publish import publish
 
     result = publish(load_settings())
     print(f"published {len(result.tables)} marts: {result.duckdb_file} and {result.parquet_dir}/")

@@ -8,7 +8,7 @@ Examples::
         --diagnostics rake.json --out w.csv
 
 The margins file has columns ``variable, level, total`` (each variable a column of the sample); the output
-has columns ``id, weight``. See :mod:`leap.weights.raking` for the algorithm and docs/weights.md.
+has columns ``id, weight``. See :mod:`weights.raking` for the algorithm and docs/weights.md.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def register(sub) -> None:
 
 
 def _rake(args) -> int:
-    from leap.weights import load_margins, rake
+    from weights import load_margins, rake
 
     sample = _read_sample(args.sample)
     _check_ids(sample, args.id_col)

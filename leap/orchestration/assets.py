@@ -14,5 +14,4 @@ SCORES = "leap://warehouse/scores"  # respondent scores of a term and the marts 
 GROWTH = "leap://warehouse/growth"  # fall-to-spring school growth
 PARTNER_EXPORTS = "leap://exports/partners"  # per-partner export packages
 
-DEFAULT_PARTNERS = ("leap_network", "nextgen")
 WAREHOUSE_POOL = "leap_warehouse"  # one slot: never two dbt runs against the warehouse at once

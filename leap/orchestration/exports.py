@@ -25,11 +25,7 @@ from pathlib import Path
 
 from leap.config import Settings
 from leap.errors import LeapError
-from leap.fsutil import sha256_file
-
-
-def exports_dir(settings: Settings) -> Path:
-    return settings.data_dir / "exports"
+from leap.fsutil import sha256_file, write_atomic
 
 
 def exportable_marts(con) -> dict[str, str]:
@@ -93,10 +89,10 @@ def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
     """Export one partner's school results and growth of a school year; return the manifest."""
     import duckdb
 
-    source = settings.data_dir / "published" / "marts.duckdb"
+    source = settings.layout.published_duckdb
     if not source.exists():
         raise LeapError(f"no published marts at {source}", hint="build and publish the warehouse first")
-    base = exports_dir(settings) / partner / school_year
+    base = settings.layout.export_dir(partner, school_year)
     base.mkdir(parents=True, exist_ok=True)
     for stale in base.glob(".stage-*"):  # left by an interrupted export (one exporter at a time)
         shutil.rmtree(stale, ignore_errors=True)
@@ -112,11 +108,11 @@ def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
     manifest = {"partner": partner, "school_year": school_year, "version": version,
                 "min_cell_n": settings.min_cell_n, "source": "published marts (suppressed-safe only)",
                 "files": files, "rows": {f["mart"]: f["rows"] for f in files}}
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_atomic(stage / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     target = base / version
     if target.exists():  # same marts, same bytes: already handed over, keep it untouched
         shutil.rmtree(stage)
     else:
         os.replace(stage, target)
-    (base / "LATEST").write_text(version + "\n")
+    write_atomic(base / "LATEST", (version + "\n").encode())
     return {**manifest, "dir": str(target)}

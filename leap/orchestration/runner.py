@@ -1,10 +1,12 @@
-"""Run the whole platform through Airflow on the embedded default.
+"""Run the whole platform on the embedded default: through Airflow, or the same flows directly.
 
 :func:`init_airflow` sets up a local Airflow home under ``$LEAP_DATA_DIR/airflow`` (SQLite metadata
 DB, the repo's ``dags/`` folder, no examples). :func:`run_dags` runs DAGs to completion through
 Airflow (``dag.test()`` in a child process that reads that configuration), in dependency order.
-:func:`run_all_dags` is the main command: broker up, a simulated school year streamed through it,
-every DAG run, then a :class:`RunAllSummary` read from the DAG results and the published marts.
+:func:`run_all` is the main command (``leap demo``, ``leap airflow run-all``): broker up, a simulated
+school year streamed through it, every DAG run (through Airflow, or as the plain flows of
+:mod:`leap.orchestration.flows` with ``through="direct"``), then one
+:class:`~leap.orchestration.summary.RunSummary`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from leap.config import Settings
 from leap.errors import LeapError
+from leap.orchestration.summary import RunSummary, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
@@ -29,13 +31,9 @@ DAG_ORDER = ("leap_ingestion_drain", "leap_validation", "leap_warehouse_build", 
              "leap_scoring", "leap_growth", "leap_partner_refresh")
 
 
-def airflow_home(settings: Settings) -> Path:
-    return settings.data_dir / "airflow"
-
-
 def airflow_env(settings: Settings, *, retries: int = 0) -> dict[str, str]:
     """The environment of the local Airflow: home, SQLite DB, dags folder, no examples."""
-    home = airflow_home(settings)
+    home = settings.layout.airflow_home
     return {**os.environ,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
@@ -58,7 +56,7 @@ def init_airflow(settings: Settings) -> Path:
     """Create or migrate the local Airflow home (idempotent; skipped when already at this version)."""
     from importlib.metadata import version
 
-    home = airflow_home(settings)
+    home = settings.layout.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     marker = home / ".leap-migrated"
     if marker.exists() and marker.read_text().strip() == version("apache-airflow") and (home / "airflow.db").exists():
@@ -87,7 +85,7 @@ def run_dags(settings: Settings, plan: list[dict], *, log_to: Path | None = None
     with tempfile.TemporaryDirectory(prefix="leap-airflow-") as tmp:
         plan_file, out_file = Path(tmp) / "plan.json", Path(tmp) / "result.json"
         plan_file.write_text(json.dumps(plan))
-        log_to = log_to or airflow_home(settings) / "logs" / "run-dags.log"
+        log_to = log_to or settings.layout.airflow_home / "logs" / "run-dags.log"
         log_to.parent.mkdir(parents=True, exist_ok=True)
         with open(log_to, "w") as log:
             proc = subprocess.run([sys.executable, "-m", "leap.orchestration.dagrun", str(plan_file), str(out_file)],
@@ -97,7 +95,7 @@ def run_dags(settings: Settings, plan: list[dict], *, log_to: Path | None = None
         failed = [r for r in results if r["state"] != "success"]
         detail = json.dumps(failed[-1]["tasks"]) if failed else _tail(log_to)
         raise LeapError(f"Airflow run failed ({failed[-1]['dag_id'] if failed else 'before any DAG ran'}): {detail}",
-                        hint=f"see {log_to} and the task logs under {airflow_home(settings) / 'logs'}")
+                        hint=f"see {log_to} and the task logs under {settings.layout.airflow_home / 'logs'}")
     return results
 
 
@@ -108,117 +106,34 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-@dataclass
-class RunAllSummary:
-    school_year: str
-    produced: int = 0
-    landed: int = 0
-    dead_lettered: int = 0
-    duplicates: int = 0
-    validated_files: int = 0
-    quarantined_files: int = 0
-    quarantined_rows: int = 0
-    schools_scored: int | None = None
-    schools_significant_growth: int | None = None
-    marts: dict[str, int] = field(default_factory=dict)
-    exports: list[dict] = field(default_factory=list)
-    dag_runs: list[dict] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-
-    def render(self) -> str:
-        na = "n/a (scoring jobs not installed)"
-        lines = [f"LEAP run-all summary (school year {self.school_year}, every step run by Airflow)",
-                 f"  records produced to Kafka:      {self.produced:,}",
-                 f"  submissions landed:             {self.landed:,}",
-                 f"  dead-lettered (malformed):      {self.dead_lettered:,}",
-                 f"  resubmissions stored once:      {self.duplicates:,}",
-                 f"  quarantined:                    {self.quarantined_rows:,} rows in {self.quarantined_files} files",
-                 f"  schools scored:                 {na if self.schools_scored is None else self.schools_scored}",
-                 "  schools w/ significant growth:  "
-                 f"{na if self.schools_significant_growth is None else self.schools_significant_growth}",
-                 "  DAG runs: " + ", ".join(f"{r['dag_id']} {r['state']} ({r['seconds']:.0f}s)" for r in self.dag_runs),
-                 "  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()),
-                 "  outputs:"]
-        lines += [f"    {k}: {v}" for k, v in self.outputs.items()]
-        lines += [f"    export {e['partner']} {e['school_year']}: {e['dir']}" for e in self.exports]
-        return "\n".join(lines)
+def _step(name: str) -> None:
+    print(f"==> {name}", file=sys.stderr, flush=True)
 
 
-def _xcom(results: list[dict], dag_id: str, task_id: str):
-    for r in results:
-        if r["dag_id"] == dag_id:
-            return r["xcom"].get(task_id)
-    return None
-
-
-def school_counts(settings: Settings) -> tuple[int | None, int | None]:
-    """(schools scored, schools with significant growth) read from the published marts; None where
-    the marts do not exist (scoring not installed)."""
-    import duckdb
-
-    path = settings.data_dir / "published" / "marts.duckdb"
-    if not path.exists():
-        return None, None
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        cols: dict[str, set[str]] = {}
-        for t, c in con.execute("select table_name, column_name from duckdb_columns() where schema_name = 'main'"
-                                ).fetchall():
-            cols.setdefault(t, set()).add(c)
-        scored = [con.execute(f"select count(distinct school_id) from main.{t}").fetchone()[0]
-                  for t, c in cols.items() if "score" in t and "growth" not in t and "school_id" in c]
-        # significant in the matched design (paired differences) on any scale, else the first flag found
-        growth = [con.execute(f"select count(distinct school_id) from main.{t} where {s}").fetchone()[0]
-                  for t, c in cols.items() if "growth" in t and "school_id" in c
-                  for s in sorted((x for x in c if "signific" in x), key=lambda x: "unmatched" in x)[:1]]
-    finally:
-        con.close()
-    return (max(scored) if scored else None), (max(growth) if growth else None)
-
-
-def summarize(settings: Settings, school_year: str, results: list[dict], summary: RunAllSummary) -> RunAllSummary:
-    ing = _xcom(results, "leap_ingestion_drain", "drain") or {}
-    val = _xcom(results, "leap_validation", "validate") or {}
-    summary.landed, summary.dead_lettered = ing.get("landed", 0), ing.get("dead_lettered", 0)
-    summary.duplicates = ing.get("duplicates", 0)
-    summary.validated_files = val.get("validated_files", 0)
-    summary.quarantined_files = len(val.get("quarantined", []))
-    summary.quarantined_rows = val.get("quarantined_rows", 0)
-    published = [_xcom(results, d, "publish_marts") for d in ("leap_growth", "leap_scoring", "leap_warehouse_build")]
-    summary.marts = next((p["tables"] for p in published if p), {})
-    summary.schools_scored, summary.schools_significant_growth = school_counts(settings)
-    summary.exports = _xcom(results, "leap_partner_refresh", "exports_ready") or []
-    summary.dag_runs = [{k: r[k] for k in ("dag_id", "run_id", "state", "seconds")} for r in results]
-    summary.seconds.update({r["dag_id"]: r["seconds"] for r in results})
-    summary.outputs = {"raw lake": str(settings.raw_dir), "validated zone": str(settings.lake_dir / "validated"),
-                       "quarantine": str(settings.lake_dir / "quarantine"),
-                       "warehouse": str(settings.data_dir / "warehouse" / "leap.duckdb"),
-                       "published marts (BI)": str(settings.data_dir / "published"),
-                       "partner exports": str(settings.data_dir / "exports"),
-                       "Airflow home": str(airflow_home(settings))}
-    return summary
-
-
-def _produce_school_year(settings: Settings, summary: RunAllSummary, *, seed: int, schools: int,
+def _produce_school_year(settings: Settings, summary: RunSummary, *, seed: int, schools: int,
                          malformed_share: float) -> None:
-    from leap.simulator import SimConfig, produce, simulate
+    from ingestion.producer import produce
+    from simulator import SimConfig, simulate
 
     t = time.perf_counter()
+    _step(f"simulate and produce a school year ({schools} schools, seed {seed})")
     config = SimConfig(seed=seed, school_year=summary.school_year, malformed_share=malformed_share)
     sim = simulate(config.with_total_schools(schools))
-    sim.truth.write(settings.data_dir / "simulation" / f"truth-{summary.school_year}-seed{seed}.json")
-    summary.produced = produce(sim.records, settings)
+    sim.truth.write(settings.layout.truth(summary.school_year, seed))
+    summary.produced = produce(sim.records, settings, progress=False)
+    summary.valid_unique = sim.valid_unique
     summary.seconds["simulate+produce"] = time.perf_counter() - t
 
 
-def run_all_dags(settings: Settings, *, school_year: str = "2024-25", seed: int = 2024, schools: int = 40,
-                 malformed_share: float = 0.01, simulate: bool = True, keep_broker: bool = False,
-                 plan: list[dict] | None = None) -> RunAllSummary:
-    """Broker up, a simulated school year streamed through it, then every DAG run through Airflow."""
-    from leap.broker import embedded_broker, ensure_topics
+def run_all(settings: Settings, *, school_year: str = "2024-25", seed: int = 2024, schools: int = 40,
+            malformed_share: float = 0.01, simulate: bool = True, keep_broker: bool = False,
+            plan: list[dict] | None = None, through: str = "airflow") -> RunSummary:
+    """Broker up, a simulated school year streamed through it, then every DAG, through Airflow
+    (``through="airflow"``) or as the plain flows (``"direct"``)."""
+    from ingestion.broker import embedded_broker, ensure_topics
+    from leap.orchestration.flows import run_direct
 
-    summary = RunAllSummary(school_year=school_year)
+    summary = RunSummary(school_year=school_year, through=through)
     start = time.perf_counter()
     broker = embedded_broker(settings) if settings.embedded else None
     started = broker.start() if broker else False
@@ -226,17 +141,18 @@ def run_all_dags(settings: Settings, *, school_year: str = "2024-25", seed: int 
         ensure_topics(settings)
         if simulate:
             _produce_school_year(settings, summary, seed=seed, schools=schools, malformed_share=malformed_share)
-        t = time.perf_counter()
-        init_airflow(settings)
-        summary.seconds["airflow init"] = time.perf_counter() - t
-        results = run_dags(settings, plan or default_plan(school_year))
+        plan = plan or default_plan(school_year)
+        if through == "airflow":
+            t = time.perf_counter()
+            init_airflow(settings)
+            summary.seconds["airflow init"] = time.perf_counter() - t
+            results = run_dags(settings, plan)
+        else:
+            results = run_direct(settings, plan, on_step=_step)
     finally:
         if started and not keep_broker:
             broker.stop()
-    summarize(settings, school_year, results, summary)
+    summarize(settings, results, summary)
     summary.seconds["total"] = time.perf_counter() - start
-    out = settings.data_dir / "orchestration" / "run-all-summary.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(asdict(summary), indent=2, default=str))
-    summary.outputs["summary"] = str(out)
+    summary.write(settings)
     return summary

@@ -1,44 +1,36 @@
 """The work of every DAG task, as plain functions of :class:`~leap.config.Settings`.
 
-Each function runs without Airflow (the DAG files only call them), returns a small JSON-safe dict
-(what Airflow keeps as the task's XCom) and is idempotent for its partition: draining an empty
-topic lands nothing, validation handles each raw file once, dbt rebuilds the same marts from the
-same validated files, scoring and growth rewrite their (school year, term) partition.
+Each function runs without Airflow (the DAG files and :mod:`leap.orchestration.flows` only call them),
+returns a small JSON-safe dict (what Airflow keeps as the task's XCom) and is idempotent for its
+partition: draining an empty topic lands nothing, validation handles each raw file once, dbt rebuilds
+the same marts from the same validated files, scoring rewrites its (school year, term) partition and
+an export of unchanged marts rewrites nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from leap.config import Settings
 from leap.errors import LeapError
+from leap.fsutil import write_atomic
+from leap.instrument import term_order, terms
 
 log = logging.getLogger(__name__)
 
-
-class ScoringUnavailable(LeapError):
-    """The scoring jobs (``scoring_jobs.jobs``) are not installed in this deployment."""
+GROWTH_MODELS = ("fct_school_growth",)  # the dbt models that compute growth from the term scores
 
 
 def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def reports_dir(settings: Settings) -> Path:
-    return settings.data_dir / "orchestration" / "reports"
-
-
-def write_report(settings: Settings, name: str, payload: dict) -> Path:
-    """Keep the last result of a task as JSON (what the run-all summary reads back)."""
-    path = reports_dir(settings) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(path)
-    return path
+def write_report(settings: Settings, name: str, payload: dict) -> None:
+    """Keep the last result of a task as JSON under ``orchestration/reports/``."""
+    write_atomic(settings.layout.task_reports / f"{name}.json",
+                 json.dumps(payload, indent=2, default=str).encode())
 
 
 # -- ingestion ---------------------------------------------------------------------------------
@@ -66,7 +58,7 @@ def validate(settings: Settings, revalidate: bool = False) -> dict:
     A quarantined file is reported, not fatal: it never reaches the validated zone, so everything
     downstream (dbt, scoring, exports) runs on what was promoted only.
     """
-    from leap.validation.runner import run_validation
+    from expectations.runner import run_validation
 
     report = run_validation(settings, revalidate=revalidate)
     out = {"run_id": report.run_id,
@@ -84,28 +76,32 @@ def report_quarantine(settings: Settings, result: dict) -> int:
     """Log every quarantined file of a validation run with its failed checks; return how many."""
     for q in result.get("quarantined", []):
         log.warning("QUARANTINED %s (%s rows): failed %s -- see %s.validation.json under %s", q["file"], q["rows"],
-                    ", ".join(q["checks"]), q["file"], settings.lake_dir / "quarantine")
+                    ", ".join(q["checks"]), q["file"], settings.layout.quarantine)
     return len(result.get("quarantined", []))
 
 
 def validated_partitions(settings: Settings, school_year: str | None = None) -> list[dict[str, str]]:
     """The (school_year, term) partitions with promoted files, in order (fall before spring)."""
-    root = settings.lake_dir / "validated"
+    root = settings.layout.validated
     seen = set()
     for path in root.glob("instrument=*/school_year=*/term=*/*.parquet"):
         parts = dict(p.split("=", 1) for p in path.relative_to(root).parts[:-1])
         if school_year in (None, "", parts["school_year"]):
             seen.add((parts["school_year"], parts["term"]))
-    order = {"fall": 0, "winter": 1, "spring": 2}
-    return [{"school_year": y, "term": t} for y, t in sorted(seen, key=lambda p: (p[0], order.get(p[1], 9), p[1]))]
+    return [{"school_year": y, "term": t} for y, t in sorted(seen, key=lambda p: (p[0], term_order(p[1]), p[1]))]
 
 
 # -- warehouse ---------------------------------------------------------------------------------
 
 def dbt_build(settings: Settings, *select: str) -> dict:
-    """``dbt build`` (all models, or ``--select``) under the warehouse lock."""
-    from leap.warehouse import dbt
+    """``dbt build`` (all models, or ``--select``) under the warehouse lock.
 
+    The scoring tables are created (empty) first when missing: dbt reads them as a source.
+    """
+    from dbt_project.runner import dbt
+    from scoring_jobs.tables import ensure_scoring_tables
+
+    ensure_scoring_tables(settings)
     args = ["build", *(["--select", *select] if select else [])]
     dbt(settings, *args, quiet=True)
     return {"dbt": " ".join(args)}
@@ -113,7 +109,7 @@ def dbt_build(settings: Settings, *select: str) -> dict:
 
 def publish_marts(settings: Settings, report: str = "warehouse") -> dict:
     """Publish the marts for BI (Parquet + DuckDB snapshot, swapped atomically)."""
-    from leap.warehouse import publish
+    from dbt_project.publish import publish
 
     pub = publish(settings)
     out = {"duckdb": str(pub.duckdb_file), "parquet_dir": str(pub.parquet_dir), "tables": pub.tables}
@@ -123,50 +119,69 @@ def publish_marts(settings: Settings, report: str = "warehouse") -> dict:
 
 # -- scoring -----------------------------------------------------------------------------------
 
-def scoring_jobs():
-    """The scoring jobs module, or :class:`ScoringUnavailable` when it is not installed."""
-    try:
-        import scoring_jobs.jobs as jobs
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("scoring_jobs"):
-            raise ScoringUnavailable("scoring jobs are not installed (scoring_jobs.jobs)",
-                                     hint="scoring, growth and their marts are skipped") from None
-        raise
-    return jobs
+def terms_to_score(settings: Settings, school_year: str | None = None, term: str | None = None) -> list[dict]:
+    """The validated (school year, term) partitions to score; empty ``school_year``/``term``: all."""
+    return [t for t in validated_partitions(settings, school_year) if term in (None, "", t["term"])]
 
 
-def _jobs(settings: Settings):
-    jobs = scoring_jobs()
-    if hasattr(jobs, "ensure_scoring_tables"):
-        jobs.ensure_scoring_tables(settings)
-    return jobs
+def check_term(term: str) -> None:
+    if term not in terms():
+        raise LeapError(f"unknown term {term!r}", hint=f"one of {', '.join(terms())} (terms.csv)")
 
 
 def calibrate(settings: Settings, school_year: str, term: str, model: str = "pcm") -> dict:
     """Reference calibration of every scaled component on one administration (a new, versioned
     item bank; earlier scores keep the calibration id they were made with)."""
-    out = jsonable(_jobs(settings).calibrate_reference(settings, school_year, term, model=model))
+    from scoring_jobs.item_bank import calibrate_reference
+
+    check_term(term)
+    out = jsonable(calibrate_reference(settings, school_year, term, model=model))
     write_report(settings, f"calibration-{school_year}-{term}", out)
     return out
 
 
 def score(settings: Settings, school_year: str, term: str, calibration_id: str | None = None) -> dict:
     """Score every respondent of one term against the anchored item bank (rewrites the partition)."""
-    out = jsonable(_jobs(settings).score_term(settings, school_year, term, calibration_id=calibration_id or None))
+    from scoring_jobs.term_scores import score_term
+
+    check_term(term)
+    out = jsonable(score_term(settings, school_year, term, calibration_id=calibration_id or None))
     write_report(settings, f"scores-{school_year}-{term}", out)
-    return out
-
-
-def growth(settings: Settings, school_year: str) -> dict:
-    """Fall-to-spring growth of every school of a school year (rewrites the school year)."""
-    out = jsonable(_jobs(settings).growth(settings, school_year))
-    write_report(settings, f"growth-{school_year}", out)
     return out
 
 
 def growth_years(settings: Settings, school_year: str | None = None) -> list[str]:
     """School years with both a fall and a spring administration validated (growth needs both)."""
-    terms: dict[str, set[str]] = {}
+    seen: dict[str, set[str]] = {}
     for p in validated_partitions(settings, school_year):
-        terms.setdefault(p["school_year"], set()).add(p["term"])
-    return sorted(y for y, t in terms.items() if {"fall", "spring"} <= t)
+        seen.setdefault(p["school_year"], set()).add(p["term"])
+    first, last = terms()[0], terms()[-1]
+    return sorted(y for y, t in seen.items() if {first, last} <= t)
+
+
+def build_growth(settings: Settings, school_years: list[str]) -> dict:
+    """Fall-to-spring school growth: the dbt growth models (and their tests) on the current scores.
+
+    Growth is defined once, in dbt (``marts.fct_school_growth``); the models recompute every school
+    year with both terms, so one build covers ``school_years``.
+    """
+    if not school_years:
+        return {"school_years": [], "dbt": None}
+    return {"school_years": list(school_years), **dbt_build(settings, *GROWTH_MODELS)}
+
+
+# -- partner exports ---------------------------------------------------------------------------
+
+def export_targets(settings: Settings, school_year: str | None, partners: list[str] | None) -> list[dict]:
+    """(partner, school year) pairs to export: every partner network (samples.csv) × validated year."""
+    from leap.instrument import partner_samples
+
+    years = sorted({t["school_year"] for t in validated_partitions(settings, school_year)})
+    return [{"partner": partner, "school_year": y} for partner in (partners or partner_samples()) for y in years]
+
+
+def export_partner(settings: Settings, target: dict) -> dict:
+    from leap.orchestration.exports import partner_export
+
+    m = partner_export(settings, target["school_year"], target["partner"])
+    return {"partner": m["partner"], "school_year": m["school_year"], "dir": m["dir"], "rows": m["rows"]}

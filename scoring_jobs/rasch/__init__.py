@@ -13,7 +13,7 @@ difficulty scale; origin: mean item location 0. See docs/rasch.md.
 """
 
 from .anchored import PersonEstimates, RaschDataError, score_responses
-from .api import Calibration, NullCategoryWarning, calibrate, score
+from .api import MODELS, Calibration, NullCategoryWarning, calibrate, score
 from .io import read_item_params
 from .scale import LEVELS, CutScores, ScaleTransform, classify
 
@@ -21,6 +21,7 @@ __all__ = [
     "Calibration",
     "CutScores",
     "LEVELS",
+    "MODELS",
     "NullCategoryWarning",
     "PersonEstimates",
     "RaschDataError",

@@ -19,8 +19,9 @@ from .cml import fit_cml
 from .fit import disordered_items, separation_reliability
 from .io import as_responses, write_csv
 
-__all__ = ["Calibration", "NullCategoryWarning", "calibrate", "score", "items_frame"]
+__all__ = ["MODELS", "Calibration", "NullCategoryWarning", "calibrate", "score", "items_frame"]
 
+MODELS = ("pcm", "rsm")  # partial credit, rating scale
 ORIGIN = "mean of the item locations is 0; item location = mean of its step thresholds (difficulty scale)"
 
 
@@ -147,8 +148,8 @@ def calibrate(
     positive weight (model-based SEs; not a design-based variance). ``n_steps`` ``(n_items,)`` declares
     each item's highest category (default: highest observed) so an unused top category is detected.
     """
-    if model not in ("pcm", "rsm"):
-        raise ValueError(f"model must be 'pcm' or 'rsm', not {model!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
     resp = as_responses(responses)
     names = _names(item_names, resp.shape[1])
     w = _weights(weights, resp.shape[0])

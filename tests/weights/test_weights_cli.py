@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from weights_fixtures import MARGINS, SAMPLE, max_rel, reference, sample
+from support.weights import MARGINS, SAMPLE, max_rel, reference, sample
 
 import leap
 from leap.cli import main

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from weights_fixtures import max_rel, reference, sample_with_r_weights
+from support.weights import max_rel, reference, sample_with_r_weights
 
 from leap.errors import LeapError
-from leap.weights import compare_groups, weighted_proportions
+from weights import compare_groups, weighted_proportions
 
 DESIGNS = [("srs", None), ("cluster", "school_id")]
 
@@ -61,7 +61,7 @@ def test_pooled_svyby_contrast_differs_only_by_the_finite_correction(design, clu
 
 
 def test_closed_form_for_sql_equals_linearization():
-    """The aggregate-only formulas in leap.weights.estimates (what the dbt SQL computes) give the same SEs."""
+    """The aggregate-only formulas in weights.estimates (what the dbt SQL computes) give the same SEs."""
     df = sample_with_r_weights()
     est = weighted_proportions(df, "item", "w", by="sample", cluster="school_id")
     est = est.set_index(["sample", "category"])

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from weights_fixtures import margins, max_rel, reference, sample
+from support.weights import margins, max_rel, reference, sample
 
 import leap
 from leap.errors import LeapError
-from leap.weights import kish_design_effect, kish_effective_n, load_margins, rake, raking
+from weights import kish_design_effect, kish_effective_n, load_margins, rake, raking
 
 N = 3_200_000
 

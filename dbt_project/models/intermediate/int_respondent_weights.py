@@ -2,7 +2,7 @@
 
 Weights supplied with the data are used when the sample carries them (samples.csv:
 has_external_weights) and every respondent of the group has one; otherwise the respondents of each
-instrument x school year x term x sample are raked (leap.weights.rake, equal to R survey's rake())
+instrument x school year x term x sample are raked (weights.rake, equal to R survey's rake())
 to the instrument's population margins, starting from the supplied weights when present (else 1).
 
 A margin level with no respondents in the group (e.g. no rural school in a small cohort) cannot be
@@ -32,7 +32,7 @@ def _usable_margins(margins: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
 
 def _rake_with_fallback(group: pd.DataFrame, margins: pd.DataFrame):
     from leap.errors import LeapError
-    from leap.weights import rake
+    from weights import rake
 
     sample = group[RAKING_VARIABLES].astype(str).assign(base=group["external_weight"].fillna(1.0))
     usable = _usable_margins(margins, group)
@@ -49,7 +49,7 @@ def _rake_with_fallback(group: pd.DataFrame, margins: pd.DataFrame):
 
 
 def _weigh_group(group: pd.DataFrame, margins: pd.DataFrame, external: bool):
-    from leap.weights import kish_design_effect, kish_effective_n
+    from weights import kish_design_effect, kish_effective_n
 
     out = group[GROUP + ["respondent_key"]].copy()
     if external and group["external_weight"].notna().all():

@@ -1,12 +1,12 @@
 # Reference numbers for the Rasch engine tests, from eRm (CML) and psychotools (CML).
 # Run from the repo root:  Rscript scoring_jobs/rasch/reference/erm_reference.R
-# Writes into tests/rasch/fixtures/:
+# Writes into tests/scoring_jobs/rasch/fixtures/:
 #   pcmdat2.csv                          eRm's pcmdat2 data (id + I1..I4)
 #   erm_<name>_<model>_thresholds.csv    item, step, threshold  (eRm thresholds(), difficulty scale)
 #   erm_<name>_<model>_summary.csv       key, value (conditional loglik, npar, iterations)
 #   psychotools_<name>_<model>_thresholds.csv  same from psychotools::pcmodel / rsmodel
 suppressPackageStartupMessages({ library(eRm); library(psychotools) })
-out <- "tests/rasch/fixtures"
+out <- "tests/scoring_jobs/rasch/fixtures"
 
 read_wide <- function(path) {
   d <- read.csv(path, stringsAsFactors = FALSE)

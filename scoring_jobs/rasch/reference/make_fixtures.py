@@ -1,4 +1,4 @@
-"""Regenerate the simulated fixture data sets in tests/rasch/fixtures (seeded, deterministic).
+"""Regenerate the simulated fixture data sets in tests/scoring_jobs/rasch/fixtures (seeded, deterministic).
 
 Run from the repo root:  .venv/bin/python scoring_jobs/rasch/reference/make_fixtures.py
 then  Rscript scoring_jobs/rasch/reference/erm_reference.R  to refresh the eRm reference outputs.
@@ -13,7 +13,7 @@ import pandas as pd
 
 from scoring_jobs.rasch.simulate import simulate_responses
 
-OUT = Path(__file__).resolve().parents[3] / "tests" / "rasch" / "fixtures"
+OUT = Path(__file__).resolve().parents[3] / "tests" / "scoring_jobs" / "rasch" / "fixtures"
 
 PCM_THRESHOLDS = np.array(
     [

@@ -8,8 +8,16 @@
 -- same calibration. Suppression: unmatched estimates need n >= var('min_cell_n') in both terms, matched
 -- estimates need n_matched >= var('min_cell_n'); counts are always kept.
 {%- set min_n = var('min_cell_n') %}
-with means as (
-    select * from {{ ref('int_school_scale_means') }} where term in ('fall', 'spring')
+with growth_terms as (
+    -- fall -> spring: the first and the last term of the school year (terms.csv: term_order)
+    select min_by(term, term_order) as first_term, max_by(term, term_order) as last_term
+    from {{ ref('terms') }}
+),
+
+means as (
+    select m.*, m.term = g.first_term as is_first_term
+    from {{ ref('int_school_scale_means') }} as m
+    inner join growth_terms as g on m.term in (g.first_term, g.last_term)
 ),
 
 pairs as (
@@ -24,7 +32,8 @@ pairs as (
         on f.school_year = s.school_year and f.instrument = s.instrument and f.component = s.component
         and f.respondent_key = s.respondent_key and f.school_id = s.school_id
         and f.calibration_id = s.calibration_id
-    where f.term = 'fall' and s.term = 'spring' and f.is_scored and s.is_scored
+    where f.term = (select first_term from growth_terms) and s.term = (select last_term from growth_terms)
+        and f.is_scored and s.is_scored
 ),
 
 matched as (
@@ -57,8 +66,8 @@ both_terms as (
         f.se_scaled as se_fall,
         s.mean_scaled as mean_spring,
         s.se_scaled as se_spring
-    from (select * from means where term = 'fall') as f
-    full outer join (select * from means where term = 'spring') as s
+    from (select * from means where is_first_term) as f
+    full outer join (select * from means where not is_first_term) as s
         on f.school_year = s.school_year and f.instrument = s.instrument and f.component = s.component
         and f.school_id = s.school_id
 ),

@@ -11,8 +11,7 @@ with scores as (
 ),
 
 levels as (
-    select * from (values ('emerging', 1), ('moderate_low', 2), ('moderate_high', 3), ('high', 4))
-        as t (level, level_order)
+    select distinct level, level_order from {{ ref('cut_scores') }}
 ),
 
 cells as (

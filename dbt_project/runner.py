@@ -1,0 +1,42 @@
+"""Running dbt (dbt-duckdb) on this project over the validated lake.
+
+:func:`dbt` runs a dbt command with the platform's environment, holding the warehouse lock
+(:func:`leap.locks.warehouse_lock`) so two dbt runs never write the warehouse at once (the Airflow
+DAGs and the CLI share it). dbt reads its paths from the environment :meth:`leap.layout.Layout.dbt_env`
+builds (``profiles.yml`` and the source YAML use ``env_var``), and writes ``target/`` and its logs
+under ``$LEAP_DATA_DIR/dbt/``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from leap.config import Settings
+from leap.errors import LeapError
+from leap.locks import warehouse_lock
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "LEAP_MIN_CELL_N": str(settings.min_cell_n),
+            **settings.layout.dbt_env()}
+
+
+def dbt(settings: Settings, *args: str, quiet: bool = False) -> subprocess.CompletedProcess:
+    """Run ``dbt ARGS`` on the project under the warehouse lock; raise LeapError when it fails."""
+    exe = Path(sys.executable).with_name("dbt")
+    cmd = [str(exe if exe.exists() else "dbt"), *args, "--project-dir", str(PROJECT_DIR),
+           "--profiles-dir", str(PROJECT_DIR)]
+    settings.layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with warehouse_lock(settings):
+        proc = subprocess.run(cmd, env=dbt_env(settings), text=True,
+                              stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout or "").splitlines()[-25:]) if quiet else ""
+        raise LeapError(f"dbt {' '.join(args)} failed (exit {proc.returncode})\n{tail}".rstrip(),
+                        hint=f"see {settings.layout.dbt_logs / 'dbt.log'}")
+    return proc

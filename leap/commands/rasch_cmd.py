@@ -1,0 +1,119 @@
+"""``leap rasch calibrate`` and ``leap rasch score``: the file front end of the Rasch engine.
+
+The engine (:mod:`scoring_jobs.rasch`) is a library that imports nothing from the platform; this
+command maps its errors to the CLI's. File formats are documented in docs/rasch.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+from leap.errors import LeapError
+from scoring_jobs.rasch import MODELS
+
+log = logging.getLogger(__name__)
+
+_HINT = "see docs/rasch.md for the input format: one row per person, integer categories from 0, empty = missing"
+
+
+def register(subparsers) -> None:
+    """Add ``rasch`` with ``calibrate`` and ``score`` sub-subcommands."""
+    p = subparsers.add_parser("rasch", help="Rasch measurement: CML calibration (PCM/RSM) and WLE scoring")
+    sub = p.add_subparsers(dest="rasch_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    c = sub.add_parser("calibrate", help="calibrate items by CML and score persons (WLE)")
+    c.add_argument("input", help="wide CSV or Parquet file, one row per person")
+    c.add_argument("--model", choices=MODELS, default="pcm")
+    c.add_argument("--id-col", required=True, help="person id column")
+    c.add_argument("--items", help="comma-separated item columns (default: all but id and weight)")
+    c.add_argument("--weight-col", help="case weight column (optional)")
+    c.add_argument("--max-category", type=int, help="highest category of every item (default: highest observed)")
+    c.add_argument("--out", required=True, help="output directory")
+    c.set_defaults(func=_calibrate)
+
+    s = sub.add_parser("score", help="score persons against given item parameters (anchored WLE)")
+    s.add_argument("input", help="wide CSV or Parquet file, one row per person")
+    s.add_argument("--item-params", required=True, help="items.csv from `leap rasch calibrate`")
+    s.add_argument("--id-col", required=True, help="person id column")
+    s.add_argument("--items", help="comma-separated item columns (default: the items in --item-params)")
+    s.add_argument("--method", choices=("wle", "mle"), default="wle")
+    s.add_argument("--out", required=True, help="output persons CSV file")
+    s.add_argument("--item-report", help="optional CSV with each item's fit and displacement")
+    s.set_defaults(func=_score)
+
+
+def _items(arg: str | None) -> list[str] | None:
+    if arg is None:
+        return None
+    items = [x.strip() for x in arg.split(",") if x.strip()]
+    if not items:
+        raise LeapError("--items is empty", hint="give comma-separated column names, e.g. --items i01,i02")
+    return items
+
+
+def _load(path, id_col, items, weight_col=None):
+    from scoring_jobs.rasch.anchored import RaschDataError
+    from scoring_jobs.rasch.io import read_table, select_columns
+
+    try:
+        return select_columns(read_table(path), id_col, items, weight_col)
+    except RaschDataError as exc:
+        raise LeapError(str(exc), hint=_HINT) from exc
+
+
+def _calibrate(args) -> int:
+    import numpy as np
+
+    from scoring_jobs.rasch.anchored import RaschDataError
+    from scoring_jobs.rasch.api import calibrate
+
+    ids, resp, names, weights = _load(args.input, args.id_col, _items(args.items), args.weight_col)
+    n_steps = None if args.max_category is None else np.full(len(names), args.max_category)
+    if n_steps is not None and int(resp.max()) > args.max_category:
+        col = int(np.flatnonzero(resp.max(axis=0) > args.max_category)[0])
+        raise LeapError(f"item {names[col]} has categories above --max-category {args.max_category}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cal = calibrate(resp, model=args.model, weights=weights, item_names=names, n_steps=n_steps)
+        except RaschDataError as exc:
+            raise LeapError(str(exc), hint="drop or recode the item, or check the data") from exc
+    out = cal.to_dir(args.out, ids=ids)
+    for note in cal.warnings:
+        log.warning(note)
+    s = cal.summary()
+    print(json.dumps({k: s[k] for k in ("model", "n_persons", "n_items", "conditional_loglik", "converged",
+                                        "person_separation_reliability")}))
+    log.info("wrote %s", out)
+    return 0 if cal.converged else 1
+
+
+def _score(args) -> int:
+    from scoring_jobs.rasch.anchored import RaschDataError, score_responses
+    from scoring_jobs.rasch.io import read_item_params, write_csv
+
+    try:
+        names, thr, n_steps = read_item_params(args.item_params)
+    except RaschDataError as exc:
+        raise LeapError(str(exc), hint="pass the items.csv written by `leap rasch calibrate`") from exc
+    items = _items(args.items) or names
+    if len(items) != len(names):
+        raise LeapError(f"--items lists {len(items)} columns but the item parameters have {len(names)} items",
+                        hint="list the data columns in the order of the items in --item-params")
+    ids, resp, _, _ = _load(args.input, args.id_col, items)
+    try:
+        persons, table = score_responses(resp, thr, n_steps, method=args.method)
+    except RaschDataError as exc:
+        where = "" if exc.row is None else f", row {exc.row + 1}"
+        raise LeapError(f"item {items[exc.item]}{where}: {exc}", hint=_HINT) from exc
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_csv(persons.to_frame(ids), args.out)
+    if args.item_report:
+        table.insert(0, "item", names)
+        write_csv(table, args.item_report)
+    log.info("scored %d persons into %s", len(ids), args.out)
+    return 0

@@ -1,0 +1,184 @@
+"""The one layout of ``$LEAP_DATA_DIR``: every path the platform reads or writes is named here.
+
+Parts never join path pieces under the data directory themselves; they ask ``settings.layout``.
+dbt cannot import Python, so :meth:`Layout.dbt_env` hands the paths it needs to dbt as environment
+variables (``profiles.yml`` and the source YAML read them with ``env_var``).
+
+::
+
+    $LEAP_DATA_DIR/
+      lake/raw/instrument=…/school_year=…/term=…/<file>.parquet   ingestion (immutable)
+      lake/validated/<same path>                                 passing files (the warehouse reads these)
+      lake/quarantine/<same path> (+ .validation.json)           failing files; _released/ after a release
+      lake/_validation/{status,results,files,releases,gx_results}/   validation bookkeeping
+      lake/_ingest_log/<topic>/cluster=<tag>/partition=<p>/      the ingestion commit log
+      warehouse/leap.duckdb                                      the dbt warehouse (+ .dbt.lock)
+      dbt/{target,logs}/                                         dbt's own output
+      published/marts.duckdb, published/marts/*.parquet          what BI reads
+      exports/<partner>/<school_year>/<version>/                 partner refreshes
+      scoring/calibrations/<calibration id>/                     item banks as files
+      secrets/pseudonym.key                                      the local HMAC key (embedded default)
+      run/                                                       broker pid and log files
+      airflow/                                                   the local Airflow home
+      orchestration/                                             task results and the run summary
+      simulation/                                                simulated truth files
+      docs/gx/                                                   Great Expectations Data Docs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    # ------------------------------------------------------------------ lake
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def raw(self) -> Path:
+        return self.lake / "raw"
+
+    @property
+    def validated(self) -> Path:
+        return self.lake / "validated"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.lake / "quarantine"
+
+    @property
+    def released(self) -> Path:
+        """Quarantine records of released files (kept, never deleted)."""
+        return self.quarantine / "_released"
+
+    @property
+    def validation(self) -> Path:
+        return self.lake / "_validation"
+
+    @property
+    def validation_status(self) -> Path:
+        """One JSON record per raw file: its latest outcome (the exactly-once bookkeeping)."""
+        return self.validation / "status"
+
+    @property
+    def validation_results(self) -> Path:
+        """Append-only Parquet: one row per file × expectation."""
+        return self.validation / "results"
+
+    @property
+    def validation_files(self) -> Path:
+        """Append-only Parquet: one row per file and validation run."""
+        return self.validation / "files"
+
+    @property
+    def validation_releases(self) -> Path:
+        """Append-only Parquet: one row per operator release (who, why, how)."""
+        return self.validation / "releases"
+
+    @property
+    def gx_results(self) -> Path:
+        """Great Expectations result documents of every run, the input of Data Docs."""
+        return self.validation / "gx_results"
+
+    @property
+    def validation_lock(self) -> Path:
+        return self.validation / ".lock"
+
+    @property
+    def ingest_log(self) -> Path:
+        """Commit log of the ingestion sink (one marker per durable micro-batch)."""
+        return self.lake / "_ingest_log"
+
+    def ingest_log_of(self, topic: str) -> Path:
+        return self.ingest_log / topic
+
+    # ------------------------------------------------------------------ warehouse and what leaves it
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "leap.duckdb"
+
+    @property
+    def warehouse_lock(self) -> Path:
+        return self.warehouse.parent / ".dbt.lock"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.root / "dbt" / "target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.root / "dbt" / "logs"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def published_duckdb(self) -> Path:
+        return self.published / "marts.duckdb"
+
+    @property
+    def published_marts(self) -> Path:
+        return self.published / "marts"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    def export_dir(self, partner: str, school_year: str) -> Path:
+        return self.exports / partner / school_year
+
+    @property
+    def calibrations(self) -> Path:
+        return self.root / "scoring" / "calibrations"
+
+    # ------------------------------------------------------------------ runtime state
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def pseudonym_key(self) -> Path:
+        return self.secrets / "pseudonym.key"
+
+    @property
+    def run(self) -> Path:
+        """Pid files, broker logs and other runtime state of the embedded default."""
+        return self.root / "run"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def orchestration(self) -> Path:
+        return self.root / "orchestration"
+
+    @property
+    def task_reports(self) -> Path:
+        """The last result of every task, as JSON."""
+        return self.orchestration / "reports"
+
+    @property
+    def run_summary(self) -> Path:
+        return self.orchestration / "run-all-summary.json"
+
+    def truth(self, school_year: str, seed: int) -> Path:
+        return self.root / "simulation" / f"truth-{school_year}-seed{seed}.json"
+
+    @property
+    def gx_docs(self) -> Path:
+        return self.root / "docs" / "gx"
+
+    # ------------------------------------------------------------------ for dbt
+    def dbt_env(self) -> dict[str, str]:
+        """The paths dbt reads (``profiles.yml``, the source YAML), as environment variables."""
+        return {"LEAP_WAREHOUSE_PATH": str(self.warehouse), "LEAP_VALIDATED_DIR": str(self.validated),
+                "LEAP_VALIDATION_RESULTS_DIR": str(self.validation_results),
+                "DBT_TARGET_PATH": str(self.dbt_target), "DBT_LOG_PATH": str(self.dbt_logs)}

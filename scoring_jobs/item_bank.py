@@ -1,0 +1,177 @@
+"""The versioned item bank: reference calibration of every instrument × scaled component.
+
+:func:`calibrate_reference` calibrates every instrument × scaled component (LF, LD, LL) on one reference
+administration and stores a versioned item bank: ``scoring.item_bank_calibrations`` (one row per
+calibration id × instrument × component: model, reliability, source data, 200–300 constants, cut scores
+and their version) and ``scoring.item_bank_thresholds`` (thresholds with SEs and item fit), plus files
+under ``$LEAP_DATA_DIR/scoring/calibrations/<calibration_id>/<instrument>-<component>/`` (``leap rasch
+calibrate`` format + ``scale.json`` + ``cut_scores.json``). The calibration id is a content hash of the
+inputs, so re-running on the same data gives the same id and no new rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from leap.config import Settings
+from leap.errors import LeapError
+from leap.fsutil import write_atomic
+from leap.instrument import cut_scores, levels, load_catalog, scaled_components
+from leap.locks import warehouse_lock
+from scoring_jobs.inputs import responses, term_frame
+from scoring_jobs.tables import connect, create_tables, has_table
+
+__all__ = ["calibrate_reference", "list_calibrations"]
+
+
+def _cuts(instrument: str, version: str, component: str) -> dict:
+    rows = [r for r in cut_scores() if r["instrument"] == instrument and r["instrument_version"] == version
+            and r["component"] == component]
+    by_level = {r["level"]: float(r["min_scaled_score"]) for r in rows}
+    missing = set(levels()[1:]) - set(by_level)
+    if missing:
+        raise LeapError(f"cut_scores.csv has no {sorted(missing)} for {instrument} {version} {component}")
+    return {"version": f"{instrument}-{version}-{component}", **{k: by_level[k] for k in levels()[1:]}}
+
+
+
+def _fingerprint(parts: list) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def calibrate_reference(settings: Settings, school_year: str, term: str, *, model: str = "pcm") -> dict:
+    """Calibrate every instrument × scaled component on ``school_year``/``term``; returns a summary dict
+    with ``calibration_id``, ``created`` (False when the same inputs were calibrated before) and per-scale
+    reliability and n."""
+    from scoring_jobs.rasch import MODELS, ScaleTransform, calibrate
+
+    if model not in MODELS:
+        raise LeapError(f"model must be one of {', '.join(MODELS)}, not {model!r}", hint="--model pcm or --model rsm")
+    catalog = load_catalog()
+    con = connect(settings, read_only=True)
+    try:
+        data = {}
+        for name in catalog.names:
+            ins = catalog.latest(name)
+            items = [i.item_id for c in scaled_components() for i in ins.scale_items(c)]
+            data[name] = (ins, term_frame(con, name, school_year, term, items))
+    finally:
+        con.close()
+    if all(f.empty for _, f in data.values()):
+        raise LeapError(f"no respondents in {school_year} {term}", hint="pick a term that has data: "
+                        "`select distinct school_year, term from intermediate.int_respondents`")
+    scales = []
+    for name, (ins, frame) in data.items():
+        for comp in scaled_components():
+            items = [i.item_id for i in ins.scale_items(comp)]
+            resp = responses(frame, items)
+            keep = (resp >= 0).sum(axis=1) > 0
+            cuts = _cuts(name, ins.version, comp)
+            fp = _fingerprint([model, name, ins.version, comp, items, cuts, ins.min_answered_share,
+                               np.ascontiguousarray(resp[keep]).tobytes(),
+                               "\n".join(frame["submission_id"][keep]).encode()])
+            scales.append((ins, comp, items, resp[keep], frame["submission_id"][keep].to_numpy(), cuts, fp))
+    cal_id = f"{school_year}-{term}-{model}-" + _fingerprint([s[-1] for s in scales])[:12]
+    root = settings.layout.calibrations / cal_id
+    rows, thr_rows, summary = [], [], []
+    created_at = datetime.now(UTC)
+    for ins, comp, items, resp, ids, cuts, fp in scales:
+        if resp.shape[0] == 0:
+            continue
+        try:
+            cal = calibrate(resp, model=model, item_names=items,
+                            n_steps=np.array([ins.item(i).max_category for i in items]))
+        except ValueError as exc:  # RaschDataError: e.g. an item with fewer than two observed categories
+            raise LeapError(f"cannot calibrate {ins.name} {comp} on {school_year} {term}: {exc}",
+                            hint="choose a larger reference administration") from None
+        keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
+        st = ScaleTransform.from_reference(cal.persons.theta[keep], reference=f"{cal_id}/{ins.name}-{comp}")
+        out = root / f"{ins.name}-{comp}"
+        if not (out / "scale.json").exists():
+            tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            cal.to_dir(tmp, ids=ids)
+            (tmp / "scale.json").write_text(json.dumps(st.to_dict(), indent=2) + "\n")
+            (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
+            shutil.rmtree(out, ignore_errors=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, out)
+        rows.append({
+            "calibration_id": cal_id, "instrument": ins.name, "instrument_version": ins.version, "component": comp,
+            "model": model, "reference_school_year": school_year, "reference_term": term, "data_fingerprint": fp,
+            "n_persons": int(resp.shape[0]), "n_items": len(items), "n_responses": int((resp >= 0).sum()),
+            "converged": bool(cal.converged), "iterations": int(cal.iterations),
+            "reliability": float(cal.reliability), "scale_intercept": st.intercept, "scale_slope": st.slope,
+            "scale_reference": st.reference, "cut_scores_version": cuts["version"],
+            "cut_moderate_low": cuts["moderate_low"], "cut_moderate_high": cuts["moderate_high"],
+            "cut_high": cuts["high"], "min_answered_share": ins.min_answered_share, "files_dir": str(out),
+            "created_at": created_at,
+        })
+        fit = cal.item_fit.set_index("item")
+        for _, r in cal.items_table().iterrows():
+            f = fit.loc[r["item"]]
+            thr_rows.append({
+                "calibration_id": cal_id, "instrument": ins.name, "component": comp, "item_id": r["item"],
+                "step": int(r["step"]), "threshold": r["threshold"], "threshold_se": r["se"],
+                "location": f["location"], "location_se": f["se"], "infit_msq": f["infit_msq"],
+                "outfit_msq": f["outfit_msq"], "n_responses": int(f["n"]),
+            })
+        summary.append({"instrument": ins.name, "component": comp, "n_persons": int(resp.shape[0]),
+                        "reliability": float(cal.reliability), "converged": bool(cal.converged),
+                        "scale_slope": st.slope, "scale_intercept": st.intercept})
+    created = _store_calibration(settings, cal_id, pd.DataFrame(rows), pd.DataFrame(thr_rows))
+    manifest = {"calibration_id": cal_id, "model": model, "reference_school_year": school_year,
+                "reference_term": term, "scales": summary}
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomic(root / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    return {**manifest, "created": created, "files_dir": str(root)}
+
+
+def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr: pd.DataFrame) -> bool:
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            create_tables(con)
+            exists = con.execute("select count(*) from scoring.item_bank_calibrations where calibration_id = ?",
+                                 [cal_id]).fetchone()[0]
+            if exists:
+                return False
+            con.execute("begin transaction")
+            con.register("cal_rows", rows)
+            con.register("thr_rows", thr)
+            con.execute("insert into scoring.item_bank_calibrations by name select * from cal_rows")
+            con.execute("insert into scoring.item_bank_thresholds by name select * from thr_rows")
+            con.execute("commit")
+            return True
+        finally:
+            con.close()
+
+
+def list_calibrations(settings: Settings) -> pd.DataFrame:
+    """One row per calibration id: model, reference administration, scales, created_at (newest first)."""
+    con = connect(settings, read_only=True)
+    try:
+        if not has_table(con, "item_bank_calibrations"):
+            return pd.DataFrame(columns=["calibration_id", "model", "reference_school_year", "reference_term",
+                                         "n_scales", "created_at"])
+        return con.execute("""
+            select calibration_id, any_value(model) as model, any_value(reference_school_year)
+                   as reference_school_year, any_value(reference_term) as reference_term,
+                   count(*) as n_scales, min(created_at) as created_at
+            from scoring.item_bank_calibrations group by calibration_id
+            order by created_at desc, calibration_id desc""").df()
+    finally:
+        con.close()
+
+

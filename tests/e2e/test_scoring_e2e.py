@@ -1,0 +1,221 @@
+"""Scoring jobs end to end: simulated submissions → broker → ingestion → validation → dbt → calibrate (fall)
+→ score fall and spring → dbt scoring marts; growth recovered against the simulator's truth.
+
+One warehouse is built per module (like tests/e2e/test_warehouse_e2e.py). Growth and SE formulas of the
+dbt marts are checked against an independent pandas computation.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from expectations.runner import run_validation
+from ingestion.consumer import run_ingestion
+from ingestion.producer import produce
+from leap.orchestration.tasks import dbt_build
+from scoring_jobs.item_bank import calibrate_reference
+from scoring_jobs.term_scores import score_term
+from simulator import SimConfig, simulate
+
+pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
+
+YEAR = "2024-25"
+STUDENT = "and instrument = 'student'"  # ~90 students per school; teachers (~10) are mostly suppressed
+SCORING_MODELS = ("path:models/staging/scoring", "path:models/marts/scores")
+
+
+def _q(settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.layout.warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def _scoring_tables(settings) -> dict[str, pd.DataFrame]:
+    return {t: _q(settings, f"select * from scoring.{t} order by all")
+            for t in ("respondent_scores", "item_drift", "item_bank_calibrations", "item_bank_thresholds")}
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    from support.streams import module_platform
+
+    with module_platform(tmp_path_factory.mktemp("scoring") / "data") as (settings, _):
+        config = SimConfig(seed=11, teachers_per_school=10, students_per_school=90, double_answer_share=0.01,
+                           resubmission_share=0.0).with_total_schools(30)
+        sim = simulate(config)
+        produce(sim.records, settings, progress=False)
+        run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
+        run_validation(settings)
+        dbt_build(settings)  # scoring tables created empty: the build must pass
+        cal = calibrate_reference(settings, YEAR, "fall")
+        fall = score_term(settings, YEAR, "fall")
+        spring = score_term(settings, YEAR, "spring")
+        dbt_build(settings, *SCORING_MODELS)
+        yield settings, sim, cal, fall, spring
+
+
+def test_calibration_is_stored_versioned_and_stable(scored):
+    settings, _, cal, *_ = scored
+    assert cal["created"] and cal["calibration_id"].startswith(f"{YEAR}-fall-pcm-")
+    cals = _q(settings, "select * from scoring.item_bank_calibrations")
+    assert set(cals["component"]) == {"LF", "LD", "LL"} and (cals["calibration_id"] == cal["calibration_id"]).all()
+    assert cals["converged"].all() and (cals["reliability"] > 0.3).all()
+    assert (cals["cut_scores_version"] == cals["instrument"] + "-1.0-" + cals["component"]).all()
+    assert len(cals) == 6
+    before = _scoring_tables(settings)
+    again = calibrate_reference(settings, YEAR, "fall")
+    assert again["calibration_id"] == cal["calibration_id"] and not again["created"]
+    after = _scoring_tables(settings)
+    for name in ("item_bank_calibrations", "item_bank_thresholds"):
+        pd.testing.assert_frame_equal(before[name], after[name])
+    files = settings.layout.calibrations / cal["calibration_id"] / "student-LF"
+    for f in ("items.csv", "item_fit.csv", "persons.csv", "categories.csv", "summary.json", "scale.json",
+              "cut_scores.json"):
+        assert (files / f).exists(), f
+    scale = json.loads((files / "scale.json").read_text())
+    row = cals[(cals["component"] == "LF") & (cals["instrument"] == "student")].iloc[0]
+    assert scale["slope"] == pytest.approx(row["scale_slope"]) and scale["intercept"] == pytest.approx(
+        row["scale_intercept"])
+
+
+def test_rescoring_a_term_leaves_the_tables_identical(scored):
+    settings, _, cal, fall, _ = scored
+    before = _scoring_tables(settings)
+    again = score_term(settings, YEAR, "fall", calibration_id=cal["calibration_id"])
+    assert again == fall
+    after = _scoring_tables(settings)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], check_exact=True)
+
+
+def test_every_respondent_scored_or_flagged(scored):
+    settings, *_ = scored
+    n_resp = _q(settings, f"""select count(*) as n from intermediate.int_respondents
+        where school_year = '{YEAR}' and term in ('fall', 'spring')""")["n"][0]
+    rs = _q(settings, "select * from marts.fct_respondent_scores")
+    assert len(rs) == 3 * n_resp
+    assert rs.loc[rs["is_scored"], ["theta", "theta_se", "scaled_score", "scaled_se", "level"]].notna().all().all()
+    flagged = rs[~rs["is_scored"]]
+    assert flagged[["theta", "scaled_score", "level"]].isna().all().all()
+    assert (flagged["n_answered"] < np.ceil(0.5 * flagged["n_scale_items"])).all()
+    scored_rows = rs[rs["is_scored"]]
+    assert (scored_rows["n_answered"] >= np.ceil(0.5 * scored_rows["n_scale_items"])).all()
+    drift = _q(settings, "select * from scoring.item_drift")
+    assert len(drift) > 0 and drift["displacement"].notna().all()
+    # fall is the calibration sample: no anchored item drifts there
+    assert not drift.loc[drift["term"] == "fall", "is_drifting"].any()
+
+
+def _independent_growth(rs: pd.DataFrame) -> pd.DataFrame:
+    """Growth per school x component from the respondent scores, in plain pandas (not the dbt SQL)."""
+    rs = rs[rs["is_scored"]].assign(w=rs["analysis_weight"].fillna(1.0))
+    rows = []
+    for (school, comp), g in rs.groupby(["school_id", "component"]):
+        out = {"school_id": school, "component": comp}
+        for term in ("fall", "spring"):
+            t = g[g["term"] == term]
+            w, y = t["w"].to_numpy(), t["scaled_score"].to_numpy()
+            mean = np.sum(w * y) / np.sum(w)
+            n = len(y)
+            out[f"mean_{term}"] = mean
+            out[f"se_{term}"] = np.sqrt(n / (n - 1) * np.sum((w * (y - mean)) ** 2)) / np.sum(w)
+        out["growth_unmatched"] = out["mean_spring"] - out["mean_fall"]
+        out["growth_unmatched_se"] = np.hypot(out["se_fall"], out["se_spring"])
+        f = g[g["term"] == "fall"].set_index("respondent_key")
+        s = g[g["term"] == "spring"].set_index("respondent_key")
+        both = f.index.intersection(s.index)
+        d = s.loc[both, "scaled_score"] - f.loc[both, "scaled_score"]
+        out["n_matched"] = len(d)
+        out["growth_matched"] = d.mean()
+        out["growth_matched_se"] = d.std(ddof=1) / np.sqrt(len(d))
+        moved = np.sign(s.loc[both, "level_order"].astype(int) - f.loc[both, "level_order"].astype(int))
+        out["n_moved_up"], out["n_moved_down"] = int((moved > 0).sum()), int((moved < 0).sum())
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def test_growth_formulas_match_an_independent_computation(scored):
+    settings, *_ = scored
+    rs = _q(settings, f"select * from marts.fct_respondent_scores where school_year = '{YEAR}' {STUDENT}")
+    mart = _q(settings, f"select * from marts.fct_school_growth where school_year = '{YEAR}' {STUDENT}")
+    assert not mart["is_suppressed"].any() and not mart["is_suppressed_matched"].any()
+    merged = mart.merge(_independent_growth(rs), on=["school_id", "component"], suffixes=("", "_py"))
+    assert len(merged) == len(mart) == 3 * mart["school_id"].nunique()
+    for col in ("mean_fall", "mean_spring", "growth_unmatched", "growth_unmatched_se", "growth_matched",
+                "growth_matched_se"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_py"], rtol=1e-9, err_msg=col)
+    for col in ("n_matched", "n_moved_up", "n_moved_down"):
+        assert (merged[col] == merged[f"{col}_py"]).all(), col
+    np.testing.assert_allclose(merged["growth_unmatched"], merged["mean_spring"] - merged["mean_fall"], atol=1e-9)
+    sig = merged["growth_matched"].abs() > 1.96 * merged["growth_matched_se"]
+    assert (sig == merged["is_significant_matched"]).all()
+
+
+def _with_truth(settings, sim) -> pd.DataFrame:
+    mart = _q(settings, f"select * from marts.fct_school_growth where school_year = '{YEAR}' {STUDENT}")
+    slopes = _q(settings, f"select component, scale_slope from scoring.item_bank_calibrations where true {STUDENT}")
+    mart = mart.merge(slopes, on="component")
+    truth = [sim.truth.school(s)["growth"][c] for s, c in zip(mart["school_id"], mart["component"], strict=True)]
+    return mart.assign(true_growth=np.asarray(truth) * mart["scale_slope"],
+                       true_growth_logits=np.asarray(truth))
+
+
+def test_growth_recovers_the_simulated_truth(scored):
+    settings, sim, *_ = scored
+    g = _with_truth(settings, sim)
+    assert len(g) >= 60
+    cover = {}
+    for design in ("matched", "unmatched"):
+        lo, hi = g[f"growth_{design}_ci_low"], g[f"growth_{design}_ci_high"]
+        cover[design] = ((lo <= g["true_growth"]) & (g["true_growth"] <= hi)).mean()
+        z = (g[f"growth_{design}"] - g["true_growth"]) / g[f"growth_{design}_se"]
+        assert abs(z.mean()) < 0.3, (design, z.mean())  # unbiased on the reporting scale
+    # the unmatched SE ignores the fall-spring correlation of returning respondents: conservative
+    assert cover["unmatched"] >= 0.95, cover
+    # the matched SE is exact (z sd ~ 1), so its coverage is ~95% give or take binomial noise (90 cells)
+    z = (g["growth_matched"] - g["true_growth"]) / g["growth_matched_se"]
+    assert 0.8 < z.std() < 1.25 and cover["matched"] >= 0.9, (z.std(), cover)
+
+
+def test_significance_is_right_in_obvious_cases(scored):
+    settings, sim, *_ = scored
+    g = _with_truth(settings, sim)
+    large = g[g["true_growth_logits"] >= 0.7]
+    zero = g[g["true_growth_logits"] == 0.0]
+    assert len(large) > 0 and len(zero) > 0
+    assert large["is_significant_matched"].all() and large["is_significant_unmatched"].all()
+    assert zero["is_significant_matched"].mean() <= 0.2 and zero["is_significant_unmatched"].mean() <= 0.2
+
+
+def test_school_and_level_marts(scored):
+    settings, *_ = scored
+    school = _q(settings, "select * from marts.fct_school_scale_scores")
+    ok = school[~school["is_suppressed"]]
+    assert len(ok) > 0 and ok["mean_scaled_score"].between(150, 350).all()
+    pct = ok[["pct_emerging", "pct_moderate_low", "pct_moderate_high", "pct_high"]].sum(axis=1)
+    np.testing.assert_allclose(pct, 100, atol=1e-9)
+    dist = _q(settings, "select * from marts.fct_score_level_distribution where not is_suppressed")
+    sums = dist.groupby(["instrument", "term", "component", "grade_band", "sample"])["weighted_pct"].sum()
+    np.testing.assert_allclose(sums, 100, atol=1e-9)
+    small = _q(settings, f"""select count(*) as n from marts.fct_score_level_distribution
+        where n_respondents < {settings.min_cell_n} and weighted_pct is not null""")["n"][0]
+    assert small == 0
+
+
+def test_cli_lists_calibrations_and_rejects_bad_terms(scored, capsys):
+    from leap.cli import main
+
+    cal = scored[2]
+    assert main(["scoring", "calibrations"]) == 0
+    assert cal["calibration_id"] in capsys.readouterr().out
+    assert main(["scoring", "score", "--school-year", YEAR, "--term", "summer"]) == 2
+    assert "unknown term" in capsys.readouterr().err
+    assert main(["scoring", "score", "--school-year", YEAR, "--term", "fall", "--calibration-id", "nope"]) == 2
+    assert "unknown calibration id" in capsys.readouterr().err

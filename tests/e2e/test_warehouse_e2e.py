@@ -1,0 +1,114 @@
+"""Warehouse end to end: simulated submissions → broker → ingestion → validation → dbt build → publish.
+
+No hand-made warehouse tables: everything comes through the real broker, the real lake and GE.
+The SQL estimates are checked against the weights package (itself checked against R's survey package).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbt_project.publish import publish
+from expectations.runner import run_validation
+from ingestion.consumer import run_ingestion
+from ingestion.producer import produce
+from leap.orchestration.tasks import dbt_build
+from simulator import SimConfig, simulate
+from weights import weighted_proportions
+
+pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One small school year through every stage, shared by the tests of this module."""
+    from support.streams import module_platform
+
+    with module_platform(tmp_path_factory.mktemp("warehouse") / "data", "33" * 32) as (settings, _):
+        sim = simulate(SimConfig(seed=5, malformed_share=0.01).with_total_schools(16))
+        produce(sim.records, settings, progress=False)
+        ingest = run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
+        validation = run_validation(settings)
+        dbt_build(settings)
+        published = publish(settings)
+        yield settings, sim, ingest, validation, published
+
+
+def q(settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.layout.warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def test_counts_reconcile_from_stream_to_warehouse(built):
+    settings, sim, ingest, validation, _ = built
+    assert ingest.landed == sim.valid_unique
+    submissions = q(settings, "select count(*) as n from intermediate.int_submissions_unioned")["n"][0]
+    quarantined_rows = q(settings, f"""
+        select coalesce(sum(n), 0) as n from (
+            select count(*) as n from read_parquet('{settings.layout.lake}/quarantine/**/*.parquet')
+        )""")["n"][0] if list((settings.layout.lake / "quarantine").rglob("*.parquet")) else 0
+    assert submissions + quarantined_rows == sim.valid_unique
+    # the latest submission counts once per respondent and term
+    dupes = q(settings, """select count(*) as n from (select instrument, school_year, term, respondent_key
+        from intermediate.int_respondents group by all having count(*) > 1)""")["n"][0]
+    assert dupes == 0
+    doubles = q(settings, "select count(*) as n from intermediate.int_respondents where n_submissions_in_term > 1")
+    assert doubles["n"][0] > 0, "the simulator's double answers should reach the warehouse"
+
+
+def test_sql_shares_and_se_equal_the_library(built):
+    settings = built[0]
+    rows = q(settings, """select instrument, school_year, term, item_id, grade_band, sample, school_id,
+        category, analysis_weight from intermediate.int_responses_weighted
+        where instrument = 'teacher' and item_id in ('t_lf01', 't_ld03')""")
+    cells = ["instrument", "school_year", "term", "item_id", "grade_band", "sample"]
+    expected = pd.concat([
+        weighted_proportions(g.assign(category=g["category"].astype("float")), "category", "analysis_weight",
+                             by=cells, cluster="school_id", categories=[0, 1, 2, 3, 4])
+        for _, g in rows.groupby("item_id")
+    ])
+    mart = q(settings, """select * from marts.fct_item_response_distribution
+        where instrument = 'teacher' and item_id in ('t_lf01', 't_ld03') and not is_suppressed""")
+    merged = mart.merge(expected, on=[*cells, "category"], how="left")
+    assert len(merged) > 20 and merged["proportion"].notna().all()
+    np.testing.assert_allclose(merged["weighted_pct"], 100 * merged["proportion"], rtol=1e-9, atol=1e-9)
+    both = merged["weighted_pct_se"].notna()
+    np.testing.assert_allclose(merged.loc[both, "weighted_pct_se"], 100 * merged.loc[both, "se"], rtol=1e-9)
+    np.testing.assert_allclose(merged["kish_effective_n"], merged["n_effective"], rtol=1e-9)
+
+
+def test_small_cells_are_suppressed_everywhere(built):
+    settings = built[0]
+    small = q(settings, f"""select count(*) as n from marts.fct_item_top_box_shares
+        where n_respondents < {settings.min_cell_n} and (top_box_pct is not null or not is_suppressed)""")
+    assert small["n"][0] == 0
+    assert q(settings, "select count(*) as n from marts.fct_item_top_box_shares where is_suppressed")["n"][0] > 0
+
+
+def test_raked_weights_meet_the_margins(built):
+    settings = built[0]
+    diag = q(settings, "select * from marts.fct_weighting_diagnostics")
+    raked = diag[diag["weight_method"] == "raked"]
+    assert len(raked) > 0 and set(diag["weight_method"]) <= {"raked", "external"}
+    totals = {"teacher": 3_200_000, "student": 49_400_000}
+    for _, row in raked.iterrows():
+        assert row["weight_total"] == pytest.approx(totals[row["instrument"]], rel=1e-6)
+        assert row["design_effect"] >= 1.0
+
+
+def test_published_snapshot_is_readable_by_bi(built):
+    settings, *_, published = built
+    con = duckdb.connect(str(published.duckdb_file), read_only=True)
+    try:
+        n = con.execute("select count(*) from fct_item_top_box_shares").fetchone()[0]
+    finally:
+        con.close()
+    assert n == published.tables["fct_item_top_box_shares"] > 0
+    parquet = published.parquet_dir / "fct_group_comparisons.parquet"
+    assert duckdb.sql(f"select count(*) from '{parquet}'").fetchall()[0][0] == published.tables["fct_group_comparisons"]
