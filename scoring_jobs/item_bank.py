@@ -52,8 +52,9 @@ def _fingerprint(parts: list) -> str:
 
 def calibrate_reference(settings: Settings, school_year: str, term: str, *, model: str = "pcm") -> dict:
     """Calibrate every instrument × scaled component on ``school_year``/``term``; returns a summary dict
-    with ``calibration_id``, ``created`` (False when the same inputs were calibrated before) and per-scale
-    reliability and n."""
+    with ``calibration_id``, ``created`` (False when the same inputs were calibrated before), per-scale
+    reliability and n, and ``failed``: the scales that could not be calibrated, each with the reason
+    (the others are calibrated and stored all the same)."""
     from scoring_jobs.rasch import MODELS, ScaleTransform, calibrate
 
     if model not in MODELS:
@@ -86,15 +87,16 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     root = settings.layout.calibrations / cal_id
     rows, thr_rows, summary = [], [], []
     created_at = datetime.now(UTC)
+    failed = []
     for ins, comp, items, resp, ids, cuts, fp in scales:
         if resp.shape[0] == 0:
             continue
-        try:
+        try:  # one scale that cannot be calibrated never stops the others
             cal = calibrate(resp, model=model, item_names=items,
                             n_steps=np.array([ins.item(i).max_category for i in items]))
-        except ValueError as exc:  # RaschDataError: e.g. an item with fewer than two observed categories
-            raise LeapError(f"cannot calibrate {ins.name} {comp} on {school_year} {term}: {exc}",
-                            hint="choose a larger reference administration") from None
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. an item with one informative category
+            failed.append({"instrument": ins.name, "component": comp, "reason": str(exc)})
+            continue
         keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
         st = ScaleTransform.from_reference(cal.persons.theta[keep], reference=f"{cal_id}/{ins.name}-{comp}")
         out = root / f"{ins.name}-{comp}"
@@ -135,7 +137,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
                 "reference_term": term, "scales": summary}
     root.mkdir(parents=True, exist_ok=True)
     write_atomic(root / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    return {**manifest, "created": created, "files_dir": str(root)}
+    return {**manifest, "created": created, "files_dir": str(root), "failed": failed}
 
 
 def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr: pd.DataFrame) -> bool:

@@ -30,18 +30,25 @@ COLUMNS = {
         term varchar, component varchar, submission_id varchar, respondent_key varchar, school_id varchar,
         grade_band varchar, sample varchar, n_scale_items integer, n_answered integer, raw_score double,
         is_scored boolean, not_scored_reason varchar, theta double, theta_se double, scaled_score double,
-        scaled_se double, level varchar, level_order integer""",
+        scaled_se double, level varchar, level_order integer, is_outside_reporting_range boolean,
+        infit_msq double, outfit_msq double, is_misfitting boolean, classification_accuracy double,
+        classification_consistency double""",
     "item_drift": """calibration_id varchar, instrument varchar, school_year varchar, term varchar, component varchar,
         item_id varchar, n_responses bigint, anchored_location double, displacement double, infit_msq double,
-        outfit_msq double, n_unscorable_responses bigint, drift_threshold double, is_drifting boolean""",
+        outfit_msq double, n_unscorable_responses bigint, drift_threshold double, is_drifting boolean,
+        displacement_se double, displacement_z double, is_dropped_from_anchor boolean""",
 }
 
 TABLES = tuple(COLUMNS)
 
 
+def columns(table: str) -> list[tuple[str, str]]:
+    """(name, type) of every column of a scoring table, in order."""
+    return [tuple(c.split(maxsplit=1)) for c in " ".join(COLUMNS[table].split()).split(", ")]
+
+
 def column_names(table: str) -> list[str]:
-    """The columns of a scoring table, in order."""
-    return [c.split()[0] for c in " ".join(COLUMNS[table].split()).split(", ")]
+    return [name for name, _ in columns(table)]
 
 
 def connect(settings: Settings, read_only: bool = False):
@@ -60,6 +67,8 @@ def create_tables(con) -> None:
     con.execute("create schema if not exists scoring")
     for name, cols in COLUMNS.items():
         con.execute(f"create table if not exists scoring.{name} ({cols})")
+        for column, kind in columns(name):  # a warehouse made before a column was added gets it (null)
+            con.execute(f"alter table scoring.{name} add column if not exists {column} {kind}")
 
 
 def ensure_scoring_tables(settings: Settings) -> None:

@@ -27,10 +27,16 @@ in the finite correction count *all* respondents (clusters) of the group, answer
 
 Difference of two independent groups ``a`` and ``b`` (separate samples, e.g. NextGen vs national)::
 
-    difference = p_a - p_b,   se = sqrt(se_a^2 + se_b^2),   significant = |difference| > 1.96 * se
+    difference = p_a - p_b,   se = sqrt(se_a^2 + se_b^2),   t = difference / se,
+    df = C_a + C_b - 2 (the design degrees of freedom),   significant when P(|T_df| >= |t|) < 0.05
 
-(R: ``svycontrast`` of the two ``svymean`` results, zero covariance. ``svyby(..., covmat = TRUE)`` +
-``svycontrast`` on one pooled design instead uses the pooled n/(n-1) (C/(C-1)) for both groups.)
+(R: ``svycontrast`` of ``svyby(~y, ~group, svydesign(ids = ~school_id, strata = ~group, weights = ~w))``
+with ``df = degf(design)``; stratifying by group keeps each group's own C/(C-1). R's ``svyttest`` uses
+one df fewer, its regression's residual df.)
+
+All weights are first divided by their mean within the group: every estimate is invariant to the scale,
+and squares of weights such as 1e-220 would underflow to 0. A category every (no) respondent chose
+has p exactly 1 (0) and SE exactly 0.
 """
 
 from __future__ import annotations
@@ -39,8 +45,9 @@ import numpy as np
 import pandas as pd
 
 from leap.errors import LeapError
+from leap.inference import ALPHA, t_critical, t_two_sided_p
 
-VALUE_COLUMNS = ("n", "n_category", "n_effective", "weight_total", "proportion", "se")
+VALUE_COLUMNS = ("n", "n_category", "n_psu", "n_effective", "weight_total", "proportion", "se")
 
 
 def weighted_proportions(data: pd.DataFrame, item: str, weight: str, *, by: str | list[str] | None = None,
@@ -77,17 +84,19 @@ def weighted_proportions(data: pd.DataFrame, item: str, weight: str, *, by: str 
     return pd.concat(frames, ignore_index=True)
 
 
-def compare_groups(estimates: pd.DataFrame, group: str, a, b, *, z: float = 1.96) -> pd.DataFrame:
+def compare_groups(estimates: pd.DataFrame, group: str, a, b, *, alpha: float = ALPHA) -> pd.DataFrame:
     """Difference ``a - b`` of two independent groups' proportions, from :func:`weighted_proportions`.
 
     ``group`` is one of the ``by`` columns; rows are matched on every other key column and ``category``.
-    Returns the keys, ``proportion_a/_b``, ``se_a/_b``, ``n_a/_b``, ``difference``, ``se``
-    (``sqrt(se_a^2 + se_b^2)``) and ``significant`` (``|difference| > z * se``; False when se is NaN).
+    Returns the keys, ``proportion_a/_b``, ``se_a/_b``, ``n_a/_b``, ``n_psu_a/_b``, ``difference``, ``se``
+    (``sqrt(se_a^2 + se_b^2)``), ``df`` (design degrees of freedom ``n_psu_a + n_psu_b - 2``, see
+    :mod:`leap.inference`), ``t``, ``p_value`` and ``significant`` (``p_value < alpha``; False when the
+    SE or df is undefined).
     """
     if group not in estimates.columns:
         raise LeapError(f"estimates have no column {group}")
     keys = [c for c in estimates.columns if c not in VALUE_COLUMNS and c != group]
-    cols = [*keys, "proportion", "se", "n"]
+    cols = [*keys, "proportion", "se", "n", "n_psu"]
     left = estimates.loc[estimates[group] == a, cols]
     right = estimates.loc[estimates[group] == b, cols]
     for value, part in ((a, left), (b, right)):
@@ -96,7 +105,11 @@ def compare_groups(estimates: pd.DataFrame, group: str, a, b, *, z: float = 1.96
     out = left.merge(right, on=keys, how="inner", suffixes=("_a", "_b"))
     out["difference"] = out["proportion_a"] - out["proportion_b"]
     out["se"] = np.sqrt(out["se_a"] ** 2 + out["se_b"] ** 2)
-    out["significant"] = (out["difference"].abs() > z * out["se"]).fillna(False).astype(bool)
+    out["df"] = out["n_psu_a"] + out["n_psu_b"] - 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["t"] = out["difference"] / out["se"]
+    out["p_value"] = t_two_sided_p(out["t"].to_numpy(), out["df"].to_numpy())
+    out["significant"] = (out["p_value"] < alpha) & np.isfinite(out["p_value"])
     return out
 
 
@@ -115,23 +128,78 @@ def _psu(data: pd.DataFrame, cluster: str | None, pos: np.ndarray) -> np.ndarray
 
 def _group_estimates(values: pd.Series, w: np.ndarray, psu: np.ndarray, cats: pd.Index) -> pd.DataFrame:
     """Estimates for one group. Respondents who skipped the item stay in the design with z = 0 (R's na.rm)."""
+    scale = w.mean()
     answered = values.notna().to_numpy()
     codes = cats.get_indexer(values[answered])
     if (codes < 0).any():
         bad = values[answered].iloc[int(np.argmax(codes < 0))]
         raise LeapError(f"{values.name} has value {bad!r} not in the categories {list(cats)}")
+    w = w / w.mean()  # every estimate is invariant to the scale; squares of 1e-220 would underflow
     wa = w[answered]
     y = np.zeros((len(wa), len(cats)))
     y[np.arange(len(wa)), codes] = 1.0
     total = wa.sum()
-    p = wa @ y / total
+    n_category = y.sum(axis=0)
+    # exactly 1 (0) when every (no) respondent chose the category; else clamped against rounding
+    p = np.where(n_category == len(wa), 1.0, np.where(n_category == 0, 0.0, np.clip(wa @ y / total, 0.0, 1.0)))
     z = np.zeros((len(w), len(cats)))
     z[answered] = wa[:, None] * (y - p) / total               # linearized values; 0 for skipped
     z = np.stack([np.bincount(psu, weights=z[:, k]) for k in range(len(cats))], axis=1)  # PSU totals
     m = len(z)
     z = z - z.mean(axis=0)                                     # exactly 0 in theory; R centres too
     var = (z * z).sum(axis=0) * m / (m - 1) if m > 1 else np.full(len(cats), np.nan)
+    var = np.where((p == 0.0) | (p == 1.0), 0.0, var) if m > 1 else var  # all alike: no variance
     return pd.DataFrame({
-        "category": cats, "n": len(wa), "n_category": y.sum(axis=0).astype(int),
-        "n_effective": total**2 / (wa * wa).sum(), "weight_total": total, "proportion": p, "se": np.sqrt(var),
+        "category": cats, "n": len(wa), "n_category": n_category.astype(int), "n_psu": m,
+        "n_effective": total**2 / (wa * wa).sum(), "weight_total": total * scale, "proportion": p,
+        "se": np.sqrt(var),
     })
+
+
+def weighted_mean(values, weights, cluster=None) -> dict:
+    """Weighted mean of ``values`` with its Taylor-linearization SE (R ``svymean(~y, design)``).
+
+    Without ``cluster`` respondents are the units (``svydesign(ids = ~1, weights = ~w)``):
+    ``var = n/(n-1) * sum_i (w_i (y_i - mean))^2 / W^2`` and ``df = n - 1``; with it the clusters are
+    (``ids = ~cluster``), summing ``w_i (y_i - mean)`` within each before squaring, ``df = C - 1``. The
+    weights are divided by their mean first (the estimate is invariant to it; squares of tiny weights
+    would underflow). Returns ``mean``, ``se``, ``n``, ``n_psu``, ``df``, ``sd`` (the weighted SD of y).
+    """
+    y, w = np.asarray(values, float), np.asarray(weights, float)
+    if y.shape != w.shape or not len(y):
+        raise LeapError("values and weights must be non-empty and of the same length")
+    w = w / w.mean()
+    total = w.sum()
+    mean = float(w @ y / total)
+    z = w * (y - mean) / total
+    psu = np.arange(len(y)) if cluster is None else pd.factorize(np.asarray(cluster))[0]
+    z = np.bincount(psu, weights=z)
+    m = len(z)
+    z = z - z.mean()
+    se = float(np.sqrt((z * z).sum() * m / (m - 1))) if m > 1 else float("nan")
+    sd = float(np.sqrt(w @ (y - mean) ** 2 / total))
+    return {"mean": mean, "se": se, "n": len(y), "n_psu": m, "df": m - 1, "sd": sd}
+
+
+def compare_means(a: dict, b: dict, *, alpha: float = ALPHA) -> dict:
+    """``b - a`` of two independent estimates from :func:`weighted_mean` (e.g. a sample against the
+    national one): ``se = sqrt(se_a^2 + se_b^2)``, ``df = df_a + df_b`` (= C_a + C_b - 2), t, p."""
+    diff = b["mean"] - a["mean"]
+    se = float(np.hypot(a["se"], b["se"]))
+    df = a["df"] + b["df"]
+    t = diff / se if se > 0 else float("nan")
+    p = t_two_sided_p(t, df)
+    return {"difference": diff, "se": se, "df": df, "t": t, "p_value": p, "significant": bool(p < alpha)}
+
+
+def paired_difference(before, after, weights=None, *, alpha: float = ALPHA) -> dict:
+    """Mean of the paired differences ``after - before`` (a matched fall-to-spring growth), with its SE
+    (respondents as units, weighted when ``weights`` are given), ``df = n - 1``, t, p and the
+    ``1 - alpha`` confidence interval on t. Equal weights give R's ``t.test(after, before, paired=TRUE)``.
+    """
+    d = np.asarray(after, float) - np.asarray(before, float)
+    est = weighted_mean(d, np.ones_like(d) if weights is None else weights)
+    t = est["mean"] / est["se"] if est["se"] > 0 else float("nan")
+    half = t_critical(est["df"], alpha) * est["se"]
+    return {"n": est["n"], "mean_diff": est["mean"], "se": est["se"], "df": est["df"], "t": t,
+            "p_value": t_two_sided_p(t, est["df"]), "ci_low": est["mean"] - half, "ci_high": est["mean"] + half}

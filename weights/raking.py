@@ -33,6 +33,9 @@ import pandas as pd
 from leap.errors import LeapError
 
 MARGIN_COLUMNS = ("variable", "level", "total")
+# Raked weights must meet every margin level within this relative error, or raking has failed (a miss
+# of 31-159% was once reported as "converged": the cross-table had stopped changing).
+MARGIN_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,23 @@ class RakeDiagnostics:
     trim_bounds: tuple[float, float] | None
     n_at_bounds: int
     margins: pd.DataFrame = field(repr=False)
+    margin_tolerance: float = MARGIN_TOLERANCE
+
+    @property
+    def variable_errors(self) -> dict[str, float]:
+        """Largest relative margin error per raking variable (|achieved - target| / target)."""
+        rel = (self.margins["error"].abs() / self.margins["target"]).groupby(self.margins["variable"], sort=False)
+        return {v: float(e) for v, e in rel.max().items()}
+
+    @property
+    def meets_margins(self) -> bool:
+        """Every margin level met within ``margin_tolerance`` (relative). Raking can stop "converged"
+        (the cross-table no longer changes, R's rule) while missing margins no weights can meet."""
+        return self.max_margin_relative_error <= self.margin_tolerance
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "margins"}
+        out["meets_margins"], out["variable_errors"] = self.meets_margins, self.variable_errors
         out["trim_bounds"] = list(self.trim_bounds) if self.trim_bounds else None
         out["margins"] = self.margins.to_dict(orient="records")
         return out
@@ -88,6 +105,21 @@ class RakeResult:
     diagnostics: RakeDiagnostics
 
 
+class MarginsMissed(LeapError):
+    """Raking stopped without meeting its margins; ``result`` holds the weights and diagnostics."""
+
+    def __init__(self, result: RakeResult):
+        d = result.diagnostics
+        worst = d.margins.assign(rel=d.margins["error"].abs() / d.margins["target"]).sort_values("rel").iloc[-1]
+        super().__init__(
+            f"raking stopped but misses its margins: {worst['variable']}={worst['level']} achieved "
+            f"{worst['achieved']:,.6g} for a target of {worst['target']:,.6g} ({worst['rel']:.1%} off; tolerance "
+            f"{d.margin_tolerance:.1%})",
+            hint="the sample cannot represent these margins (levels confounded in few schools): collapse "
+                 "levels, drop a raking variable, or use the base weights")
+        self.result = result
+
+
 @dataclass
 class _Problem:
     variables: list[str]
@@ -98,14 +130,17 @@ class _Problem:
 
 
 def kish_design_effect(weights) -> float:
-    """Design effect from weighting (Kish): ``1 + CV^2 = n * sum(w^2) / sum(w)^2``."""
+    """Design effect from weighting (Kish): ``1 + CV^2 = n * sum(w^2) / sum(w)^2`` (scale-free: the
+    weights are divided by their largest first, so squares of tiny weights do not underflow)."""
     w = np.asarray(weights, dtype=float)
+    w = w / w.max()
     return float(len(w) * np.sum(w * w) / np.sum(w) ** 2)
 
 
 def kish_effective_n(weights) -> float:
     """Kish effective sample size ``sum(w)^2 / sum(w^2)`` (= n / design effect)."""
     w = np.asarray(weights, dtype=float)
+    w = w / w.max()
     return float(np.sum(w) ** 2 / np.sum(w * w))
 
 
@@ -130,7 +165,7 @@ def load_margins(source: str | Path | pd.DataFrame, instrument: str | None = Non
 
 def rake(sample: pd.DataFrame, margins: pd.DataFrame, *, base_weights: str | None = None,
          tolerance: float = 1e-10, max_iter: int = 1000, trim_lower: float | None = None,
-         trim_upper: float | None = None) -> RakeResult:
+         trim_upper: float | None = None, margin_tolerance: float = MARGIN_TOLERANCE) -> RakeResult:
     """Rake ``sample`` to ``margins`` (``variable, level, total``; see :func:`load_margins`).
 
     ``base_weights`` names a column of positive base weights (default: all 1). Levels are compared as text.
@@ -140,7 +175,9 @@ def rake(sample: pd.DataFrame, margins: pd.DataFrame, *, base_weights: str | Non
     ``trim_upper`` (> 1) bound the final weights as multiples of their mean ``N / n``; either may be None.
     Raises :class:`LeapError` when a variable is missing, a sample level has no margin or a margin level no
     respondents, a base weight is not positive, the margins disagree on the population size, or the
-    weights do not converge within ``max_iter`` cycles (or the trimming bounds cannot be met).
+    weights do not converge within ``max_iter`` cycles (or the trimming bounds cannot be met), and
+    :class:`MarginsMissed` (with the result) when they converge but miss a margin by more than
+    ``margin_tolerance`` (relative).
     """
     margins = load_margins(margins)
     _check_options(tolerance, max_iter, trim_lower, trim_upper)
@@ -152,8 +189,11 @@ def rake(sample: pd.DataFrame, margins: pd.DataFrame, *, base_weights: str | Non
         bounds = ((trim_lower or 0.0) * mean, (trim_upper if trim_upper is not None else np.inf) * mean)
         w, steps = _bounded(prob, logf, bounds, tolerance, max_iter)
         iterations += steps
-    diag = _diagnostics(prob, w, iterations, bounds)
-    return RakeResult(pd.Series(w, index=sample.index, name="weight"), diag)
+    diag = _diagnostics(prob, w, iterations, bounds, margin_tolerance)
+    result = RakeResult(pd.Series(w, index=sample.index, name="weight"), diag)
+    if not diag.meets_margins:
+        raise MarginsMissed(result)
+    return result
 
 
 def _read_csv(path, what: str) -> pd.DataFrame:
@@ -385,7 +425,7 @@ def _jacobian(prob: _Problem, h: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return jac
 
 
-def _diagnostics(prob: _Problem, w: np.ndarray, iterations: int, bounds) -> RakeDiagnostics:
+def _diagnostics(prob: _Problem, w: np.ndarray, iterations: int, bounds, margin_tolerance: float) -> RakeDiagnostics:
     rows = []
     for v, levels, codes, target in zip(prob.variables, prob.levels, prob.codes, prob.targets, strict=True):
         achieved = np.bincount(codes, weights=w, minlength=len(levels))
@@ -403,4 +443,4 @@ def _diagnostics(prob: _Problem, w: np.ndarray, iterations: int, bounds) -> Rake
         design_effect=kish_design_effect(w), effective_n=kish_effective_n(w), weight_min=float(w.min()),
         weight_max=float(w.max()), weight_mean=float(w.mean()),
         trim_bounds=None if bounds is None else (float(bounds[0]), float(bounds[1])), n_at_bounds=at_bounds,
-        margins=margins)
+        margins=margins, margin_tolerance=margin_tolerance)

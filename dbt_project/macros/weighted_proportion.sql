@@ -10,22 +10,34 @@
                                                     answered or not (R's na.rm = TRUE keeps
                                                     skipping respondents as zero units)
 
+  Numerically safe, as R is: the weights are first divided by their mean within the cell (every
+  quantity above is invariant to that scale), so squares of weights such as 1e-220 do not underflow
+  to 0. When every respondent of a cell is in the category (or none is), p is exactly 1 (0) and its
+  variance exactly 0, instead of the float noise two sums in different orders leave; other shares are
+  clamped to [0, 1].
+
   `relation`: one row per respondent x item with the cell columns, school_id, category (null when
-  skipped) and analysis_weight; cells must include instrument and item_id. weights.estimates
-  documents the same formulas and is checked against R; tests/e2e/test_warehouse_e2e.py checks this SQL
-  against it. Every category of the item's response
-  scale gets a row (0 when nobody chose it); with binary=true the categories are 0 and 1. Returns cells x category with unweighted counts,
-  p, se_p and Kish's effective n = (sum w)^2 / sum w^2.
+  skipped) and analysis_weight. The categories of a cell come from `categories` (a select of
+  `category_keys` columns and `category`; by default every category of the item's response scale,
+  joined on instrument and item_id; with binary=true the categories 0 and 1); each gets a row (0 when
+  nobody chose it). weights.estimates documents the same formulas and is checked against R;
+  tests/e2e/test_warehouse_e2e.py checks this SQL against it. Returns cells x category with
+  unweighted counts, p, se_p, Kish's effective n = (sum w)^2 / sum w^2 and the number of schools.
 -#}
-{% macro weighted_category_shares(relation, cell_columns, binary=false) -%}
+{% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
+                                  category_keys=['instrument', 'item_id']) -%}
 {%- set cells = cell_columns | join(', ') -%}
 {%- set on_cells -%}{% for c in cell_columns %}base.{{ c }} = cats.{{ c }}{{ " and " if not loop.last }}{% endfor %}{%- endset -%}
 with base as (
-    select {{ cells }}, school_id, category, analysis_weight as w from {{ relation }}
+    select {{ cells }}, school_id, category,
+        analysis_weight / avg(analysis_weight) over (partition by {{ cells }}) as w
+    from {{ relation }}
 ),
 
 scale_categories as (
-    {%- if binary %}
+    {%- if categories is not none %}
+    {{ categories }}
+    {%- elif binary %}
     select distinct instrument, item_id, unnest([0, 1]) as category from {{ ref('items') }}
     {%- else %}
     select items.instrument, items.item_id, scales.category
@@ -46,7 +58,11 @@ cell_totals as (
 cats as (
     select cell_totals.*, scale_categories.category
     from cell_totals
-    inner join scale_categories using (instrument, item_id)
+    {%- if category_keys %}
+    inner join scale_categories using ({{ category_keys | join(', ') }})
+    {%- else %}
+    cross join scale_categories
+    {%- endif %}
 ),
 
 per_school as (
@@ -66,7 +82,13 @@ shares as (
 ),
 
 with_p as (
-    select cats.*, shares.sum_wy / cats.sum_w as p, shares.n_in_category
+    select cats.*,
+        case
+            when shares.n_in_category = cats.n_respondents then 1.0
+            when shares.n_in_category = 0 then 0.0
+            else least(greatest(shares.sum_wy / cats.sum_w, 0.0), 1.0)
+        end as p,
+        shares.n_in_category
     from cats
     inner join shares using ({{ cells }}, category)
 ),
@@ -86,10 +108,12 @@ select
     with_p.n_schools,
     with_p.n_in_category,
     with_p.p,
-    case when with_p.n_schools > 1
-        then sqrt(with_p.n_schools / (with_p.n_schools - 1.0) * z.sum_z2) end as se_p,
-    power(with_p.sum_w, 2) / with_p.sum_w2 as kish_effective_n,
-    with_p.sum_w
+    case
+        when with_p.n_schools <= 1 then null  -- one school: no between-school variance to estimate
+        when with_p.p in (0.0, 1.0) then 0.0  -- every respondent alike: no sampling variance
+        else sqrt(with_p.n_schools / (with_p.n_schools - 1.0) * z.sum_z2)
+    end as se_p,
+    power(with_p.sum_w, 2) / with_p.sum_w2 as kish_effective_n
 from with_p
 inner join z using ({{ cells }}, category)
 {%- endmacro %}

@@ -113,6 +113,7 @@ def _score(args) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_csv(persons.to_frame(ids), args.out)
     if args.item_report:
+        table = table.drop(columns="information")  # the --item-report format is kept as documented
         table.insert(0, "item", names)
         write_csv(table, args.item_report)
     log.info("scored %d persons into %s", len(ids), args.out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from leap.config import load_settings
 from leap.errors import LeapError
@@ -43,6 +44,12 @@ def _calibrate(args) -> int:
     _check(args)
     result = calibrate(load_settings(), args.school_year, args.term, model=args.model)
     print(json.dumps(result, default=str))
+    for f in result.get("failed", []):
+        print(f"error: {f['instrument']} {f['component']} could not be calibrated: {f['reason']}", file=sys.stderr)
+    if result.get("failed"):
+        print("hint: the other scales are calibrated; choose a larger reference administration, or fix or drop "
+              "the item named", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -44,28 +44,41 @@ def register(sub) -> None:
                    help="lowest weight as a multiple of the mean weight (0..1)")
     r.add_argument("--trim-upper", type=float, metavar="U",
                    help="highest weight as a multiple of the mean weight (>1)")
+    r.add_argument("--margin-tolerance", type=float, default=None, metavar="REL",
+                   help="largest relative miss of a margin level accepted (default 1e-3); raking that "
+                        "stops beyond it fails with exit 2 and names the level")
     r.add_argument("--diagnostics", metavar="FILE.json", help="write the full diagnostics as JSON")
     r.set_defaults(func=_rake)
 
 
 def _rake(args) -> int:
-    from weights import load_margins, rake
+    from weights import MARGIN_TOLERANCE, MarginsMissed, load_margins, rake
 
     sample = _read_sample(args.sample)
     _check_ids(sample, args.id_col)
     margins = load_margins(args.margins, instrument=args.instrument)
-    result = rake(sample, margins, base_weights=args.base_weight_col, tolerance=args.tolerance,
-                  max_iter=args.max_iter, trim_lower=args.trim_lower, trim_upper=args.trim_upper)
+    tol = MARGIN_TOLERANCE if args.margin_tolerance is None else args.margin_tolerance
+    try:
+        result = rake(sample, margins, base_weights=args.base_weight_col, tolerance=args.tolerance,
+                      max_iter=args.max_iter, trim_lower=args.trim_lower, trim_upper=args.trim_upper,
+                      margin_tolerance=tol)
+    except MarginsMissed as exc:  # keep the evidence: diagnostics written, no weights
+        if args.diagnostics:
+            _write_diagnostics(args.diagnostics, exc.result)
+        raise
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = result.weights.to_frame("weight").assign(id=sample[args.id_col])
     table[["id", "weight"]].to_csv(out, index=False)
     if args.diagnostics:
-        text = json.dumps(result.diagnostics.to_dict(), indent=2, default=_jsonable)
-        Path(args.diagnostics).write_text(text)
+        _write_diagnostics(args.diagnostics, result)
     print(result.diagnostics.summary())
     print(f"wrote {len(sample)} weights to {out}")
     return 0
+
+
+def _write_diagnostics(path: str, result) -> None:
+    Path(path).write_text(json.dumps(result.diagnostics.to_dict(), indent=2, default=_jsonable))
 
 
 def _read_sample(path: str):

@@ -136,6 +136,9 @@ def calibrate(settings: Settings, school_year: str, term: str, model: str = "pcm
 
     check_term(term)
     out = jsonable(calibrate_reference(settings, school_year, term, model=model))
+    for f in out["failed"]:
+        log.error("CALIBRATION FAILED for %s %s on %s %s: %s (the other scales are calibrated)", f["instrument"],
+                  f["component"], school_year, term, f["reason"])
     write_report(settings, f"calibration-{school_year}-{term}", out)
     return out
 

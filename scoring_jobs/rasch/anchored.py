@@ -61,6 +61,19 @@ class PersonEstimates:
         )
 
 
+def unscorable_as_missing(responses: np.ndarray, thresholds: np.ndarray, n_steps: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Responses in a category the item parameters cannot score (a structural zero: no informative
+    person used it when the items were calibrated) set to missing (-1); also returns their count per
+    item ``(n_items,)``. Such a response says nothing about the person on this calibration."""
+    resp = np.asarray(responses)
+    allowed = np.isfinite(log_eps_from_thresholds(thresholds, n_steps))
+    n_cats = allowed.shape[1]
+    cols = np.arange(resp.shape[1])[None, :]
+    bad = (resp >= n_cats) | ((resp >= 0) & ~allowed[cols, np.clip(resp, 0, n_cats - 1)])
+    return np.where(bad, -1, resp), bad.sum(axis=0)
+
+
 def _check_categories(resp: np.ndarray, log_eps: np.ndarray) -> None:
     allowed = np.isfinite(log_eps)
     n_cats = log_eps.shape[1]
@@ -116,4 +129,4 @@ def _item_table(x, mean, var, mu4, observed) -> pd.DataFrame:
     info = np.where(observed, var, 0.0).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         disp = -resid / info
-    return pd.DataFrame({"n": observed.sum(axis=0), **stats, "displacement": disp})
+    return pd.DataFrame({"n": observed.sum(axis=0), **stats, "displacement": disp, "information": info})

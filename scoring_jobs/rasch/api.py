@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .anchored import PersonEstimates, RaschDataError, score_responses
+from .anchored import PersonEstimates, RaschDataError, score_responses, unscorable_as_missing
 from .cml import fit_cml
 from .fit import disordered_items, separation_reliability
 from .io import as_responses, write_csv
@@ -157,8 +157,12 @@ def calibrate(
         res = fit_cml(resp, model=model, weights=w, n_steps=n_steps)
     except ValueError as exc:
         raise _named(exc, names) from exc
-    persons, items = score_responses(resp, res.thresholds, res.n_steps, method=person_method)
+    scorable, unscorable = unscorable_as_missing(resp, res.thresholds, res.n_steps)
+    persons, items = score_responses(scorable, res.thresholds, res.n_steps, method=person_method)
     categories, notes = _category_table(names, res.category_counts, res.n_steps, res.thresholds)
+    for i in np.flatnonzero(unscorable):
+        notes.append(f"item {names[i]}: {int(unscorable[i])} response(s) in a category only extreme scorers used "
+                     "are treated as missing for the person measures")
     for note in notes:
         warnings.warn(note, NullCategoryWarning, stacklevel=2)
     if not res.converged:

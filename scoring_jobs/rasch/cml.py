@@ -206,6 +206,14 @@ def _newton(obj: _Objective, n_free: int, max_iter: int, tol: float):
     return p, ll, H, max_iter, False
 
 
+def _informative(resp: np.ndarray, n_steps: np.ndarray) -> np.ndarray:
+    """Persons whose raw score is strictly between the lowest (0) and the highest their items allow."""
+    observed = resp >= 0
+    raw = np.where(observed, resp, 0).sum(axis=1)
+    top = (observed * n_steps[None, :]).sum(axis=1)
+    return (raw > 0) & (raw < top)
+
+
 def _validate(counts: np.ndarray, n_steps: np.ndarray, model: str) -> None:
     used = (counts > 0).sum(axis=1)
     bad = np.flatnonzero(used < 2)
@@ -229,13 +237,24 @@ def fit_cml(
 ) -> CMLResult:
     """CML calibration. ``n_steps (n_items,)`` = highest category per item (default: highest observed).
 
-    Raises ``ValueError`` for an item with fewer than two observed categories or an invalid RSM setup.
+    Only informative persons enter: a person with the lowest or the highest raw score their answered
+    items allow has a conditional likelihood of 1 whatever the parameters (CML conditions on the raw
+    score), so the fit is the same without them, and a category used only by such persons is a
+    structural zero (no information locates its step) rather than a step driven to infinity.
+
+    Raises ``ValueError`` for an item with fewer than two observed categories among the informative
+    persons, or an invalid RSM setup.
     """
     resp = np.asarray(responses)
     if n_steps is None:
         n_steps = np.maximum(resp.max(axis=0), 0)
     n_steps = np.asarray(n_steps, dtype=int)
     n_cats = int(n_steps.max()) + 1
+    informative = _informative(resp, n_steps)
+    if not informative.all():
+        resp = resp[informative]
+        weights = None if weights is None else np.asarray(weights)[informative]
+        groups = None
     counts = item_category_counts(resp, n_cats, weights)
     _validate(counts, n_steps, model)
     groups = groups or group_patterns(resp)

@@ -77,3 +77,21 @@ def test_cli_empty_and_missing_files(tmp_path, capsys):
     assert "margins file not found" in capsys.readouterr().err
     assert _run(tmp_path, "--id-col", "nope")[0] == 2
     assert "id column nope not in the sample" in capsys.readouterr().err
+
+
+def test_raking_that_misses_its_margins_fails_and_names_the_level(tmp_path, capsys):
+    """The NextGen teachers of `leap simulate --seed 7 --schools 40` (fall; 9 schools) raked to the national
+    margins: the cross-table stops changing (R's rake() reports convergence) 34.8% short of the midwest
+    total. That is a failure with the level named, and the diagnostics say so; no weights are written."""
+    from support.weights import FIXTURES
+
+    out = tmp_path / "w.csv"
+    code = main(["weights", "rake", str(FIXTURES / "cohort_teachers.csv"), "--margins",
+                 str(FIXTURES / "cohort_margins.csv"), "--id-col", "respondent_id", "--tolerance", "1e-6",
+                 "--max-iter", "2000", "--diagnostics", str(tmp_path / "d.json"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert "misses its margins: region=midwest" in err and "34.8% off" in err and "hint:" in err
+    diag = json.loads((tmp_path / "d.json").read_text())
+    assert diag["meets_margins"] is False and diag["variable_errors"]["region"] > 0.3
+    assert diag["weight_min"] < 1e-8  # schools driven to near-zero weight while "converging"

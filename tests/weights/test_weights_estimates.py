@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from support.weights import max_rel, reference, sample_with_r_weights
 
 from leap.errors import LeapError
@@ -43,8 +44,13 @@ def test_group_difference_equals_r(design, cluster):
     ref = reference("contrast").query("design == @design")
     assert np.abs(diff["difference"].to_numpy() - ref["difference"].to_numpy()).max() < 1e-12
     assert max_rel(diff["se"], ref["se_separate"]) < 1e-9
-    assert diff["significant"].tolist() == (ref["difference"].abs() > 1.96 * ref["se_separate"]).tolist()
-    assert diff["significant"].tolist() == [True, False, False, True]
+    # t on the design degrees of freedom: clusters (or respondents) of both groups - 2
+    units = "school_id" if cluster else "respondent_id"
+    n_units = sample_with_r_weights().groupby("sample")[units].nunique()
+    assert (diff["df"] == n_units["national"] + n_units["nextgen"] - 2).all()
+    p = 2 * stats.t.sf(np.abs(ref["difference"] / ref["se_separate"]), diff["df"])
+    assert np.abs(diff["p_value"].to_numpy() - np.asarray(p)).max() < 1e-9
+    assert diff["significant"].tolist() == list(np.asarray(p) < 0.05)
 
 
 @pytest.mark.parametrize(("design", "cluster"), DESIGNS)

@@ -1,22 +1,30 @@
 """Grain: one row per respondent x instrument x school year x term, with the analysis weight.
 
-Weights supplied with the data are used when the sample carries them (samples.csv:
-has_external_weights) and every respondent of the group has one; otherwise the respondents of each
-instrument x school year x term x sample are raked (weights.rake, equal to R survey's rake())
-to the instrument's population margins, starting from the supplied weights when present (else 1).
+What each sample is weighted to is data (samples.csv: weighting), decided per sample:
 
-A margin level with no respondents in the group (e.g. no rural school in a small cohort) cannot be
-represented: it is dropped and the variable's remaining totals are scaled up so every variable still
-sums to the population total. Small cohorts of a few schools can have margins that no weights meet
-(school-level variables confounded); when raking on all variables does not converge (tolerance
-1e-6), the last variable is dropped and raking retried; raking_variables records what was used. Group-level diagnostics ride along on every row (same values within
-a group) and are published by fct_weighting_diagnostics.
+- ``external`` (the national probability sample): the weights supplied with the data, as the national
+  scan used NORC's. A group whose respondents lack them is raked (weights.rake, equal to R survey's
+  rake()) to the instrument's population margins from base weights 1.
+- ``unweighted`` (NextGen, the LEAP network: non-probability cohorts of a few schools): every respondent
+  counts once. Raking such a cohort to national margins manufactures a representativeness it does not
+  have and, with 9-10 schools, cannot meet the margins (34.8% off on the simulator's NextGen teachers:
+  tests/weights/test_weights_cli.py); its estimates describe the cohort's own respondents.
+
+Raking is checked: a margin missed by more than weights.MARGIN_TOLERANCE (relative) is a failure,
+handled by the documented fallback, in order: drop margin levels with no respondents (their variable's
+totals rescaled to the population), then drop raking variables from the last one, then the base weights
+(``weight_method = 'base_weights_fallback'``). What was done and the largest relative margin error per
+variable ride along on every row (same values within a group) and are published by
+fct_weighting_diagnostics, where a miss is visible to the operator.
 """
 
 import pandas as pd
 
 RAKING_VARIABLES = ["region", "grade_band", "urbanicity"]
 GROUP = ["instrument", "school_year", "term", "sample"]
+COLUMNS = GROUP + ["respondent_key", "weight_method", "raking_variables", "raking_iterations", "analysis_weight",
+                   "group_design_effect", "group_effective_n", "meets_margins", "weighting_note"] + [
+                   f"margin_error_{v}" for v in RAKING_VARIABLES]
 
 
 def _usable_margins(margins: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
@@ -30,42 +38,58 @@ def _usable_margins(margins: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _rake_with_fallback(group: pd.DataFrame, margins: pd.DataFrame):
+def _rake_with_fallback(group: pd.DataFrame, margins: pd.DataFrame, base: pd.Series) -> dict:
+    """Rake on all variables, then fewer; the base weights when no set meets its margins."""
     from leap.errors import LeapError
-    from weights import rake
+    from weights import MarginsMissed, rake
 
-    sample = group[RAKING_VARIABLES].astype(str).assign(base=group["external_weight"].fillna(1.0))
+    sample = group[RAKING_VARIABLES].astype(str).assign(base=base.to_numpy())
     usable = _usable_margins(margins, group)
+    notes = []
     for k in range(len(RAKING_VARIABLES), 0, -1):
         variables = RAKING_VARIABLES[:k]
         try:
             result = rake(sample, usable[usable["variable"].isin(variables)], base_weights="base",
                           tolerance=1e-6, max_iter=2000)
-            return result, variables
+        except MarginsMissed as exc:
+            notes.append(f"{','.join(variables)}: {exc.message}")
+            continue
         except LeapError as exc:
-            if "did not converge" not in exc.message or k == 1:
+            if "did not converge" not in exc.message:
                 raise
-    raise AssertionError("unreachable")
+            notes.append(f"{','.join(variables)}: did not converge")
+            continue
+        d = result.diagnostics
+        return {"w": result.weights.to_numpy(), "method": "raked", "variables": ",".join(variables),
+                "iterations": d.iterations, "meets": True, "errors": d.variable_errors,
+                "note": "; ".join(notes) or None}
+    return {"w": base.to_numpy(), "method": "base_weights_fallback", "variables": None, "iterations": 0,
+            "meets": False, "errors": {}, "note": "; ".join(notes)}
 
 
-def _weigh_group(group: pd.DataFrame, margins: pd.DataFrame, external: bool):
+def _weigh_group(group: pd.DataFrame, margins: pd.DataFrame, weighting: str) -> pd.DataFrame:
     from weights import kish_design_effect, kish_effective_n
 
+    external = group["external_weight"]
+    if weighting == "unweighted":
+        how = {"w": [1.0] * len(group), "method": "unweighted", "variables": None, "iterations": 0,
+               "meets": None, "errors": {}, "note": "non-probability cohort: each respondent counts once"}
+    elif weighting == "external" and external.notna().all():
+        how = {"w": external.astype(float).to_numpy(), "method": "external", "variables": None, "iterations": 0,
+               "meets": None, "errors": {}, "note": None}
+    else:  # a probability sample without its weights: raked to the population margins
+        how = _rake_with_fallback(group, margins, external.fillna(1.0).astype(float))
     out = group[GROUP + ["respondent_key"]].copy()
-    if external and group["external_weight"].notna().all():
-        w = group["external_weight"].astype(float)
-        out["weight_method"] = "external"
-        out["raking_iterations"] = 0
-        out["raking_variables"] = None
-    else:
-        result, variables = _rake_with_fallback(group, margins)
-        w = result.weights
-        out["weight_method"] = "raked"
-        out["raking_iterations"] = result.diagnostics.iterations
-        out["raking_variables"] = ",".join(variables)
-    out["analysis_weight"] = w.to_numpy()
-    out["group_design_effect"] = kish_design_effect(w)
-    out["group_effective_n"] = kish_effective_n(w)
+    out["weight_method"] = how["method"]
+    out["raking_variables"] = how["variables"]
+    out["raking_iterations"] = how["iterations"]
+    out["analysis_weight"] = how["w"]
+    out["group_design_effect"] = kish_design_effect(how["w"])
+    out["group_effective_n"] = kish_effective_n(how["w"])
+    out["meets_margins"] = pd.array([how["meets"]] * len(out), dtype="boolean")
+    out["weighting_note"] = how["note"]
+    for v in RAKING_VARIABLES:
+        out[f"margin_error_{v}"] = float("nan") if how["errors"].get(v) is None else how["errors"][v]
     return out
 
 
@@ -74,13 +98,12 @@ def model(dbt, session):
     respondents = dbt.ref("int_respondents").df()
     margins_all = dbt.ref("population_margins").df()
     samples_df = dbt.ref("samples").df()
-    samples = dict(zip(samples_df["sample"], samples_df["has_external_weights"], strict=True))
+    weighting = dict(zip(samples_df["sample"], samples_df["weighting"], strict=True))
     margins_all = margins_all[margins_all["variable"].isin(RAKING_VARIABLES)]
     frames = []
     for key, group in respondents.groupby(GROUP, sort=True):
         margins = margins_all[margins_all["instrument"] == key[0]][["variable", "level", "total"]]
-        frames.append(_weigh_group(group, margins, bool(samples.get(key[3], False))))
+        frames.append(_weigh_group(group, margins, weighting.get(key[3], "external")))
     if not frames:
-        return pd.DataFrame(columns=GROUP + ["respondent_key", "weight_method", "raking_iterations", "raking_variables",
-                                             "analysis_weight", "group_design_effect", "group_effective_n"])
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(frames, ignore_index=True)[COLUMNS]

@@ -1,9 +1,17 @@
 -- Grain: one row per instrument x school year x term x item x comparison x grade band
--- (grade band 'all' for subgroup comparisons). Compares top-box shares of two independent groups:
---   difference = pct_a - pct_b;  se = sqrt(se_a^2 + se_b^2);  significant when |difference| > 1.96 se.
+-- (grade band 'all' for subgroup comparisons). Compares top-box shares of two groups:
+--   difference = pct_a - pct_b;  se = sqrt(se_a^2 + se_b^2);  t = difference / se;
+--   df = the design degrees of freedom (schools are the primary sampling units, leap/inference.py):
+--        samples (independent groups of schools): n_schools_a + n_schools_b - 2;
+--        subgroups of one sample (students of the same schools): min(n_schools_a, n_schools_b) - 1;
+--   p_value = P(|T_df| >= |t|);  q_value = Benjamini-Hochberg over the family of one comparison
+--   (instrument x year x term x comparison variable x pair: every item and grade band of it);
+--   is_significant_95 when p < 0.05 (the per-test rate), is_significant_fdr when q < 0.05.
 -- Comparisons: each non-national sample against the national sample (by grade band), and every pair of
--- levels of a student subgroup variable within the national sample. Suppressed when either group is
--- under var('min_cell_n') respondents or has no standard error (a single school).
+-- levels of a student subgroup variable within the national sample. comparison_status says what is
+-- shown: 'compared'; 'suppressed' when either group is under var('min_cell_n') respondents or has no
+-- standard error; 'too_few_schools' when either has fewer than var('min_schools_per_group') schools.
+{%- set min_schools = var('min_schools_per_group') %}
 with samples as (
     select * from {{ ref('fct_item_top_box_shares') }}
 ),
@@ -12,7 +20,8 @@ sample_pairs as (
     select
         a.instrument, a.school_year, a.term, a.item_id, a.grade_band,
         'sample' as comparison_variable, a.sample as group_a, b.sample as group_b,
-        a.n_respondents as n_a, b.n_respondents as n_b,
+        a.n_respondents as n_a, b.n_respondents as n_b, a.n_schools as n_schools_a, b.n_schools as n_schools_b,
+        a.n_schools + b.n_schools - 2 as df,
         a.top_box_pct as pct_a, b.top_box_pct as pct_b,
         a.top_box_pct_se as se_a, b.top_box_pct_se as se_b
     from samples as a
@@ -24,7 +33,7 @@ sample_pairs as (
 
 subgroups as (
     select
-        instrument, school_year, term, item_id, subgroup_variable, subgroup_level, n_respondents,
+        instrument, school_year, term, item_id, subgroup_variable, subgroup_level, n_respondents, n_schools,
         case when n_respondents >= {{ var('min_cell_n') }} then 100 * p end as pct,
         case when n_respondents >= {{ var('min_cell_n') }} then 100 * se_p end as se
     from {{ ref('int_top_box_by_subgroup') }}
@@ -34,7 +43,9 @@ subgroup_pairs as (
     select
         a.instrument, a.school_year, a.term, a.item_id, 'all' as grade_band,
         a.subgroup_variable as comparison_variable, a.subgroup_level as group_a, b.subgroup_level as group_b,
-        a.n_respondents as n_a, b.n_respondents as n_b, a.pct as pct_a, b.pct as pct_b, a.se as se_a, b.se as se_b
+        a.n_respondents as n_a, b.n_respondents as n_b, a.n_schools as n_schools_a, b.n_schools as n_schools_b,
+        least(a.n_schools, b.n_schools) - 1 as df,
+        a.pct as pct_a, b.pct as pct_b, a.se as se_a, b.se as se_b
     from subgroups as a
     inner join subgroups as b
         on a.instrument = b.instrument and a.school_year = b.school_year and a.term = b.term
@@ -48,21 +59,62 @@ pairs as (
     select * from subgroup_pairs
 ),
 
-final as (
+tested as (
     select
         *,
-        pct_a is null or pct_b is null or se_a is null or se_b is null as is_suppressed,
+        case
+            when pct_a is null or pct_b is null or se_a is null or se_b is null then 'suppressed'
+            when n_schools_a < {{ min_schools }} or n_schools_b < {{ min_schools }} then 'too_few_schools'
+            else 'compared'
+        end as comparison_status,
         pct_a - pct_b as difference_pct,
-        sqrt(power(se_a, 2) + power(se_b, 2)) as difference_se,
-        abs(pct_a - pct_b) > 1.96 * sqrt(power(se_a, 2) + power(se_b, 2)) as is_significant_95
+        sqrt(power(se_a, 2) + power(se_b, 2)) as difference_se
     from pairs
+),
+
+with_p as (
+    select
+        *,
+        case when comparison_status = 'compared' and difference_se > 0
+            then t_two_sided_p(difference_pct / difference_se, df)
+            when comparison_status = 'compared' and difference_pct = 0 then 1.0
+            when comparison_status = 'compared' then 0.0
+        end as p_value
+    from tested
+),
+
+ranked as (
+    select
+        *,
+        count(p_value) over family as n_tests,
+        row_number() over (partition by instrument, school_year, term, comparison_variable, group_a, group_b
+                           order by p_value asc nulls last, item_id, grade_band) as p_rank
+    from with_p
+    window family as (partition by instrument, school_year, term, comparison_variable, group_a, group_b)
+),
+
+with_q as (
+    select
+        *,
+        case when p_value is not null then least(1.0, min(p_value * n_tests / p_rank) over (
+            partition by instrument, school_year, term, comparison_variable, group_a, group_b
+            order by p_value desc nulls first, p_rank desc rows between unbounded preceding and current row))
+        end as q_value
+    from ranked
 )
 
 select
-    * exclude (pct_a, pct_b, se_a, se_b, difference_pct, difference_se, is_significant_95),
-    case when not is_suppressed then pct_a end as pct_a,
-    case when not is_suppressed then pct_b end as pct_b,
-    case when not is_suppressed then difference_pct end as difference_pct,
-    case when not is_suppressed then difference_se end as difference_se,
-    case when not is_suppressed then is_significant_95 end as is_significant_95
-from final
+    instrument, school_year, term, item_id, grade_band, comparison_variable, group_a, group_b,
+    n_a, n_b, n_schools_a, n_schools_b,
+    comparison_status,
+    comparison_status = 'suppressed' as is_suppressed,
+    case when comparison_status <> 'suppressed' then pct_a end as pct_a,
+    case when comparison_status <> 'suppressed' then pct_b end as pct_b,
+    case when comparison_status = 'compared' then difference_pct end as difference_pct,
+    case when comparison_status = 'compared' then difference_se end as difference_se,
+    case when comparison_status = 'compared' then df end as df,
+    p_value,
+    q_value,
+    case when comparison_status = 'compared' then p_value < 0.05 end as is_significant_95,
+    case when comparison_status = 'compared' then q_value < 0.05 end as is_significant_fdr
+from with_q

@@ -23,6 +23,12 @@ select
     s.scaled_se,
     s.level,
     s.level_order,
+    s.is_outside_reporting_range,
+    s.infit_msq,
+    s.outfit_msq,
+    s.is_misfitting,
+    s.classification_accuracy,
+    s.classification_consistency,
     w.analysis_weight
 from {{ ref('stg_scoring__respondent_scores') }} as s
 left join {{ ref('int_respondent_weights') }} as w

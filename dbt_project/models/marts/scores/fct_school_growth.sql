@@ -1,12 +1,19 @@
 -- Grain: one row per school x school year x instrument x scaled component: fall -> spring growth on the
--- scaled (200-300) score.
---   unmatched design (independent samples): growth = mean_spring - mean_fall (weighted means of all
---     scored respondents of each term), SE = sqrt(se_fall^2 + se_spring^2);
---   matched design (respondents scored in both terms, same respondent_key): growth = mean of the paired
---     differences spring - fall, SE = sd(differences) / sqrt(n_matched); level transitions among them.
--- Significant at 95%: |growth| > 1.96 SE. Growth is only computed when both terms were scored with the
--- same calibration. Suppression: unmatched estimates need n >= var('min_cell_n') in both terms, matched
--- estimates need n_matched >= var('min_cell_n'); counts are always kept.
+-- scaled (200-300) score, in two designs, both weighted with the analysis weights:
+--   all respondents ("unmatched" columns): growth = weighted mean of spring - weighted mean of fall.
+--     Most respondents answer in both terms, so the two means are correlated; the SE linearizes the
+--     difference over the union of the term's respondents (each respondent a unit):
+--       z_i = w_i (y_si - mean_s) / W_s - w_i (y_fi - mean_f) / W_f   (0 for a term not answered)
+--       var = m / (m - 1) * sum_i z_i^2,  m = respondents in either term,  df = m - 2
+--     (= V_fall + V_spring - 2 Cov: the covariance of the returning respondents is counted);
+--   matched (respondents scored in both terms, same respondent_key): weighted mean of the paired
+--     differences d_i = y_si - y_fi (weight: the mean of the respondent's two analysis weights),
+--     var = n / (n - 1) * sum (w_i (d_i - mean_d))^2 / W^2, df = n_matched - 1; level transitions.
+-- Both: t = growth / SE, p on df (leap/inference.py), CI = growth +- t_{0.975, df} SE, q-value by
+-- Benjamini-Hochberg over the school's report (its instrument x scale tests of the year, per design),
+-- effect_size = growth / pooled within-term SD. Growth is only computed when both terms were scored
+-- with the same calibration. Suppression: unmatched estimates need n >= var('min_cell_n') in both
+-- terms, matched estimates need n_matched >= var('min_cell_n'); counts are always kept.
 {%- set min_n = var('min_cell_n') %}
 with growth_terms as (
     -- fall -> spring: the first and the last term of the school year (terms.csv: term_order)
@@ -20,35 +27,93 @@ means as (
     inner join growth_terms as g on m.term in (g.first_term, g.last_term)
 ),
 
+scores as (
+    -- scored respondents of the two terms; weights divided by their mean within school x term x scale
+    -- (every quantity below is invariant to that scale; tiny weights would underflow when squared)
+    select s.school_year, s.instrument, s.component, s.school_id, s.respondent_key, s.calibration_id,
+        s.scaled_score, s.level_order, s.term = g.first_term as is_first_term,
+        coalesce(s.analysis_weight, 1.0) / avg(coalesce(s.analysis_weight, 1.0)) over (
+            partition by s.school_year, s.instrument, s.component, s.school_id, s.term) as w
+    from {{ ref('fct_respondent_scores') }} as s
+    inner join growth_terms as g on s.term in (g.first_term, g.last_term)
+    where s.is_scored
+),
+
+term_totals as (
+    select school_year, instrument, component, school_id, is_first_term,
+        sum(w) as sum_w, sum(w * scaled_score) / sum(w) as mean_scaled
+    from scores
+    group by all
+),
+
+linearized as (
+    -- each respondent's contribution to (mean_spring - mean_fall), in units of the term's weight total
+    select s.school_year, s.instrument, s.component, s.school_id, s.respondent_key,
+        sum(case when s.is_first_term then -1 else 1 end * s.w * (s.scaled_score - t.mean_scaled) / t.sum_w) as z
+    from scores as s
+    inner join term_totals as t
+        on t.school_year = s.school_year and t.instrument = s.instrument and t.component = s.component
+        and t.school_id = s.school_id and t.is_first_term = s.is_first_term
+    group by all
+),
+
+overlap_variance as (
+    select school_year, instrument, component, school_id,
+        count(*) as n_union,
+        case when count(*) > 2 then count(*) / (count(*) - 1.0) * sum(z * z) end as var_growth
+    from linearized
+    group by all
+),
+
 pairs as (
     select
         f.school_year, f.instrument, f.component, f.school_id,
         s.scaled_score - f.scaled_score as diff,
         f.scaled_score as fall_score,
         s.scaled_score as spring_score,
+        (f.w + s.w) / 2 as w,
         sign(s.level_order - f.level_order) as moved
-    from {{ ref('fct_respondent_scores') }} as f
-    inner join {{ ref('fct_respondent_scores') }} as s
+    from scores as f
+    inner join scores as s
         on f.school_year = s.school_year and f.instrument = s.instrument and f.component = s.component
         and f.respondent_key = s.respondent_key and f.school_id = s.school_id
         and f.calibration_id = s.calibration_id
-    where f.term = (select first_term from growth_terms) and s.term = (select last_term from growth_terms)
-        and f.is_scored and s.is_scored
+    where f.is_first_term and not s.is_first_term
 ),
 
-matched as (
-    select
-        school_year, instrument, component, school_id,
+pairs_normalized as (
+    select *, w / avg(w) over (partition by school_year, instrument, component, school_id) as wn
+    from pairs
+),
+
+matched_means as (
+    select school_year, instrument, component, school_id,
         count(*) as n_matched,
-        avg(fall_score) as mean_fall_matched,
-        avg(spring_score) as mean_spring_matched,
-        avg(diff) as growth_matched,
-        stddev_samp(diff) / sqrt(count(*)) as growth_matched_se,
+        sum(wn * fall_score) / sum(wn) as mean_fall_matched,
+        sum(wn * spring_score) / sum(wn) as mean_spring_matched,
+        sum(wn * diff) / sum(wn) as growth_matched,
+        sum(wn) as sum_w,
         count(*) filter (where moved > 0) as n_moved_up,
         count(*) filter (where moved < 0) as n_moved_down,
         count(*) filter (where moved = 0) as n_same_level
-    from pairs
+    from pairs_normalized
     group by all
+),
+
+matched_ss as (
+    select p.school_year, p.instrument, p.component, p.school_id,
+        sum(power(p.wn * (p.diff - mm.growth_matched), 2)) as sum_z2
+    from matched_means as mm
+    inner join pairs_normalized as p using (school_year, instrument, component, school_id)
+    group by all
+),
+
+matched as (
+    select mm.*,
+        case when mm.n_matched > 1 then sqrt(mm.n_matched / (mm.n_matched - 1.0) * ss.sum_z2) / mm.sum_w end
+            as growth_matched_se
+    from matched_means as mm
+    inner join matched_ss as ss using (school_year, instrument, component, school_id)
 ),
 
 both_terms as (
@@ -65,7 +130,9 @@ both_terms as (
         f.mean_scaled as mean_fall,
         f.se_scaled as se_fall,
         s.mean_scaled as mean_spring,
-        s.se_scaled as se_spring
+        s.se_scaled as se_spring,
+        sqrt(((f.n_respondents - 1) * power(f.sd_scaled, 2) + (s.n_respondents - 1) * power(s.sd_scaled, 2))
+            / nullif(f.n_respondents + s.n_respondents - 2, 0)) as pooled_sd
     from (select * from means where is_first_term) as f
     full outer join (select * from means where not is_first_term) as s
         on f.school_year = s.school_year and f.instrument = s.instrument and f.component = s.component
@@ -77,16 +144,55 @@ growth as (
         b.*,
         b.n_fall < {{ min_n }} or b.n_spring < {{ min_n }} or not b.is_same_calibration as is_suppressed,
         case when b.is_same_calibration then b.mean_spring - b.mean_fall end as growth_unmatched,
-        case when b.is_same_calibration then sqrt(power(b.se_fall, 2) + power(b.se_spring, 2)) end
-            as growth_unmatched_se,
+        case when b.is_same_calibration then sqrt(v.var_growth) end as growth_unmatched_se,
+        v.n_union - 2 as growth_unmatched_df,
         coalesce(m.n_matched, 0) as n_matched,
         coalesce(m.n_matched, 0) < {{ min_n }} as is_suppressed_matched,
         m.mean_fall_matched, m.mean_spring_matched, m.growth_matched, m.growth_matched_se,
+        m.n_matched - 1 as growth_matched_df,
         coalesce(m.n_moved_up, 0) as n_moved_up,
         coalesce(m.n_moved_down, 0) as n_moved_down,
         coalesce(m.n_same_level, 0) as n_same_level
     from both_terms as b
+    left join overlap_variance as v using (school_year, instrument, component, school_id)
     left join matched as m using (school_year, instrument, component, school_id)
+),
+
+tested as (
+    select *,
+        case when not is_suppressed and growth_unmatched_se > 0
+            then t_two_sided_p(growth_unmatched / growth_unmatched_se, growth_unmatched_df) end as p_unmatched,
+        case when not is_suppressed_matched and growth_matched_se > 0
+            then t_two_sided_p(growth_matched / growth_matched_se, growth_matched_df) end as p_matched,
+        case when not is_suppressed then t_critical(growth_unmatched_df, 0.05) end as t_unmatched,
+        case when not is_suppressed_matched then t_critical(growth_matched_df, 0.05) end as t_matched
+    from growth
+),
+
+{%- for design in ['unmatched', 'matched'] %}
+
+ranked_{{ design }} as (
+    select school_id, school_year, instrument, component, p_{{ design }} as p,
+        count(p_{{ design }}) over (partition by school_id, school_year) as m,
+        row_number() over (partition by school_id, school_year
+                           order by p_{{ design }} asc nulls last, instrument, component) as k
+    from tested
+),
+
+q_{{ design }} as (
+    select school_id, school_year, instrument, component,
+        case when p is not null then least(1.0, min(p * m / k) over (partition by school_id, school_year
+            order by p desc nulls first, k desc rows between unbounded preceding and current row)) end
+            as q_{{ design }}
+    from ranked_{{ design }}
+),
+{%- endfor %}
+
+final as (
+    select t.*, qu.q_unmatched, qm.q_matched
+    from tested as t
+    inner join q_unmatched as qu using (school_id, school_year, instrument, component)
+    inner join q_matched as qm using (school_id, school_year, instrument, component)
 )
 
 select
@@ -106,21 +212,34 @@ select
     case when not is_suppressed then se_spring end as mean_spring_se,
     case when not is_suppressed then growth_unmatched end as growth_unmatched,
     case when not is_suppressed then growth_unmatched_se end as growth_unmatched_se,
-    case when not is_suppressed then growth_unmatched - 1.96 * growth_unmatched_se end as growth_unmatched_ci_low,
-    case when not is_suppressed then growth_unmatched + 1.96 * growth_unmatched_se end as growth_unmatched_ci_high,
-    case when not is_suppressed then abs(growth_unmatched) > 1.96 * growth_unmatched_se end
-        as is_significant_unmatched,
+    case when not is_suppressed then growth_unmatched_df end as growth_unmatched_df,
+    case when not is_suppressed then growth_unmatched - t_unmatched * growth_unmatched_se end
+        as growth_unmatched_ci_low,
+    case when not is_suppressed then growth_unmatched + t_unmatched * growth_unmatched_se end
+        as growth_unmatched_ci_high,
+    case when not is_suppressed then p_unmatched end as growth_unmatched_p,
+    case when not is_suppressed then q_unmatched end as growth_unmatched_q,
+    case when not is_suppressed then coalesce(p_unmatched < 0.05, false) end as is_significant_unmatched,
+    case when not is_suppressed then coalesce(q_unmatched < 0.05, false) end as is_significant_unmatched_fdr,
+    case when not is_suppressed then pooled_sd end as pooled_sd,
+    case when not is_suppressed then growth_unmatched / nullif(pooled_sd, 0) end as effect_size,
     n_matched,
     is_suppressed_matched,
     case when not is_suppressed_matched then mean_fall_matched end as mean_fall_matched,
     case when not is_suppressed_matched then mean_spring_matched end as mean_spring_matched,
     case when not is_suppressed_matched then growth_matched end as growth_matched,
     case when not is_suppressed_matched then growth_matched_se end as growth_matched_se,
-    case when not is_suppressed_matched then growth_matched - 1.96 * growth_matched_se end as growth_matched_ci_low,
-    case when not is_suppressed_matched then growth_matched + 1.96 * growth_matched_se end as growth_matched_ci_high,
-    case when not is_suppressed_matched then abs(growth_matched) > 1.96 * growth_matched_se end
-        as is_significant_matched,
+    case when not is_suppressed_matched then growth_matched_df end as growth_matched_df,
+    case when not is_suppressed_matched then growth_matched - t_matched * growth_matched_se end
+        as growth_matched_ci_low,
+    case when not is_suppressed_matched then growth_matched + t_matched * growth_matched_se end
+        as growth_matched_ci_high,
+    case when not is_suppressed_matched then p_matched end as growth_matched_p,
+    case when not is_suppressed_matched then q_matched end as growth_matched_q,
+    case when not is_suppressed_matched then coalesce(p_matched < 0.05, false) end as is_significant_matched,
+    case when not is_suppressed_matched then coalesce(q_matched < 0.05, false) end as is_significant_matched_fdr,
+    case when not is_suppressed_matched then growth_matched / nullif(pooled_sd, 0) end as effect_size_matched,
     case when not is_suppressed_matched then n_moved_up end as n_moved_up,
     case when not is_suppressed_matched then n_moved_down end as n_moved_down,
     case when not is_suppressed_matched then n_same_level end as n_same_level
-from growth
+from final

@@ -1,6 +1,7 @@
 -- Grain: one row per school x instrument x school year x term x scaled component.
 -- Weighted mean scaled score, its SE, n, weighted share in each personalization level and the school
--- level. Cells under var('min_cell_n') scored respondents: counts kept, estimates null, is_suppressed.
+-- level; the reliability of the school's measures and the accuracy and consistency of their levels.
+-- Cells under var('min_cell_n') scored respondents: counts kept, estimates null, is_suppressed.
 {%- set ok = "n_respondents >= " ~ var('min_cell_n') %}
 select
     school_id,
@@ -18,5 +19,9 @@ select
     case when {{ ok }} then 100 * coalesce(share_moderate_low, 0) end as pct_moderate_low,
     case when {{ ok }} then 100 * coalesce(share_moderate_high, 0) end as pct_moderate_high,
     case when {{ ok }} then 100 * coalesce(share_high, 0) end as pct_high,
-    case when {{ ok }} then school_level end as school_level
+    case when {{ ok }} then school_level end as school_level,
+    case when {{ ok }} then reliability end as reliability,
+    case when {{ ok }} then classification_accuracy end as classification_accuracy,
+    case when {{ ok }} then classification_consistency end as classification_consistency,
+    case when {{ ok }} then n_misfitting end as n_misfitting
 from {{ ref('int_school_scale_means') }}

@@ -4,8 +4,12 @@
 -- scored respondents, its standard error (Taylor linearization with respondents as units:
 -- var = n/(n-1) * sum((w_i (y_i - mean))^2) / (sum w)^2; equal weights give s^2/n), weighted
 -- level shares, and the school level: the mean classified with the calibration's cut scores.
+-- The weights are divided by their mean within the school x term x scale first (every quantity is
+-- invariant to that scale): squares of weights such as 1e-220 would underflow to 0 and make SE = 0.
 with scores as (
-    select *, coalesce(analysis_weight, 1.0) as w
+    select *,
+        coalesce(analysis_weight, 1.0) / avg(coalesce(analysis_weight, 1.0)) over (
+            partition by instrument, school_year, term, component, school_id) as w
     from {{ ref('fct_respondent_scores') }}
 ),
 
@@ -19,7 +23,14 @@ means as (
         sum(w) filter (where level = 'emerging') / sum(w) filter (where is_scored) as share_emerging,
         sum(w) filter (where level = 'moderate_low') / sum(w) filter (where is_scored) as share_moderate_low,
         sum(w) filter (where level = 'moderate_high') / sum(w) filter (where is_scored) as share_moderate_high,
-        sum(w) filter (where level = 'high') / sum(w) filter (where is_scored) as share_high
+        sum(w) filter (where level = 'high') / sum(w) filter (where is_scored) as share_high,
+        -- measurement quality of the school's scores: separation reliability 1 - mean(SE^2) / var(measure),
+        -- Rudner's classification accuracy and consistency of the levels, person misfit
+        1 - avg(power(scaled_se, 2)) filter (where is_scored) / var_samp(scaled_score) filter (where is_scored)
+            as reliability,
+        avg(classification_accuracy) filter (where is_scored) as classification_accuracy,
+        avg(classification_consistency) filter (where is_scored) as classification_consistency,
+        count(*) filter (where is_misfitting) as n_misfitting
     from scores
     group by all
 ),
@@ -27,7 +38,8 @@ means as (
 se as (
     select
         m.instrument, m.school_year, m.term, m.component, m.school_id,
-        sum(power(s.w * (s.scaled_score - m.mean_scaled), 2)) as sum_z2
+        sum(power(s.w * (s.scaled_score - m.mean_scaled), 2)) as sum_z2,
+        sum(s.w * power(s.scaled_score - m.mean_scaled, 2)) as sum_wz2
     from means as m
     inner join scores as s
         on s.instrument = m.instrument and s.school_year = m.school_year and s.term = m.term
@@ -39,6 +51,9 @@ select
     m.*,
     case when m.n_respondents > 1
         then sqrt(m.n_respondents / (m.n_respondents - 1.0) * se.sum_z2) / m.sum_w end as se_scaled,
+    -- weighted SD of the scaled scores (n/(n-1) corrected), for effect sizes
+    case when m.n_respondents > 1
+        then sqrt(m.n_respondents / (m.n_respondents - 1.0) * se.sum_wz2 / m.sum_w) end as sd_scaled,
     case
         when m.mean_scaled is null then null
         when m.mean_scaled >= c.cut_high then 'high'

@@ -1,0 +1,65 @@
+"""Drift acted on, and the classification indices, on simulated data with known truth (no warehouse)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from scoring_jobs.rasch import CutScores, calibrate
+from scoring_jobs.rasch.simulate import simulate_responses
+from scoring_jobs.term_scores import _drop_from_anchors, _persons, classification_quality, drifting_items
+
+N_STEPS = np.full(7, 4)
+
+
+@pytest.fixture(scope="module")
+def bank():
+    rng = np.random.default_rng(21)
+    loc = np.linspace(-1.2, 1.2, 7)
+    thr = loc[:, None] + np.array([-1.5, -0.5, 0.5, 1.5])[None, :]
+    reference = simulate_responses(rng.normal(0, 1, 4000), thr, rng)
+    cal = calibrate(reference, model="pcm", n_steps=N_STEPS)
+    return thr, cal, rng
+
+
+def _term(bank, shift: float, n: int = 3000, growth: float = 0.4):
+    thr, cal, rng = bank
+    drifted = thr.copy()
+    drifted[3] += shift  # item 4 got harder between the terms (e.g. reworded), by `shift` logits
+    theta = rng.normal(growth, 1, n)
+    return theta, simulate_responses(theta, drifted, rng)
+
+
+def test_a_drifting_item_is_flagged_dropped_and_the_term_rescored_without_it(bank):
+    _, cal, _ = bank
+    theta, resp = _term(bank, shift=0.5)
+    all_items = np.ones(7, dtype=bool)
+    ok, _, persons, table = _persons(resp, 4, cal.thresholds, N_STEPS, all_items)
+    flagged = drifting_items(table)
+    assert flagged.tolist() == [False, False, False, True, False, False, False]
+    d = table["displacement"].to_numpy()
+    assert 0.3 <= d[3] < 0.5  # the one-step displacement is attenuated: the old 0.5 rule missed it
+    anchors = _drop_from_anchors(table, all_items)
+    assert anchors.tolist() == [True, True, True, False, True, True, True]
+    _, _, rescored, _ = _persons(resp, 4, cal.thresholds, N_STEPS, anchors)
+    bias_all = np.nanmean(persons.theta - theta[ok])
+    bias_anchored = np.nanmean(rescored.theta - theta)
+    assert bias_all < -0.04 and abs(bias_anchored) < abs(bias_all) / 3  # the drift no longer leaks into growth
+
+
+def test_no_item_is_flagged_without_drift(bank):
+    _, cal, _ = bank
+    _, resp = _term(bank, shift=0.0)
+    _, _, _, table = _persons(resp, 4, cal.thresholds, N_STEPS, np.ones(7, dtype=bool))
+    assert not drifting_items(table).any()
+
+
+def test_classification_indices():
+    cuts = CutScores("v", 238, 252, 266)
+    acc, cons = classification_quality(np.array([245.0, 238.0, 300.0, np.nan]), np.array([1.0, 5.0, 5.0, 5.0]), cuts)
+    assert acc[0] > 0.99 and cons[0] > 0.99  # 7 SE from both neighbouring cuts
+    # on the cut into moderate_low (band 238-252, 2.8 SE wide): half the mass below it, the rest inside
+    assert abs(acc[1] - (norm.cdf(14 / 5) - 0.5)) < 1e-12
+    assert abs(cons[1] - (0.5**2 + (norm.cdf(2.8) - 0.5) ** 2 + (1 - norm.cdf(2.8)) ** 2)) < 1e-8
+    assert acc[2] > 0.99999 and np.isnan(acc[3])
