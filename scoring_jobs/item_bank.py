@@ -55,7 +55,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     with ``calibration_id``, ``created`` (False when the same inputs were calibrated before), per-scale
     reliability and n, and ``failed``: the scales that could not be calibrated, each with the reason
     (the others are calibrated and stored all the same)."""
-    from scoring_jobs.rasch import MODELS, ScaleTransform, calibrate
+    from scoring_jobs.rasch import MODELS, calibrate
 
     if model not in MODELS:
         raise LeapError(f"model must be one of {', '.join(MODELS)}, not {model!r}", hint="--model pcm or --model rsm")
@@ -67,6 +67,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             ins = catalog.latest(name)
             items = [i.item_id for c in scaled_components() for i in ins.scale_items(c)]
             data[name] = (ins, term_frame(con, name, school_year, term, items))
+        scales_before = reporting_scales(con)
     finally:
         con.close()
     if all(f.empty for _, f in data.values()):
@@ -87,7 +88,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     root = settings.layout.calibrations / cal_id
     rows, thr_rows, summary = [], [], []
     created_at = datetime.now(UTC)
-    failed = []
+    failed, created_new = [], []
     for ins, comp, items, resp, ids, cuts, fp in scales:
         if resp.shape[0] == 0:
             continue
@@ -98,13 +99,17 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             failed.append({"instrument": ins.name, "component": comp, "reason": str(exc)})
             continue
         keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
-        st = ScaleTransform.from_reference(cal.persons.theta[keep], reference=f"{cal_id}/{ins.name}-{comp}")
+        link = _link(scales_before.get((ins.name, comp)), cal, items, cal.persons.theta[keep], cal_id, ins.name,
+                     comp, created_new)
+        st = link["transform"]
         out = root / f"{ins.name}-{comp}"
         if not (out / "scale.json").exists():
             tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             cal.to_dir(tmp, ids=ids)
-            (tmp / "scale.json").write_text(json.dumps(st.to_dict(), indent=2) + "\n")
+            scale_doc = {**st.to_dict(), **{k: link[k] for k in ("reporting_scale_version", "link_shift",
+                                                                   "linking_error", "n_link_items")}}
+            (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
             (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
             shutil.rmtree(out, ignore_errors=True)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +123,9 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             "scale_reference": st.reference, "cut_scores_version": cuts["version"],
             "cut_moderate_low": cuts["moderate_low"], "cut_moderate_high": cuts["moderate_high"],
             "cut_high": cuts["high"], "min_answered_share": ins.min_answered_share, "files_dir": str(out),
-            "created_at": created_at,
+            "created_at": created_at, "reporting_scale_version": link["reporting_scale_version"],
+            "link_shift": link["link_shift"], "linking_error": link["linking_error"],
+            "n_link_items": link["n_link_items"],
         })
         fit = cal.item_fit.set_index("item")
         for _, r in cal.items_table().iterrows():
@@ -131,8 +138,11 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             })
         summary.append({"instrument": ins.name, "component": comp, "n_persons": int(resp.shape[0]),
                         "reliability": float(cal.reliability), "converged": bool(cal.converged),
-                        "scale_slope": st.slope, "scale_intercept": st.intercept})
-    created = _store_calibration(settings, cal_id, pd.DataFrame(rows), pd.DataFrame(thr_rows))
+                        "scale_slope": st.slope, "scale_intercept": st.intercept,
+                        "reporting_scale_version": link["reporting_scale_version"],
+                        "linking_error_scaled": link["linking_error"] * st.slope})
+    created = _store_calibration(settings, cal_id, pd.DataFrame(rows), pd.DataFrame(thr_rows),
+                                 pd.DataFrame(created_new))
     manifest = {"calibration_id": cal_id, "model": model, "reference_school_year": school_year,
                 "reference_term": term, "scales": summary}
     root.mkdir(parents=True, exist_ok=True)
@@ -140,22 +150,27 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     return {**manifest, "created": created, "files_dir": str(root), "failed": failed}
 
 
-def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr: pd.DataFrame) -> bool:
+def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr: pd.DataFrame,
+                       new_scales: pd.DataFrame) -> bool:
     with warehouse_lock(settings):
         con = connect(settings)
         try:
             create_tables(con)
             exists = con.execute("select count(*) from scoring.item_bank_calibrations where calibration_id = ?",
                                  [cal_id]).fetchone()[0]
-            if exists:
-                return False
             con.execute("begin transaction")
-            con.register("cal_rows", rows)
-            con.register("thr_rows", thr)
-            con.execute("insert into scoring.item_bank_calibrations by name select * from cal_rows")
-            con.execute("insert into scoring.item_bank_thresholds by name select * from thr_rows")
+            if len(new_scales):  # a scale is derived once: never replaced, whatever calibration comes later
+                con.register("scale_rows", new_scales)
+                con.execute("""insert into scoring.reporting_scales by name select * from scale_rows as n
+                    where not exists (select 1 from scoring.reporting_scales as r
+                                      where r.instrument = n.instrument and r.component = n.component)""")
+            if not exists:
+                con.register("cal_rows", rows)
+                con.register("thr_rows", thr)
+                con.execute("insert into scoring.item_bank_calibrations by name select * from cal_rows")
+                con.execute("insert into scoring.item_bank_thresholds by name select * from thr_rows")
             con.execute("commit")
-            return True
+            return not exists
         finally:
             con.close()
 
@@ -177,3 +192,55 @@ def list_calibrations(settings: Settings) -> pd.DataFrame:
         con.close()
 
 
+
+
+# ------------------------------------------------------------------------------------------ reporting scale
+
+
+def reporting_scales(con) -> dict[tuple[str, str], dict]:
+    """The fixed reporting scale of every instrument × component that has one, with the item locations
+    of the calibration it was derived from (the anchors later calibrations are linked through)."""
+    if not has_table(con, "reporting_scales"):
+        return {}
+    out = {}
+    for row in con.execute("select * from scoring.reporting_scales").df().to_dict("records"):
+        locs = con.execute("""select item_id, any_value(location) as location from scoring.item_bank_thresholds
+            where calibration_id = ? and instrument = ? and component = ? group by item_id""",
+                           [row["reference_calibration_id"], row["instrument"], row["component"]]).df()
+        out[(row["instrument"], row["component"])] = {**row, "locations": dict(zip(locs["item_id"], locs["location"],
+                                                                               strict=True))}
+    return out
+
+
+def _link(scale: dict | None, cal, items: list[str], theta: np.ndarray, cal_id: str, instrument: str,
+          component: str, created_new: list) -> dict:
+    """The 200-300 transform of a calibration, on the one fixed reporting scale.
+
+    The first calibration of a scale derives the scale (its reference WLE mean ± 2.5 SD → 200-300) once;
+    it is stored as ``scoring.reporting_scales`` and never re-derived. Every later calibration is linked
+    to it through the items both share (mean-mean linking, the Rasch model's only free constant):
+    ``shift = mean_i(location_ref_i - location_new_i)``, so theta on the reference metric is
+    ``theta_new + shift``, with the linking error ``sd_i(differences) / sqrt(k)`` (logits) over the k
+    common items. The calibration's effective transform is ``intercept + slope * shift + slope * theta``.
+    """
+    from scoring_jobs.rasch import ScaleTransform
+
+    if scale is None:
+        version = f"{instrument}-{component}-v1"
+        st = ScaleTransform.from_reference(theta, reference=f"{version} (from {cal_id})")
+        created_new.append({"reporting_scale_version": version, "instrument": instrument, "component": component,
+                            "reference_calibration_id": cal_id, "scale_intercept": st.intercept,
+                            "scale_slope": st.slope, "created_at": datetime.now(UTC)})
+        return {"transform": st, "reporting_scale_version": version, "link_shift": 0.0, "linking_error": 0.0,
+                "n_link_items": len(items)}
+    new_loc = dict(zip(cal.item_fit["item"], cal.item_fit["location"], strict=True))
+    common = [i for i in items if i in scale["locations"] and np.isfinite(new_loc.get(i, np.nan))]
+    if len(common) < 2:
+        raise LeapError(f"{instrument} {component}: {len(common)} item(s) in common with the reporting scale's "
+                        f"reference calibration {scale['reference_calibration_id']}; linking needs at least 2")
+    diffs = np.array([scale["locations"][i] - new_loc[i] for i in common])
+    shift = float(diffs.mean())
+    st = ScaleTransform(float(scale["scale_intercept"]) + float(scale["scale_slope"]) * shift,
+                        float(scale["scale_slope"]), f"{scale['reporting_scale_version']} (linked)")
+    return {"transform": st, "reporting_scale_version": scale["reporting_scale_version"], "link_shift": shift,
+            "linking_error": float(diffs.std(ddof=1) / np.sqrt(len(common))), "n_link_items": len(common)}

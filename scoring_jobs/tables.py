@@ -7,7 +7,9 @@ before every dbt build (:func:`leap.orchestration.tasks.dbt_build`), so the sour
 - ``item_bank_calibrations``: one row per calibration id × instrument × scaled component;
 - ``item_bank_thresholds``: one row per calibration id × instrument × component × item × step;
 - ``respondent_scores``: one row per counted respondent × term × scale, with the calibration id used;
-- ``item_drift``: one row per term × calibration × scale × item (anchored displacement).
+- ``item_drift``: one row per term × calibration × scale × item (anchored displacement);
+- ``reporting_scales``: one row per instrument × scaled component: the fixed 200-300 scale, derived once
+  from a named reference calibration (scoring_jobs.item_bank._link).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ COLUMNS = {
         n_persons bigint, n_items integer, n_responses bigint, converged boolean, iterations integer,
         reliability double, scale_intercept double, scale_slope double, scale_reference varchar,
         cut_scores_version varchar, cut_moderate_low double, cut_moderate_high double, cut_high double,
-        min_answered_share double, files_dir varchar, created_at timestamptz""",
+        min_answered_share double, files_dir varchar, created_at timestamptz, reporting_scale_version varchar,
+        link_shift double, linking_error double, n_link_items integer""",
     "item_bank_thresholds": """calibration_id varchar, instrument varchar, component varchar, item_id varchar, step integer,
         threshold double, threshold_se double, location double, location_se double, infit_msq double,
         outfit_msq double, n_responses bigint""",
@@ -33,6 +36,8 @@ COLUMNS = {
         scaled_se double, level varchar, level_order integer, is_outside_reporting_range boolean,
         infit_msq double, outfit_msq double, is_misfitting boolean, classification_accuracy double,
         classification_consistency double""",
+    "reporting_scales": """reporting_scale_version varchar, instrument varchar, component varchar,
+        reference_calibration_id varchar, scale_intercept double, scale_slope double, created_at timestamptz""",
     "item_drift": """calibration_id varchar, instrument varchar, school_year varchar, term varchar, component varchar,
         item_id varchar, n_responses bigint, anchored_location double, displacement double, infit_msq double,
         outfit_msq double, n_unscorable_responses bigint, drift_threshold double, is_drifting boolean,

@@ -5,7 +5,7 @@ Public surface (kept stable; the dbt marts mirror the formulas in :mod:`weights.
 - :func:`load_margins`, :func:`rake` -> :class:`RakeResult` (weights + :class:`RakeDiagnostics`)
 - :func:`kish_design_effect`, :func:`kish_effective_n`
 - :func:`weighted_proportions`, :func:`compare_groups`, :func:`weighted_mean`, :func:`compare_means`,
-  :func:`paired_difference`
+  :func:`paired_difference`, :func:`overlap_difference`
 
 Every result equals R's survey package (``rake``, ``calibrate``, ``svymean``); the R script that makes the
 reference numbers is ``weights/reference/rake_reference.R``.
@@ -39,6 +39,7 @@ __all__ = [
     "kish_design_effect",
     "kish_effective_n",
     "load_margins",
+    "overlap_difference",
     "paired_difference",
     "rake",
     "weighted_proportions",

@@ -203,3 +203,30 @@ def paired_difference(before, after, weights=None, *, alpha: float = ALPHA) -> d
     half = t_critical(est["df"], alpha) * est["se"]
     return {"n": est["n"], "mean_diff": est["mean"], "se": est["se"], "df": est["df"], "t": t,
             "p_value": t_two_sided_p(t, est["df"]), "ci_low": est["mean"] - half, "ci_high": est["mean"] + half}
+
+
+def overlap_difference(before: pd.DataFrame, after: pd.DataFrame, *, alpha: float = ALPHA) -> dict:
+    """``mean(after) - mean(before)`` of two weighted samples that share units (a school's fall and spring
+    respondents, most of them answering both), with the SE that counts their overlap.
+
+    ``before``/``after``: columns ``key`` (the unit, e.g. respondent_key), ``y``, ``w``. Linearized over
+    the union of the units, ``z_i = w_i (y_ai - mean_a) / W_a - w_i (y_bi - mean_b) / W_b`` (a term not
+    answered contributes 0), ``var = m / (m - 1) * sum z_i^2`` = V_before + V_after - 2 Cov, ``df = m - 2``
+    (m = units in either sample). The SQL of ``fct_school_growth`` computes the same.
+    """
+    parts = []
+    for frame, sign in ((before, -1.0), (after, 1.0)):
+        w = frame["w"].to_numpy(float)
+        w = w / w.mean()
+        y = frame["y"].to_numpy(float)
+        mean = w @ y / w.sum()
+        parts.append((mean, pd.Series(sign * w * (y - mean) / w.sum(), index=frame["key"].to_numpy())))
+    z = parts[0][1].add(parts[1][1], fill_value=0.0).groupby(level=0).sum().to_numpy()
+    m = len(z)
+    diff = parts[1][0] - parts[0][0]
+    se = float(np.sqrt(m / (m - 1) * np.sum(z * z))) if m > 2 else float("nan")
+    df = m - 2
+    t = diff / se if se > 0 else float("nan")
+    half = t_critical(df, alpha) * se
+    return {"difference": diff, "se": se, "df": df, "t": t, "p_value": t_two_sided_p(t, df),
+            "ci_low": diff - half, "ci_high": diff + half}

@@ -70,5 +70,6 @@ def test_scoring_staging_passes_the_one_table_definition_through():
     for path in (ROOT / "dbt_project" / "models" / "staging" / "scoring").glob("stg_scoring__*.sql"):
         sql = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("--"))
         assert sql.strip().startswith("select * from {{ source('scoring'"), path.name
-    assert set(TABLES) == {"item_bank_calibrations", "item_bank_thresholds", "respondent_scores", "item_drift"}
+    assert set(TABLES) == {"item_bank_calibrations", "item_bank_thresholds", "respondent_scores", "item_drift",
+                           "reporting_scales"}
     assert column_names("respondent_scores")[:3] == ["calibration_id", "instrument", "instrument_version"]
