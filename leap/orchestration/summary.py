@@ -33,6 +33,7 @@ class RunSummary:
     schools_significant_growth: int = 0
     growth_cells: int = 0
     growth_cells_significant: int = 0
+    weighting: dict[str, int] = field(default_factory=dict)  # groups (instrument x term x sample) per method
     marts: dict[str, int] = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
     dag_runs: list[dict] = field(default_factory=list)
@@ -54,6 +55,10 @@ class RunSummary:
                  "(fall to spring, on at least one instrument x scale, matched design, 95%)",
                  f"    school x instrument x scale cells significant: {self.growth_cells_significant:,} of "
                  f"{self.growth_cells:,}",
+                 "  weights (instrument x term x sample groups): "
+                 + (", ".join(f"{k} {v}" for k, v in sorted(self.weighting.items())) or "-")
+                 + ("  ** raking missed its margins: base weights used (fct_weighting_diagnostics) **"
+                    if self.weighting.get("base_weights_fallback") else ""),
                  "  DAG runs: " + ", ".join(f"{r['dag_id']} {r['state']} ({r['seconds']:.0f}s)" for r in self.dag_runs),
                  "  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()),
                  "  outputs:"]
@@ -97,6 +102,10 @@ def school_counts(settings: Settings, summary: RunSummary) -> RunSummary:
                 "count(*) filter (where is_significant_matched) from main.fct_school_growth where school_year = ?")
             summary.schools_significant_growth, summary.growth_cells = schools, cells
             summary.growth_cells_significant = significant
+        if "fct_weighting_diagnostics" in tables:
+            summary.weighting = dict(con.execute(
+                "select weight_method, count(*) from main.fct_weighting_diagnostics where school_year = ? "
+                "group by 1", [school_year]).fetchall())
     finally:
         con.close()
     return summary
