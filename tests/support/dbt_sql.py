@@ -1,0 +1,19 @@
+"""Render a dbt macro of dbt_project/macros into plain SQL, to run it in DuckDB on fixture tables.
+
+Only for macros that need nothing from dbt but their arguments (``ref`` is given as a name map).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros"
+
+
+def render_macro(file: str, call: str, refs: dict[str, str] | None = None) -> str:
+    """``call``: the Jinja expression, e.g. ``weighted_category_shares('t', ['group'])``."""
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    source = (MACROS / file).read_text() + "\n{{ " + call + " }}"
+    return env.from_string(source).render(ref=lambda name: (refs or {})[name])
