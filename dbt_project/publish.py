@@ -1,6 +1,7 @@
 """Publishing the marts for BI: a copy BI tools read without blocking the pipeline.
 
-Every table of the warehouse's ``marts`` schema is written as Parquet under
+Aggregates only: every table of the warehouse's ``marts`` schema (respondent-level tables are built in
+the ``restricted`` schema and never leave the warehouse) is written as Parquet under
 ``$LEAP_DATA_DIR/published/marts/`` and into a DuckDB file ``$LEAP_DATA_DIR/published/marts.duckdb``
 (tables in its main schema), both replaced atomically: readers see the old or the new version,
 never half of one.

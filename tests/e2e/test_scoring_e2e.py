@@ -99,7 +99,7 @@ def test_every_respondent_scored_or_flagged(scored):
     settings, *_ = scored
     n_resp = _q(settings, f"""select count(*) as n from intermediate.int_respondents
         where school_year = '{YEAR}' and term in ('fall', 'spring')""")["n"][0]
-    rs = _q(settings, "select * from marts.fct_respondent_scores")
+    rs = _q(settings, "select * from restricted.fct_respondent_scores")
     assert len(rs) == 3 * n_resp
     assert rs.loc[rs["is_scored"], ["theta", "theta_se", "scaled_score", "scaled_se", "level"]].notna().all().all()
     flagged = rs[~rs["is_scored"]]
@@ -153,7 +153,7 @@ def _independent_growth(rs: pd.DataFrame) -> pd.DataFrame:
 
 def test_growth_formulas_match_an_independent_computation(scored):
     settings, *_ = scored
-    rs = _q(settings, f"select * from marts.fct_respondent_scores where school_year = '{YEAR}' {STUDENT}")
+    rs = _q(settings, f"select * from restricted.fct_respondent_scores where school_year = '{YEAR}' {STUDENT}")
     mart = _q(settings, f"select * from marts.fct_school_growth where school_year = '{YEAR}' {STUDENT}")
     assert not mart["is_suppressed"].any() and not mart["is_suppressed_matched"].any()
     merged = mart.merge(_independent_growth(rs), on=["school_id", "component"], suffixes=("", "_py"))
@@ -235,6 +235,27 @@ def test_cli_lists_calibrations_and_rejects_bad_terms(scored, capsys):
     assert "unknown term" in capsys.readouterr().err
     assert main(["scoring", "score", "--school-year", YEAR, "--term", "fall", "--calibration-id", "nope"]) == 2
     assert "unknown calibration id" in capsys.readouterr().err
+
+
+def test_respondent_level_scores_stay_in_the_restricted_zone(scored):
+    """The published BI snapshot (and so every partner export, made from it) holds aggregates only: the
+    respondent scores (school id, respondent key, scaled score) stay in the warehouse's restricted
+    schema. Before, the snapshot carried all 17,415 respondent rows of the demo, including the eight
+    teachers whose school mean was suppressed."""
+    import duckdb
+
+    from dbt_project.publish import publish
+
+    settings = scored[0]
+    pub = publish(settings)
+    assert "fct_respondent_scores" not in pub.tables and "fct_school_growth" in pub.tables
+    con = duckdb.connect(str(pub.duckdb_file), read_only=True)
+    try:
+        cols = con.execute("select table_name, column_name from duckdb_columns() where schema_name = 'main'").fetchall()
+    finally:
+        con.close()
+    assert not [(t, c) for t, c in cols if c in ("respondent_key", "submission_id", "respondent_id")]
+    assert _q(settings, "select count(*) as n from restricted.fct_respondent_scores")["n"][0] > 0
 
 
 def test_a_scale_that_cannot_be_calibrated_does_not_stop_the_others(scored, monkeypatch, capsys):

@@ -1,4 +1,7 @@
+{{ config(schema='restricted') }}
 -- Grain: one row per counted respondent x instrument x school year x term x scaled component.
+-- Respondent-level: built in the warehouse's `restricted` schema, which is never published or exported
+-- (dbt_project/publish.py copies the `marts` schema only); the marts aggregate it.
 -- The scoring job's person measures with the respondent's analysis weight (int_respondent_weights).
 select
     s.instrument,
