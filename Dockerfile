@@ -58,6 +58,10 @@ RUN mkdir -p dags dbt_project/target dbt_project/logs expectations/uncommitted /
 # --------------------------------------------------------------------------- airflow target
 FROM source AS airflow
 COPY --from=venv-airflow /opt/venv /opt/venv
+# The report DAG prints the school reports to PDF with the system Chromium (reports/browser.py).
+RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        chromium fonts-liberation \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-deps --no-build-isolation -e /opt/leap \
  && pip check \
  && mkdir -p /opt/airflow/logs \
@@ -79,6 +83,10 @@ CMD ["version"]
 # --------------------------------------------------------------------------- platform target (default)
 FROM source AS platform
 COPY --from=venv /opt/venv /opt/venv
+# `leap report build` prints the school reports to PDF with the system Chromium (reports/browser.py).
+RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        chromium fonts-liberation \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-deps --no-build-isolation -e /opt/leap \
  && pip check
 ENV LEAP_DATA_DIR=/data

@@ -1,10 +1,11 @@
 """
 ### LEAP · partner refresh
 
-Weekly (Monday 06:00 UTC) and whenever **`leap://warehouse/marts`**, **`leap://warehouse/scores`**
-or **`leap://warehouse/growth`** changes: exports, per partner (sample) and school year, the
-school results and growth from the published, suppressed-safe marts as CSV and Parquet plus a
-`manifest.json` (row counts, sha256 checksums) under
+Weekly (Monday 06:00 UTC) and whenever **`leap://warehouse/marts`**, **`leap://warehouse/scores`**,
+**`leap://warehouse/growth`** or **`leap://reports/schools`** changes: exports, per partner (sample)
+and school year, the school results and growth from the published, suppressed-safe marts as CSV and
+Parquet, the partner's own schools' reports (HTML, PDF), a `codebook.csv` (every column, item wording,
+category label and code) and a `manifest.json` (row counts, sha256 checksums) under
 `$LEAP_DATA_DIR/exports/<partner>/<school_year>/<version>/`. The version is a checksum of the
 files, so a refresh on unchanged marts rewrites nothing. Emits **`leap://exports/partners`**.
 
@@ -21,7 +22,7 @@ from leap.orchestration.defaults import START, TAGS, default_args, on_failure, s
 
 SCHEDULE = AssetOrTimeSchedule(
     timetable=CronTriggerTimetable("0 6 * * 1", timezone="UTC"),
-    assets=(Asset(assets.WAREHOUSE) | Asset(assets.SCORES) | Asset(assets.GROWTH)),
+    assets=(Asset(assets.WAREHOUSE) | Asset(assets.SCORES) | Asset(assets.GROWTH) | Asset(assets.REPORTS)),
 )
 
 

@@ -23,6 +23,8 @@ PROJECT_DIR = Path(__file__).resolve().parent
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "LEAP_MIN_CELL_N": str(settings.min_cell_n),
+            "LEAP_MIN_CLASSROOM_N": str(settings.min_classroom_n),
+            "LEAP_MIN_RESPONSE_RATE": repr(settings.min_response_rate),
             **settings.layout.dbt_env()}
 
 
@@ -32,6 +34,7 @@ def dbt(settings: Settings, *args: str, quiet: bool = False) -> subprocess.Compl
     cmd = [str(exe if exe.exists() else "dbt"), *args, "--project-dir", str(PROJECT_DIR),
            "--profiles-dir", str(PROJECT_DIR)]
     settings.layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    settings.layout.restricted.mkdir(parents=True, exist_ok=True)  # external models write there
     with warehouse_lock(settings):
         proc = subprocess.run(cmd, env=dbt_env(settings), text=True,
                               stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)

@@ -55,6 +55,8 @@ def _pandas_dtype(field) -> str:
         return {8: "Int8", 16: "Int16", 32: "Int32", 64: "Int64"}[t.bit_width]
     if pa.types.is_timestamp(t):
         return f"datetime64[{t.unit}, {t.tz}]" if t.tz else f"datetime64[{t.unit}]"
+    if pa.types.is_list(t):  # lists (classroom_ids) arrive as Python objects: pandas says dtype 'object'
+        return "object"
     return str(t.to_pandas_dtype().__name__)
 
 

@@ -201,7 +201,7 @@ def _json_schema(item_columns: tuple[str, ...]) -> pa.Schema:
     demo = pa.struct([("grade", pa.int8()), ("gender", pa.string()), ("race_ethnicity", pa.string()),
                       ("parent_education", pa.string())])
     fields = [(c, pa.float64() if c == "weight" else pa.string()) for c in _FROM_EVENT]
-    fields += [("submitted_at", pa.string()), ("demographics", demo),
+    fields += [("submitted_at", pa.string()), ("demographics", demo), ("classroom_ids", pa.list_(pa.string())),
                ("responses", pa.struct([(c, pa.int8()) for c in item_columns]))]
     return pa.schema(fields)
 
@@ -225,6 +225,7 @@ def _to_table(g: _Group, kafka_partition: int, now: datetime, item_columns: tupl
     demo = parsed.column("demographics").combine_chunks()
     for name in _DEMOGRAPHICS:
         cols[name] = pc.struct_field(demo, name)
+    cols["classroom_ids"] = parsed.column("classroom_ids")  # absent or null in the event: null
     responses = parsed.column("responses").combine_chunks()
     for name in item_columns:
         cols[name] = pc.struct_field(responses, name)

@@ -5,8 +5,8 @@
 
 Both may only say yes to events the reference validator accepts; anything else goes to it, and it
 decides and explains (tests/ingestion differential-test them against the compiled JSON Schema). The
-vocabularies (terms, grade bands, samples, regions, urbanicities), the required and allowed fields and
-the demographic lengths are read from the schema file itself; the patterns below are written for
+vocabularies (terms, grade bands, samples, regions, urbanicities), the required and allowed fields,
+the demographic lengths and the bounds of the classroom list are read from the schema file itself; the patterns below are written for
 schema v1, so the fast path is tied to the schema file's content: if the file changes it switches
 itself off until it is reviewed.
 """
@@ -29,12 +29,13 @@ from leap.instrument import Catalog, Instrument
 # unusual (floats for integers, extra keys, unknown items) returns False and goes to the
 # reference validator, which decides and explains.
 
-_FAST_SCHEMA_SHA256 = "9796c49a3adcbfd754a65a4984f48a99749a5886e2652b45a5d5f9e72800d575"
+_FAST_SCHEMA_SHA256 = "f60e0b5330255c00b9189b363a90f611e0a033dc7293f0435a2e2e453d4cb19d"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _VERSION = re.compile(r"[0-9]+\.[0-9]+")
 _SCHOOL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _YEAR = re.compile(r"[0-9]{4}-[0-9]{2}")
+_CLASSROOM = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
 _FAST: bool | None = None
 
@@ -60,6 +61,8 @@ class _Vocab:
         self.regions, self.urbanicities = enum["region"], enum["urbanicity"]
         demo = props["demographics"]["properties"]
         self.demo_max = {k: v["maxLength"] for k, v in demo.items() if "maxLength" in v}
+        classrooms = props["classroom_ids"]
+        self.classrooms = (classrooms["minItems"], classrooms["maxItems"])
 
 
 @lru_cache(maxsize=1)
@@ -130,6 +133,9 @@ def _fast_optional(e: dict, vocab: _Vocab) -> bool:
     w = e.get("weight")
     if w is not None and not (type(w) in (int, float) and w > 0):
         return False
+    ids = e.get("classroom_ids")
+    if ids is not None and not _classrooms_conform(ids, vocab):
+        return False
     demo = e.get("demographics")
     if demo is None:
         return True
@@ -142,6 +148,17 @@ def _fast_optional(e: dict, vocab: _Vocab) -> bool:
         elif k not in vocab.demo_max or (v is not None and (type(v) is not str or len(v) > vocab.demo_max[k])):
             return False
     return True
+
+
+def _classrooms_conform(ids, vocab: _Vocab) -> bool:
+    """A list of distinct section ids within the schema's bounds; fullmatch, so that no id ends in a
+    newline (the schema's ``$`` would let one through: the reference validator decides those)."""
+    lo, hi = vocab.classrooms
+    if type(ids) is not list or not lo <= len(ids) <= hi:
+        return False
+    if not all(type(c) is str and _CLASSROOM.fullmatch(c) is not None for c in ids):
+        return False
+    return len(set(ids)) == len(ids)
 
 
 _INT_OR_NONE = frozenset((int, type(None)))
@@ -183,6 +200,12 @@ class _FastDemographics(msgspec.Struct, forbid_unknown_fields=True):
     parent_education: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
+# A section id fully anchored (\Z: no trailing newline); the list's bounds are the schema's minItems and
+# maxItems (the schema hash pins them); uniqueness (uniqueItems) is checked after the decode.
+_ClassroomId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}\Z")]
+_ClassroomIds = Annotated[list[_ClassroomId], msgspec.Meta(min_length=1, max_length=12)]
+
+
 class _FastEvent(msgspec.Struct, forbid_unknown_fields=True):
     submission_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                                                        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")]
@@ -201,6 +224,7 @@ class _FastEvent(msgspec.Struct, forbid_unknown_fields=True):
     urbanicity: str | None = None
     weight: Annotated[float, msgspec.Meta(gt=0)] | None = None
     demographics: _FastDemographics | None = None
+    classroom_ids: _ClassroomIds | None = None
     schema_version: Literal[1] | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -235,6 +259,8 @@ def fast_check(raw: bytes, catalog: Catalog) -> _FastEvent | None:
            e.region, e.urbanicity)
     if not _context_ok(ctx):
         return None
+    if e.classroom_ids is not None and len(set(e.classroom_ids)) != len(e.classroom_ids):
+        return None  # uniqueItems
     dec = _response_decoders(catalog).get((e.instrument, e.instrument_version))
     if dec is None:
         return None

@@ -3,8 +3,9 @@
 CSV format (wide, one row per submission, UTF-8 with a header row):
 ``submission_id, instrument, instrument_version, school_id, respondent_id, school_year, term,
 submitted_at, grade_band, sample, region, urbanicity, weight, grade, gender, race_ethnicity,
-parent_education`` then one column per item id of every instrument (catalog order). An empty cell
-means the field is absent; for an item of the row's instrument version an empty cell means
+parent_education, classroom_ids`` then one column per item id of every instrument (catalog order).
+``classroom_ids`` holds the section ids separated by ``;`` (optional: files without the column still
+import). An empty cell means the field is absent; for an item of the row's instrument version an empty cell means
 *skipped* (null), while an item column missing from the file leaves the item out. The demographic
 columns become the ``demographics`` object when any is filled. Cells that do not parse (e.g.
 ``"often"`` as a category) are passed on as strings, so the validator rejects the row with
@@ -30,6 +31,8 @@ CSV_BASE_COLUMNS = ["submission_id", "instrument", "instrument_version", "school
                     "school_year", "term", "submitted_at", "grade_band", "sample", "region", "urbanicity",
                     "weight"]
 DEMOGRAPHIC_COLUMNS = ["grade", "gender", "race_ethnicity", "parent_education"]
+CLASSROOM_COLUMN = "classroom_ids"
+CLASSROOM_SEPARATOR = ";"  # not in the id pattern, so a list of valid ids splits back unchanged
 
 def csv_columns(catalog: Catalog | None = None) -> list[str]:
     """Header of a partner CSV: event fields, demographics, then every item id of every instrument."""
@@ -37,13 +40,15 @@ def csv_columns(catalog: Catalog | None = None) -> list[str]:
     items: dict[str, None] = {}
     for name in catalog.names:
         items.update(dict.fromkeys(catalog.item_columns(name)))
-    return CSV_BASE_COLUMNS + DEMOGRAPHIC_COLUMNS + list(items)
+    return CSV_BASE_COLUMNS + DEMOGRAPHIC_COLUMNS + [CLASSROOM_COLUMN] + list(items)
 
 
 def event_to_csv_row(event: dict) -> dict[str, str]:
     """One v1 event as a CSV row (missing and null → empty cell)."""
     row = {k: _cell(event.get(k)) for k in CSV_BASE_COLUMNS}
     row.update({k: _cell(v) for k, v in (event.get("demographics") or {}).items()})
+    classrooms = event.get(CLASSROOM_COLUMN)
+    row[CLASSROOM_COLUMN] = CLASSROOM_SEPARATOR.join(map(str, classrooms)) if classrooms else ""
     row.update({k: _cell(v) for k, v in event["responses"].items()})
     return row
 
@@ -78,9 +83,12 @@ def csv_row_to_event(row: Mapping[str, str], catalog: Catalog | None = None) -> 
     if any(v is not None for v in demo.values()):
         demo["grade"] = _number(demo["grade"], int) if demo["grade"] is not None else None
         event["demographics"] = demo
+    if row.get(CLASSROOM_COLUMN):
+        # Pieces are passed on as they are (an empty one from "a;;b" too): the validator judges them.
+        event[CLASSROOM_COLUMN] = [c.strip() for c in row[CLASSROOM_COLUMN].split(CLASSROOM_SEPARATOR)]
     ins = catalog.get(row.get("instrument"), row.get("instrument_version"))
     own = set(ins.item_ids) if ins else set()
-    skip = set(CSV_BASE_COLUMNS) | set(DEMOGRAPHIC_COLUMNS)
+    skip = {*CSV_BASE_COLUMNS, *DEMOGRAPHIC_COLUMNS, CLASSROOM_COLUMN}
     event["responses"] = {k: (_number(v, int) if v else None) for k, v in row.items()
                           if k not in skip and k is not None and (v or k in own)}
     return event

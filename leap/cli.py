@@ -25,6 +25,7 @@ PARTS: list[str] = [
     "leap.commands.weights_cmd",
     "leap.commands.warehouse_cmd",
     "leap.commands.scoring_cmd",
+    "leap.commands.report_cmd",
     "leap.commands.airflow_cmd",
     "leap.commands.demo_cmd",
     "leap.commands.rasch_cmd",

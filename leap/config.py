@@ -81,6 +81,8 @@ class Settings:
     flush_records: int = 50000
     flush_seconds: float = 2.0
     min_cell_n: int = 10
+    min_classroom_n: int = 5  # the classroom view of a school report (YouthTruth's rule: fewer than 5 hidden)
+    min_response_rate: float = 0.5  # a school report below it is marked (5Essentials' 50 % rule)
     session_timeout_ms: int = 10000
     instance_id: str | None = None
 
@@ -107,6 +109,8 @@ def load_settings() -> Settings:
         flush_records=_int_env("LEAP_FLUSH_RECORDS", 50000),
         flush_seconds=_float_env("LEAP_FLUSH_SECONDS", 2.0),
         min_cell_n=_int_env("LEAP_MIN_CELL_N", 10),
+        min_classroom_n=_int_env("LEAP_MIN_CLASSROOM_N", 5),
+        min_response_rate=_float_env("LEAP_MIN_RESPONSE_RATE", 0.5),
         session_timeout_ms=_int_env("LEAP_CONSUMER_SESSION_TIMEOUT_MS", 10000),
         instance_id=os.environ.get("LEAP_CONSUMER_INSTANCE_ID") or None,
     )

@@ -54,6 +54,9 @@ class Item:
     categories: tuple[str, ...]  # labels, index = category integer
     top_box_min: int
     wording: str
+    # The item asks about the practice in the respondent's own classroom(s), so a classroom-level
+    # report may use it; items.csv: is_classroom_indicator (older definitions without it: False).
+    is_classroom_indicator: bool = False
 
     @property
     def max_category(self) -> int:
@@ -149,6 +152,9 @@ BASE_FIELDS: list[pa.Field] = [
     pa.field("gender", pa.string()),
     pa.field("race_ethnicity", pa.string()),
     pa.field("parent_education", pa.string()),
+    # The class sections the response is about (event field classroom_ids); null = unknown. Files
+    # written before it existed lack the column: readers take them by name (DuckDB union_by_name).
+    pa.field("classroom_ids", pa.list_(pa.string())),
     pa.field("weight", pa.float64()),
     pa.field("kafka_partition", pa.int32(), nullable=False),
     pa.field("kafka_offset", pa.int64(), nullable=False),
@@ -180,6 +186,7 @@ def _load(directory: str) -> Catalog:  # noqa: ARG001 - the cache key: one catal
                 categories=labels[row["response_scale"]],
                 top_box_min=int(row["top_box_min"]),
                 wording=row["wording"],
+                is_classroom_indicator=_flag(row, "is_classroom_indicator"),
             )
         )
     instruments = {}
@@ -203,6 +210,14 @@ def _load(directory: str) -> Catalog:  # noqa: ARG001 - the cache key: one catal
     if bad:
         raise ValueError(f"item ids must match {_ITEM_ID.pattern} (the event schema's pattern): {bad}")
     return Catalog(instruments=instruments, components=components)
+
+
+def _flag(row: dict[str, str], column: str) -> bool:
+    """A true/false column of a definition file; False when the file predates the column."""
+    text = (row.get(column) or "false").strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{column} must be true or false, got {row.get(column)!r} (item {row.get('item_id')})")
+    return text == "true"
 
 
 def load_catalog() -> Catalog:
@@ -295,3 +310,13 @@ def level_order(level: str | None) -> int | None:
 def margin_levels(variable: str) -> list[str]:
     """The levels of a raking variable (region, grade_band, urbanicity), in the margins file's order."""
     return list(dict.fromkeys(r["level"] for r in population_margins() if r["variable"] == variable))
+
+
+def component_names() -> dict[str, str]:
+    """Component code -> its name (``components.csv``): LF -> Learner Focused."""
+    return {r["component"]: r["component_name"] for r in _read("components.csv")}
+
+
+def sample_names() -> dict[str, str]:
+    """Sample code -> its name (``samples.csv``): nextgen -> NextGen schools."""
+    return {r["sample"]: r["sample_name"] for r in _samples()}

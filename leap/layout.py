@@ -15,6 +15,9 @@ variables (``profiles.yml`` and the source YAML read them with ``env_var``).
       warehouse/leap.duckdb                                      the dbt warehouse (+ .dbt.lock)
       dbt/{target,logs}/                                         dbt's own output
       published/marts.duckdb, published/marts/*.parquet          what BI reads
+      restricted/                                                respondent-level extracts (never published)
+      inputs/enrolment.csv                                       expected respondents (optional roster input)
+      reports/<school_year>/<term>/                              school, network and LEAP reports + manifest
       exports/<partner>/<school_year>/<version>/                 partner refreshes
       scoring/calibrations/<calibration id>/                     item banks as files
       secrets/pseudonym.key                                      the local HMAC key (embedded default)
@@ -128,6 +131,31 @@ class Layout:
         return self.published / "marts"
 
     @property
+    def restricted(self) -> Path:
+        """The restricted zone: respondent-level files for authorized analysts; never published or exported."""
+        return self.root / "restricted"
+
+    @property
+    def restricted_scores(self) -> Path:
+        return self.restricted / "respondent_scores.parquet"
+
+    @property
+    def inputs(self) -> Path:
+        return self.root / "inputs"
+
+    @property
+    def enrolment(self) -> Path:
+        """Expected respondents per school x school year x term x instrument (docs/reports.md)."""
+        return self.inputs / "enrolment.csv"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    def reports_dir(self, school_year: str, term: str) -> Path:
+        return self.reports / school_year / term
+
+    @property
     def exports(self) -> Path:
         return self.root / "exports"
 
@@ -181,4 +209,5 @@ class Layout:
         """The paths dbt reads (``profiles.yml``, the source YAML), as environment variables."""
         return {"LEAP_WAREHOUSE_PATH": str(self.warehouse), "LEAP_VALIDATED_DIR": str(self.validated),
                 "LEAP_VALIDATION_RESULTS_DIR": str(self.validation_results),
+                "LEAP_RESTRICTED_DIR": str(self.restricted),
                 "DBT_TARGET_PATH": str(self.dbt_target), "DBT_LOG_PATH": str(self.dbt_logs)}

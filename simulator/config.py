@@ -53,6 +53,15 @@ ZERO_GROWTH_SHARE, LARGE_GROWTH_SHARE = 0.1, 0.1
 INDIVIDUAL_GROWTH_SD = 0.25
 SLOT_DAYS = 15  # a school administers within a slot of this many days inside the term window
 MS_PER_DAY = 86_400_000
+# Class sections: a school has at least MIN_SECTIONS; a teacher reports on 1 + Binomial(min(EXTRA_SECTIONS,
+# sections - 1), EXTRA_SECTION_P) of them (at most 1 + EXTRA_SECTIONS = 4): subject teachers teach several
+# sections, so most sections are reported on by several teachers.
+MIN_SECTIONS = 2
+EXTRA_SECTIONS, EXTRA_SECTION_P = 3, 0.6
+# Response rate of a school (respondents over enrolment) ~ Beta(5, 2): three schools in four between
+# 60 % and 95 %, about one in ten below 50 %. The floor keeps a freak draw from a huge roster.
+RESPONSE_RATE_BETA = (5.0, 2.0)
+MIN_RESPONSE_RATE = 0.05
 
 
 
@@ -76,6 +85,8 @@ class SimConfig:
     attrition: float = 0.10  # respondents of a term who do not answer in the next term
     arrivals: float = 0.08  # new respondents per term, as a share of the school's first roster
     demographics_share: float = 0.85  # students whose record carries demographics
+    students_per_classroom: int = 22  # mean class section size: sections = max(2, round(students / this))
+    classroom_share: float = 0.97  # respondents whose events carry classroom_ids (a real feed omits some)
     instruments: tuple[str, ...] = ("teacher", "student")
 
     def validate(self) -> None:
@@ -88,8 +99,10 @@ class SimConfig:
             raise LeapError(f"n_schools takes non-negative counts for {list(SAMPLES)}, got {dict(self.n_schools)}")
         if self.teachers_per_school < 0 or self.students_per_school < 0:
             raise LeapError("teachers and students per school must not be negative")
+        if self.students_per_classroom < 1:
+            raise LeapError(f"students_per_classroom = {self.students_per_classroom} must be at least 1")
         for name in ("malformed_share", "resubmission_share", "double_answer_share", "skip_share",
-                     "attrition", "arrivals", "demographics_share"):
+                     "attrition", "arrivals", "demographics_share", "classroom_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= (0.5 if name == "malformed_share" else 1.0):
                 raise LeapError(f"{name} = {value} is out of range", hint="shares are fractions such as 0.01")

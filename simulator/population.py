@@ -13,14 +13,19 @@ from simulator.config import (
     BASE_MEAN,
     COMPONENT_CORR,
     DEMOGRAPHICS,
+    EXTRA_SECTION_P,
+    EXTRA_SECTIONS,
     GRADES,
     GROWTH_MEAN,
     GROWTH_SD,
     INDIVIDUAL_GROWTH_SD,
     LARGE_GROWTH_SHARE,
+    MIN_RESPONSE_RATE,
+    MIN_SECTIONS,
     MS_PER_DAY,
     PERSON_SD,
     REGIONS,
+    RESPONSE_RATE_BETA,
     SAMPLE_EFFECT,
     SAMPLE_GEO,
     SAMPLES,
@@ -44,10 +49,14 @@ class _Streams:
     timing: np.random.Generator
     extras: np.random.Generator
     malformed: np.random.Generator
+    # Streams added later go last: spawn(n)'s first children do not depend on n, so a new stream
+    # moves no draw of the ones before it (same seed, same events apart from the new fields).
+    classrooms: np.random.Generator
+    enrolment: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> _Streams:
-        children = np.random.SeedSequence(seed).spawn(7)
+        children = np.random.SeedSequence(seed).spawn(9)
         return cls(*(np.random.default_rng(c) for c in children))
 
 
@@ -78,6 +87,7 @@ class _People:
     idev: np.ndarray  # (P, 4) individual deviation from the school's growth
     skip_p: np.ndarray  # (P,) probability of skipping an item
     demographics: list[dict | None] | None
+    classrooms: list[list[str] | None] | None = None  # per person: section ids on the events, or None
 
 
 def _draw_thresholds(ins: Instrument, rng: np.random.Generator) -> np.ndarray:
@@ -189,6 +199,57 @@ def _draw_demographics(school: np.ndarray, bands: list[str], share: float,
             continue
         out.append({k: (None if blank[i, j] else cols[k][i]) for j, k in enumerate(DEMOGRAPHIC_FIELDS)})
     return out
+
+
+def _section_counts(schools: _Schools, students: _People | None, per_classroom: int) -> np.ndarray:
+    """Class sections per school: its students (everyone of the year) over the mean section size."""
+    if students is None:
+        n_students = np.zeros(len(schools))
+    else:
+        n_students = np.bincount(students.school, minlength=len(schools))
+    return np.maximum(MIN_SECTIONS, np.rint(n_students / per_classroom)).astype(np.int64)
+
+
+def _assign_classrooms(config: SimConfig, schools: _Schools, people: dict[str, _People],
+                       rng: np.random.Generator) -> None:
+    """Each person's sections (stable across terms): a student one, a teacher 1-4; a person's events
+    carry them with probability ``classroom_share``. Sets ``_People.classrooms``."""
+    students = next((p for p in people.values() if p.ins.respondent_type == "student"), None)
+    counts = _section_counts(schools, students, config.students_per_classroom)
+    names = [[f"{sid}-C{j:02d}" for j in range(1, n + 1)] for sid, n in zip(schools.ids, counts.tolist(),
+                                                                              strict=True)]
+    for ppl in people.values():
+        draw = _student_sections if ppl.ins.respondent_type == "student" else _teacher_sections
+        picks = draw(ppl.school, counts, rng)
+        carries = (rng.random(ppl.school.size) < config.classroom_share).tolist()
+        ppl.classrooms = [[names[s][j] for j in pick] if c else None
+                          for s, pick, c in zip(ppl.school.tolist(), picks, carries, strict=True)]
+
+
+def _student_sections(school: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> list[list[int]]:
+    """One section per student, dealt round a shuffled roster so a school's sections have equal sizes."""
+    order = np.argsort(school, kind="stable")
+    bounds = np.searchsorted(school[order], np.arange(counts.size + 1))
+    section = np.empty(school.size, dtype=np.int64)
+    for s in range(counts.size):
+        rows = order[bounds[s]:bounds[s + 1]]
+        section[rows] = rng.permutation(rows.size) % counts[s]
+    return [[j] for j in section.tolist()]
+
+
+def _teacher_sections(school: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> list[list[int]]:
+    """k = 1 + Binomial(min(3, n - 1), 0.6) distinct sections of the school's n, uniformly at random."""
+    n = counts[school]
+    k = 1 + rng.binomial(np.minimum(EXTRA_SECTIONS, n - 1), EXTRA_SECTION_P)
+    keys = rng.random((school.size, int(n.max(initial=1))))
+    keys[np.arange(keys.shape[1]) >= n[:, None]] = np.inf  # a school's own sections only
+    ranked = np.argsort(keys, axis=1)
+    return [sorted(row[:m].tolist()) for row, m in zip(ranked, k.tolist(), strict=True)]
+
+
+def _response_rates(n_schools: int, rng: np.random.Generator) -> np.ndarray:
+    """Each school's share of its enrolment that answers (one rate for every instrument and term)."""
+    return np.maximum(MIN_RESPONSE_RATE, rng.beta(*RESPONSE_RATE_BETA, size=n_schools))
 
 
 def _draw_slots(school_year: str, term: str, n_schools: int, rng: np.random.Generator) -> dict:

@@ -1,12 +1,19 @@
-"""What a simulation returns: the records in stream order, the truth, and counts."""
+"""What a simulation returns: the records in stream order, the truth, counts, and the enrolment."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
+from leap.errors import LeapError
 from simulator.config import SimConfig
 from simulator.truth import Truth
+
+ENROLMENT_COLUMNS = ("school_id", "school_year", "term", "instrument", "expected_respondents")
 
 
 class SimRecord(NamedTuple):
@@ -27,14 +34,38 @@ class SimRecord(NamedTuple):
         return self.reason is None
 
 
+class EnrolmentRow(NamedTuple):
+    """How many respondents a school expected for an instrument in a term (its roster)."""
+
+    school_id: str
+    school_year: str
+    term: str
+    instrument: str
+    expected_respondents: int
+
+
 @dataclass
 class SimulationResult:
-    """Records in stream order, the truth, and counts of what was produced."""
+    """Records in stream order, the truth, counts of what was produced, and what enrolment says.
+
+    ``respondents``: (school_id, school_year, term, instrument, respondents) per administration;
+    ``response_rates``: each school's true response rate (respondents over enrolment).
+    """
 
     config: SimConfig
     records: list[SimRecord]
     truth: Truth
     counts: dict
+    respondents: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    response_rates: dict[str, float] = field(default_factory=dict)
+
+    def enrolment(self) -> list[EnrolmentRow]:
+        """Expected respondents per school x term x instrument: ceil(respondents / the school's rate).
+
+        A partner's roster file: only administrations somebody answered (no roster for the others).
+        """
+        return [EnrolmentRow(school, year, term, name, math.ceil(n / self.response_rates[school]))
+                for school, year, term, name, n in self.respondents if n > 0]
 
     @property
     def produced(self) -> int:
@@ -65,3 +96,18 @@ class SimulationResult:
         lines += [f"  {k}: {n}" for k, n in c["respondents"].items()]
         return "\n".join(lines)
 
+
+def write_enrolment(rows: Iterable[tuple], path: str | Path) -> int:
+    """Write enrolment rows as CSV (header ``school_id,school_year,term,instrument,expected_respondents``);
+    returns the row count. Raises LeapError when the file cannot be written."""
+    n = 0
+    try:
+        with Path(path).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(ENROLMENT_COLUMNS)
+            for row in rows:
+                writer.writerow(tuple(row))
+                n += 1
+    except OSError as exc:
+        raise LeapError(f"cannot write {path}: {exc.strerror or exc}", hint="choose a writable output path") from None
+    return n

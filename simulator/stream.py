@@ -17,11 +17,13 @@ from leap.instrument import Catalog, Instrument, load_catalog
 from simulator.config import COMPONENTS, MS_PER_DAY, SimConfig
 from simulator.malformed import malformed
 from simulator.population import (
+    _assign_classrooms,
     _draw_people,
     _draw_schools,
     _draw_slots,
     _draw_thresholds,
     _People,
+    _response_rates,
     _Schools,
     _Streams,
     _submission_times,
@@ -62,6 +64,7 @@ def _simulate(config: SimConfig, catalog: Catalog | None) -> SimulationResult:
     schools = _draw_schools(config, rng.schools)
     people = {ins.name: _draw_people(config, ins, schools, rng.people) for ins in instruments}
     slots = {term: _draw_slots(config.school_year, term, len(schools), rng.timing) for term in config.terms}
+    _assign_classrooms(config, schools, people, rng.classrooms)
     pending: list[tuple] = []
     for t, term in enumerate(config.terms):
         for ins in instruments:
@@ -71,7 +74,9 @@ def _simulate(config: SimConfig, catalog: Catalog | None) -> SimulationResult:
     pending.sort(key=lambda r: (r[0], r[1]))
     records = [SimRecord(key, value, kind, reason) for _, _, key, value, kind, reason in pending]
     truth = _truth(config, instruments, thresholds, schools, people)
-    return SimulationResult(config, records, truth, _counts(records, people, config, len(schools)))
+    rates = dict(zip(schools.ids, _response_rates(len(schools), rng.enrolment).tolist(), strict=True))
+    return SimulationResult(config, records, truth, _counts(records, people, config, len(schools)),
+                            _respondents(config, schools, people), rates)
 
 
 
@@ -141,6 +146,8 @@ def _encode(config: SimConfig, schools: _Schools, people: _People, term: str, su
             event["weight"] = wlist[j]
         if people.demographics is not None and people.demographics[p] is not None:
             event["demographics"] = people.demographics[p]
+        if people.classrooms is not None and people.classrooms[p] is not None:
+            event["classroom_ids"] = people.classrooms[p]
         event["responses"] = dict(zip(item_ids, map(lookup.__getitem__, row), strict=True))
         out.append((int(times[j]), 0, keys[s], orjson.dumps(event), kinds[j], None))
     return out
@@ -198,6 +205,15 @@ def _respondent_truth(config: SimConfig, schools: _Schools, people: dict[str, _P
     for j, c in enumerate(COMPONENTS):
         out[f"theta_{c}"] = theta[:, j].copy()
     return out
+
+
+def _respondents(config: SimConfig, schools: _Schools, people: dict[str, _People]) -> list[tuple]:
+    """(school_id, school_year, term, instrument, respondents) per school, term and instrument."""
+    counts = {(t, name): np.bincount(ppl.school[ppl.present[:, t]], minlength=len(schools)).tolist()
+              for t in range(len(config.terms)) for name, ppl in people.items()}
+    by_id = sorted(range(len(schools)), key=schools.ids.__getitem__)
+    return [(schools.ids[s], config.school_year, term, name, counts[t, name][s]) for s in by_id
+            for t, term in enumerate(config.terms) for name in people]
 
 
 def _counts(records: list[SimRecord], people: dict[str, _People], config: SimConfig, n_schools: int) -> dict:

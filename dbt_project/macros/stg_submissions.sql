@@ -2,6 +2,10 @@
 {% macro stg_submissions(instrument) -%}
 with source as (
     select * from {{ source('lake', instrument ~ '_submissions') }}
+    -- Files written before classroom_ids existed lack the column. read_parquet(union_by_name) fills
+    -- it with NULL when some file has it; this empty branch supplies it when none does.
+    union all by name
+    select cast(null as varchar[]) as classroom_ids where false
 ),
 
 renamed as (
@@ -22,6 +26,7 @@ renamed as (
         cast(gender as varchar) as gender,
         cast(race_ethnicity as varchar) as race_ethnicity,
         cast(parent_education as varchar) as parent_education,
+        cast(classroom_ids as varchar[]) as classroom_ids,
         cast(weight as double) as external_weight,
         cast(kafka_partition as integer) as kafka_partition,
         cast(kafka_offset as bigint) as kafka_offset,

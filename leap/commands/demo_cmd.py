@@ -30,4 +30,6 @@ def _run(args) -> int:
                       malformed_share=args.malformed_share, keep_broker=args.keep_broker,
                       through="direct" if args.direct else "airflow")
     print(summary.render())
+    if summary.reports:  # where a person starts: the LEAP index of the last term rendered
+        print(f"\nSchool reports: open {summary.reports[-1]['index']}")
     return 0

@@ -2,7 +2,7 @@
 
 Examples::
 
-    leap simulate --seed 7 --out data/sim.jsonl --truth data/sim-truth.json
+    leap simulate --seed 7 --out data/sim.jsonl --truth data/sim-truth.json --enrolment data/enrolment.csv
     leap simulate --submissions 200000 --malformed-share 0.01 --to-kafka
     leap produce partner_export.csv            # CSV format: see ingestion.partner_files
 """
@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--topic", help="topic for --to-kafka (default: the submissions topic)")
     p.add_argument("--truth", metavar="PATH",
                    help="also write the true parameters: *.json, or a directory of Parquet files")
+    p.add_argument("--enrolment", metavar="PATH.csv",
+                   help="also write the schools' enrolment (expected respondents per school, term and instrument)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_simulate)
 
@@ -105,6 +107,8 @@ def _simulate(args) -> int:
         _probe_writable(out, "records")
     if args.truth:
         _probe_writable(Path(args.truth), "truth")
+    if args.enrolment:
+        _probe_writable(Path(args.enrolment), "enrolment")
     settings = _kafka_ready(args.topic) if args.to_kafka else None
     started = time.perf_counter()
     result = simulate(config)
@@ -121,6 +125,11 @@ def _simulate(args) -> int:
         print(f"produced {n} records to {args.topic or settings.topic} at {settings.bootstrap_servers}")
     if args.truth:
         print(f"truth written to {result.truth.write(args.truth)}")
+    if args.enrolment:
+        from simulator import write_enrolment
+
+        n = write_enrolment(result.enrolment(), args.enrolment)
+        print(f"wrote {n} enrolment rows to {args.enrolment}")
     return 0
 
 

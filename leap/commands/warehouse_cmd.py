@@ -18,6 +18,11 @@ def register(sub) -> None:
     f.set_defaults(func=_freshness)
     pub = wsub.add_parser("publish", help="export the marts as Parquet and a read-only DuckDB snapshot")
     pub.set_defaults(func=_publish)
+    e = wsub.add_parser("enrolment", help="check and install the expected-respondents file (response rates)",
+                        description="Columns school_id,school_year,term,instrument,expected_respondents; "
+                                    "installed as $LEAP_DATA_DIR/inputs/enrolment.csv and loaded by every build.")
+    e.add_argument("file", metavar="ENROLMENT.csv")
+    e.set_defaults(func=_enrolment)
 
 
 def _build(args) -> int:
@@ -25,9 +30,23 @@ def _build(args) -> int:
     from scoring_jobs.tables import ensure_scoring_tables
 
     settings = load_settings()
+    from dbt_project.inputs import load_inputs
+
     ensure_scoring_tables(settings)  # dbt reads them as a source
+    load_inputs(settings)  # the optional enrolment file, likewise
     extra = (["--select", args.select] if args.select else []) + (["--full-refresh"] if args.full_refresh else [])
     dbt(settings, "build", *extra)
+    return 0
+
+
+def _enrolment(args) -> int:
+    from pathlib import Path
+
+    from dbt_project.inputs import install_enrolment
+
+    settings = load_settings()
+    n = install_enrolment(settings, Path(args.file))
+    print(f"enrolment: {n} rows installed as {settings.layout.enrolment} (used by the next `leap warehouse build`)")
     return 0
 
 

@@ -12,6 +12,7 @@ WAREHOUSE = "leap://warehouse/marts"  # dbt build of the marts on the validated 
 CALIBRATION = "leap://warehouse/calibration"  # a reference calibration (versioned item bank)
 SCORES = "leap://warehouse/scores"  # respondent scores of a term and the marts built on them
 GROWTH = "leap://warehouse/growth"  # fall-to-spring school growth
+REPORTS = "leap://reports/schools"  # rendered school, network and national reports
 PARTNER_EXPORTS = "leap://exports/partners"  # per-partner export packages
 
 WAREHOUSE_POOL = "leap_warehouse"  # one slot: never two dbt runs against the warehouse at once

@@ -73,7 +73,7 @@ def _write(con, stage: Path, marts: dict[str, str], school_year: str, partner: s
 
     files = []
     for table, how in marts.items():
-        data = _rounded(con.execute(_query(table, how), {"year": school_year, "partner": partner}).to_arrow_table())
+        data = _rounded(con.sql(_query(table, how), params={"year": school_year, "partner": partner}).to_arrow_table())
         if data.num_rows == 0:
             continue
         pacsv.write_csv(data, stage / f"{table}.csv")
@@ -82,6 +82,57 @@ def _write(con, stage: Path, marts: dict[str, str], school_year: str, partner: s
             path = stage / f"{table}.{fmt}"
             files.append({"file": path.name, "mart": table, "format": fmt, "rows": data.num_rows,
                           "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return files
+
+
+def _file_entry(path: Path, stage: Path, **extra) -> dict:
+    return {"file": path.relative_to(stage).as_posix(), "bytes": path.stat().st_size,
+            "sha256": sha256_file(path), **extra}
+
+
+def _codebook(con, stage: Path, marts: dict[str, str]) -> list[dict]:
+    """``codebook.csv``: what every code of the package means: each exported column (its dbt
+    description, persisted in the snapshot), item wordings, response categories, components,
+    networks, levels and the suppression reasons."""
+    import csv
+
+    from leap import instrument
+    from reports.wording import SUPPRESSION, label
+
+    rows = [("column", f"{t}.{c}", d or "") for t, c, d in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() where schema_name = 'main' "
+        "order by table_name, column_index").fetchall() if t in marts]
+    catalog = instrument.load_catalog()
+    for name in catalog.names:
+        for item in catalog.latest(name).items:
+            rows.append(("item", item.item_id, item.wording))
+            rows += [("category", f"{item.item_id}={k}", text) for k, text in enumerate(item.categories)]
+    rows += [("component", k, v) for k, v in instrument.component_names().items()]
+    rows += [("network", k, v) for k, v in instrument.sample_names().items()]
+    rows += [("level", lv, label(lv)) for lv in instrument.levels()]
+    rows += [("suppression_reason", k, v) for k, v in SUPPRESSION.items()]
+    path = stage / "codebook.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("kind", "code", "meaning"))
+        writer.writerows(rows)
+    return [_file_entry(path, stage, mart="codebook", format="csv", entries=len(rows))]
+
+
+def _reports(settings: Settings, stage: Path, school_year: str, partner: str) -> list[dict]:
+    """The partner's own schools' reports (HTML and PDF) of every term built, by the reports'
+    manifests (each file names its school and network); never another network's school."""
+    files = []
+    for manifest in sorted(settings.layout.reports.glob(f"{school_year}/*/manifest.json")):
+        term = manifest.parent.name
+        for f in json.loads(manifest.read_text())["files"]:
+            if f["school_id"] is None or f["sample"] != partner:
+                continue
+            target = stage / "school_reports" / term / f["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(manifest.parent / f["path"], target)
+            files.append(_file_entry(target, stage, mart="report", format=target.suffix[1:],
+                                     school_id=f["school_id"], term=term))
     return files
 
 
@@ -100,14 +151,18 @@ def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
     stage.mkdir()
     con = duckdb.connect(str(source), read_only=True)
     try:
-        files = _write(con, stage, exportable_marts(con), school_year, partner)
+        marts = exportable_marts(con)
+        files = _write(con, stage, marts, school_year, partner)
+        files += _codebook(con, stage, marts)
     finally:
         con.close()
+    files += _reports(settings, stage, school_year, partner)
     digest = hashlib.sha256("".join(f"{f['file']}:{f['sha256']}\n" for f in files).encode()).hexdigest()
     version = f"v{digest[:12]}"
     manifest = {"partner": partner, "school_year": school_year, "version": version,
                 "min_cell_n": settings.min_cell_n, "source": "published marts (suppressed-safe only)",
-                "files": files, "rows": {f["mart"]: f["rows"] for f in files}}
+                "files": files, "rows": {f["mart"]: f["rows"] for f in files if "rows" in f},
+                "reports": sorted({f["school_id"] for f in files if f["mart"] == "report"})}
     write_atomic(stage / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     target = base / version
     if target.exists():  # same marts, same bytes: already handed over, keep it untouched

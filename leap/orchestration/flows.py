@@ -58,6 +58,15 @@ def growth(settings: Settings, conf: dict) -> dict:
             "publish_marts": tasks.publish_marts(settings, report="growth-published")}
 
 
+def school_reports(settings: Settings, conf: dict) -> dict:
+    targets = tasks.report_terms(settings, conf.get("school_year"), conf.get("term"))
+    out: dict = {"report_terms": targets}
+    for i, target in enumerate(targets):
+        out[f"render_reports[{i}]"] = tasks.render_reports(settings, target, bool(conf.get("pdf", True)))
+    out["reports_ready"] = [out[f"render_reports[{i}]"] for i in range(len(targets))]
+    return out
+
+
 def partner_refresh(settings: Settings, conf: dict) -> dict:
     targets = tasks.export_targets(settings, conf.get("school_year"), conf.get("partners"))
     out: dict = {"export_targets": targets}
@@ -74,6 +83,7 @@ FLOWS: dict[str, Callable[[Settings, dict], dict]] = {
     "leap_calibration": calibration,
     "leap_scoring": scoring,
     "leap_growth": growth,
+    "leap_school_reports": school_reports,
     "leap_partner_refresh": partner_refresh,
 }
 

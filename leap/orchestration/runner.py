@@ -28,7 +28,7 @@ DAGS_FOLDER = REPO / "dags"
 
 # Every DAG, in the order their assets chain them (what the scheduler would do on its own).
 DAG_ORDER = ("leap_ingestion_drain", "leap_validation", "leap_warehouse_build", "leap_calibration",
-             "leap_scoring", "leap_growth", "leap_partner_refresh")
+             "leap_scoring", "leap_growth", "leap_school_reports", "leap_partner_refresh")
 
 
 def airflow_env(settings: Settings, *, retries: int = 0) -> dict[str, str]:
@@ -74,6 +74,7 @@ def default_plan(school_year: str, reference_term: str = "fall") -> list[dict]:
     conf = {"leap_calibration": {"school_year": school_year, "term": reference_term},
             "leap_scoring": {"school_year": school_year},
             "leap_growth": {"school_year": school_year},
+            "leap_school_reports": {"school_year": school_year},
             "leap_partner_refresh": {"school_year": school_year}}
     return [{"dag_id": d, "conf": conf.get(d, {})} for d in DAG_ORDER]
 
@@ -121,8 +122,21 @@ def _produce_school_year(settings: Settings, summary: RunSummary, *, seed: int, 
     sim = simulate(config.with_total_schools(schools))
     sim.truth.write(settings.layout.truth(summary.school_year, seed))
     summary.produced = produce(sim.records, settings, progress=False)
+    _install_enrolment(settings, sim)
     summary.valid_unique = sim.valid_unique
     summary.seconds["simulate+produce"] = time.perf_counter() - t
+
+
+def _install_enrolment(settings: Settings, sim) -> None:
+    """The simulated rosters as the enrolment input, so the reports show response rates."""
+    from dbt_project.inputs import install_enrolment
+    from simulator import write_enrolment
+
+    staged = settings.layout.inputs / "simulated-enrolment.csv"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    write_enrolment(sim.enrolment(), staged)
+    install_enrolment(settings, staged)
+    staged.unlink()
 
 
 def run_all(settings: Settings, *, school_year: str = "2024-25", seed: int = 2024, schools: int = 40,

@@ -36,6 +36,7 @@ class RunSummary:
     weighting: dict[str, int] = field(default_factory=dict)  # groups (instrument x term x sample) per method
     marts: dict[str, int] = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
+    reports: list[dict] = field(default_factory=list)
     dag_runs: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -63,6 +64,8 @@ class RunSummary:
                  "  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()),
                  "  outputs:"]
         lines += [f"    {k}: {v}" for k, v in self.outputs.items()]
+        lines += [f"    reports {r['school_year']} {r['term']} ({r['schools']} schools, {r['pdfs']} PDFs, "
+                  f"{r['seconds']} s): {r['index']}" for r in self.reports]
         lines += [f"    export {e['partner']} {e['school_year']}: {e['dir']}" for e in self.exports]
         return "\n".join(lines)
 
@@ -124,13 +127,15 @@ def summarize(settings: Settings, results: list[dict], summary: RunSummary) -> R
     published = [_xcom(results, d, "publish_marts") for d in ("leap_growth", "leap_scoring", "leap_warehouse_build")]
     summary.marts = next((p["tables"] for p in published if p), {})
     school_counts(settings, summary)
+    summary.reports = _xcom(results, "leap_school_reports", "reports_ready") or []
     summary.exports = _xcom(results, "leap_partner_refresh", "exports_ready") or []
     summary.dag_runs = [{k: r[k] for k in ("dag_id", "run_id", "state", "seconds")} for r in results]
     summary.seconds.update({r["dag_id"]: r["seconds"] for r in results})
     layout = settings.layout
     summary.outputs = {"raw lake": str(layout.raw), "validated zone": str(layout.validated),
                        "quarantine": str(layout.quarantine), "warehouse": str(layout.warehouse),
-                       "published marts (BI)": str(layout.published), "partner exports": str(layout.exports)}
+                       "published marts (BI)": str(layout.published), "restricted zone": str(layout.restricted),
+                       "reports": str(layout.reports), "partner exports": str(layout.exports)}
     if summary.through == "airflow":
         summary.outputs["Airflow home"] = str(layout.airflow_home)
     return summary

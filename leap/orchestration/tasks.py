@@ -98,10 +98,12 @@ def dbt_build(settings: Settings, *select: str) -> dict:
 
     The scoring tables are created (empty) first when missing: dbt reads them as a source.
     """
+    from dbt_project.inputs import load_inputs
     from dbt_project.runner import dbt
     from scoring_jobs.tables import ensure_scoring_tables
 
     ensure_scoring_tables(settings)
+    load_inputs(settings)  # the optional enrolment file (dbt reads inputs.expected_respondents)
     args = ["build", *(["--select", *select] if select else [])]
     dbt(settings, *args, quiet=True)
     return {"dbt": " ".join(args)}
@@ -171,6 +173,26 @@ def build_growth(settings: Settings, school_years: list[str]) -> dict:
     if not school_years:
         return {"school_years": [], "dbt": None}
     return {"school_years": list(school_years), **dbt_build(settings, *GROWTH_MODELS)}
+
+
+# -- school reports ----------------------------------------------------------------------------
+
+def report_terms(settings: Settings, school_year: str | None = None, term: str | None = None) -> list[dict]:
+    """(school year, term) pairs with school results in the warehouse, to render (filtered)."""
+    from reports.data import available_terms
+
+    return [{"school_year": y, "term": t} for y, t in available_terms(settings)
+            if (school_year is None or y == school_year) and (term is None or t == term)]
+
+
+def render_reports(settings: Settings, target: dict, pdf: bool = True) -> dict:
+    """The school, network, LEAP and national reports of one school year and term, with a manifest."""
+    from reports.build import build_reports
+
+    (built,) = build_reports(settings, school_year=target["school_year"], term=target["term"], pdf=pdf)
+    return {"school_year": built.school_year, "term": built.term, "schools": len(built.schools),
+            "pdfs": built.n_pdfs, "seconds": round(built.seconds, 1), "index": str(built.index),
+            "manifest": str(built.manifest)}
 
 
 # -- partner exports ---------------------------------------------------------------------------

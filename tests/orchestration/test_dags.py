@@ -111,12 +111,14 @@ def test_assets_chain_the_dags(parsed):
     assert dags["leap_calibration"]["timetable"] == "NullTimetable"  # on demand
     expected = {"leap_validation": [assets.RAW_LAKE], "leap_warehouse_build": [assets.VALIDATED_LAKE],
                 "leap_scoring": sorted([assets.WAREHOUSE, assets.CALIBRATION]), "leap_growth": [assets.SCORES],
-                "leap_partner_refresh": sorted([assets.WAREHOUSE, assets.SCORES, assets.GROWTH])}
+                "leap_school_reports": sorted([assets.SCORES, assets.GROWTH]),
+                "leap_partner_refresh": sorted([assets.WAREHOUSE, assets.SCORES, assets.GROWTH, assets.REPORTS])}
     for dag_id, uris in expected.items():
         assert dags[dag_id]["schedule_assets"] == uris, dag_id
         assert all(uri in produced for uri in uris), dag_id  # every input asset is some DAG's output
     assert dags["leap_partner_refresh"]["timetable"] == "AssetOrTimeSchedule"  # weekly and on the assets
     assert produced[assets.PARTNER_EXPORTS] == "leap_partner_refresh"
+    assert produced[assets.REPORTS] == "leap_school_reports"
 
 
 def test_partner_export_takes_only_suppressed_safe_marts(tmp_path, monkeypatch):
@@ -141,7 +143,8 @@ def test_partner_export_takes_only_suppressed_safe_marts(tmp_path, monkeypatch):
     con.close()
     first = partner_export(settings, "2024-25", "nextgen")
     assert first["rows"] == {"fct_school_growth": 1}
-    assert sorted(f["file"] for f in first["files"]) == ["fct_school_growth.csv", "fct_school_growth.parquet"]
+    assert sorted(f["file"] for f in first["files"]) == ["codebook.csv", "fct_school_growth.csv",
+                                                          "fct_school_growth.parquet"]
     again = partner_export(settings, "2024-25", "nextgen")
     assert again["version"] == first["version"] and again["files"] == first["files"]
     assert [p.name for p in (settings.data_dir / "exports" / "nextgen" / "2024-25").iterdir()
@@ -161,9 +164,11 @@ def test_the_direct_flows_run_each_dags_tasks_in_its_order(parsed, monkeypatch, 
     fake = {"drain": {"landed": 1, "dead_lettered": 0, "duplicates": 0, "files": 1},
             "validate": {"validated_files": 1, "partitions": ["p"], "quarantined": []},
             "report_quarantine": 0, "terms_to_score": [{"school_year": "2024-25", "term": "fall"}],
-            "growth_years": ["2024-25"], "export_targets": [{"partner": "nextgen", "school_year": "2024-25"}]}
+            "growth_years": ["2024-25"], "export_targets": [{"partner": "nextgen", "school_year": "2024-25"}],
+            "report_terms": [{"school_year": "2024-25", "term": "fall"}]}
     for name in ("drain", "validate", "report_quarantine", "dbt_build", "publish_marts", "calibrate",
-                 "terms_to_score", "score", "growth_years", "build_growth", "export_targets", "export_partner"):
+                 "terms_to_score", "score", "growth_years", "build_growth", "report_terms", "render_reports",
+                 "export_targets", "export_partner"):
         monkeypatch.setattr(tasks, name, lambda *a, _n=name, **k: calls.append(_n) or fake.get(_n, {}))
     monkeypatch.setenv("LEAP_DATA_DIR", str(tmp_path))
     conf = {"school_year": "2024-25", "term": "fall"}

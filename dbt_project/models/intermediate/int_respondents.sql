@@ -1,5 +1,5 @@
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
--- with the school, grade band, sample, raking variables and the supplied weight.
+-- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 with latest as (
     select * from {{ ref('int_submissions_latest') }}
 ),
@@ -29,6 +29,7 @@ select
     latest.gender,
     latest.race_ethnicity,
     latest.parent_education,
+    latest.classroom_ids,
     latest.external_weight,
     samples.has_external_weights and latest.external_weight is not null as has_external_weight,
     latest.n_submissions_in_term,

@@ -28,7 +28,8 @@ select
     items.response_scale,
     scales.n_categories,
     scales.category_labels,
-    items.top_box_min as top_box_min_category
+    items.top_box_min as top_box_min_category,
+    items.is_classroom_indicator
 from items
 inner join components using (component)
 inner join scales using (response_scale)

@@ -11,3 +11,22 @@ union all
 select 'comparisons', instrument, item_id
 from {{ ref('fct_group_comparisons') }}
 where is_suppressed and (difference_pct is not null or is_significant_95 is not null)
+union all
+select 'school_items', instrument, item_id
+from {{ ref('fct_school_item_top_box') }}
+where (is_suppressed and (top_box_pct is not null or difference_from_national is not null))
+    or (n_respondents < {{ var('min_cell_n') }} and not is_suppressed)
+union all
+select 'school_distribution', instrument, item_id
+from {{ ref('fct_school_item_distribution') }}
+where (is_suppressed and (weighted_pct is not null or n_in_category is not null))
+    or (n_respondents < {{ var('min_cell_n') }} and not is_suppressed)
+union all
+select 'school_subgroups', instrument, component
+from {{ ref('fct_school_subgroup_scores') }}
+where (is_suppressed and (mean_scaled_score is not null or difference_from_school is not null))
+    or (n_respondents < {{ var('min_cell_n') }} and not is_suppressed)
+union all
+select 'classrooms', instrument, item_id
+from {{ ref('rpt_classroom_items') }}
+where (is_suppressed and top_box_pct is not null) or (n_respondents < {{ var('min_classroom_n') }} and not is_suppressed)

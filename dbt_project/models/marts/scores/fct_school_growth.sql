@@ -13,7 +13,8 @@
 -- Benjamini-Hochberg over the school's report (its instrument x scale tests of the year, per design),
 -- effect_size = growth / pooled within-term SD. Growth is only computed when both terms were scored
 -- with the same calibration. Suppression: unmatched estimates need n >= var('min_cell_n') in both
--- terms, matched estimates need n_matched >= var('min_cell_n'); counts are always kept.
+-- terms and neither term's school cell hidden in fct_school_scale_scores (complementary suppression
+-- included), matched estimates need n_matched >= var('min_cell_n'); counts are always kept.
 {%- set min_n = var('min_cell_n') %}
 with growth_terms as (
     -- fall -> spring: the first and the last term of the school year (terms.csv: term_order)
@@ -139,10 +140,20 @@ both_terms as (
         and f.school_id = s.school_id
 ),
 
+hidden_terms as (
+    -- a term whose school cell is hidden (also complementary-hidden) hides the growth: growth = spring -
+    -- fall would give the hidden mean back from the shown one
+    select distinct s.school_year, s.instrument, s.component, s.school_id
+    from {{ ref('fct_school_scale_scores') }} as s
+    inner join growth_terms as g on s.term in (g.first_term, g.last_term)
+    where s.is_suppressed
+),
+
 growth as (
     select
         b.*,
-        b.n_fall < {{ min_n }} or b.n_spring < {{ min_n }} or not b.is_same_calibration as is_suppressed,
+        b.n_fall < {{ min_n }} or b.n_spring < {{ min_n }} or not b.is_same_calibration
+            or h.school_id is not null as is_suppressed,
         case when b.is_same_calibration then b.mean_spring - b.mean_fall end as growth_unmatched,
         case when b.is_same_calibration then sqrt(v.var_growth) end as growth_unmatched_se,
         v.n_union - 2 as growth_unmatched_df,
@@ -156,6 +167,7 @@ growth as (
     from both_terms as b
     left join overlap_variance as v using (school_year, instrument, component, school_id)
     left join matched as m using (school_year, instrument, component, school_id)
+    left join hidden_terms as h using (school_year, instrument, component, school_id)
 ),
 
 tested as (

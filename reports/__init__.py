@@ -1,0 +1,1 @@
+"""School reports: self-contained HTML rendered and printed to PDF."""

@@ -1,0 +1,229 @@
+"""School reports end to end: simulated year → broker → lake → dbt → scores → reports, read back in a
+real browser (offline Chromium): the numbers on the page are the marts', hidden cells say why, the PDF
+has its pages, no page makes a request; and no published or exported output lets a hidden value be
+recomputed.
+
+One pipeline per module (like tests/e2e/test_scoring_e2e.py)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import duckdb
+import pandas as pd
+import pytest
+
+from expectations.runner import run_validation
+from ingestion.consumer import run_ingestion
+from ingestion.producer import produce
+from leap.orchestration.tasks import dbt_build
+from reports import wording
+from reports.browser import pdf_page_count
+from scoring_jobs.item_bank import calibrate_reference
+from scoring_jobs.term_scores import score_term
+from simulator import SimConfig, simulate, write_enrolment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
+
+YEAR = "2024-25"
+
+
+def _q(path, sql: str, params=None) -> pd.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    from support.streams import module_platform
+
+    from dbt_project.inputs import install_enrolment
+    from reports.build import build_reports
+
+    with module_platform(tmp_path_factory.mktemp("reports") / "data") as (settings, _):
+        config = SimConfig(seed=5, teachers_per_school=12, students_per_school=60, resubmission_share=0.0,
+                           double_answer_share=0.01).with_total_schools(16)
+        sim = simulate(config)
+        produce(sim.records, settings, progress=False)
+        run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
+        run_validation(settings)
+        enrolment = settings.data_dir / "enrolment.csv"
+        write_enrolment(sim.enrolment(), enrolment)
+        install_enrolment(settings, enrolment)
+        dbt_build(settings)
+        calibrate_reference(settings, YEAR, "fall")
+        for term in ("fall", "spring"):
+            score_term(settings, YEAR, term)
+        dbt_build(settings)
+        # in a thread of its own: the session's browser fixture may hold this thread's Playwright
+        built = ThreadPoolExecutor(1).submit(build_reports, settings, school_year=YEAR).result()
+        yield settings, {b.term: b for b in built}
+
+
+def _marts(settings, table: str, where: str = "") -> pd.DataFrame:
+    schema = "reporting" if table.startswith("rpt_") else "marts"
+    return _q(settings.layout.warehouse, f"select * from {schema}.{table} where school_year = '{YEAR}' {where}")
+
+
+def _text(page, key: str) -> str | None:
+    loc = page.locator(f"[data-k='{key}']")
+    return loc.first.inner_text().strip() if loc.count() else None
+
+
+def test_the_numbers_on_the_page_are_the_marts(reported, browser):
+    settings, built = reported
+    spring = built["spring"]
+    scales = _marts(settings, "fct_school_scale_scores", "and term = 'spring'")
+    items = _marts(settings, "fct_school_item_top_box", "and term = 'spring'")
+    checked = 0
+    for school in spring.schools[:6]:
+        page = browser.open(spring.directory / "schools" / f"{school}.html")
+        try:
+            for r in scales[scales.school_id == school].itertuples():
+                key = f"scale:{r.instrument}:{r.component}"
+                assert _text(page, f"{key}:n") == str(r.n_respondents)
+                if r.is_suppressed:
+                    assert "Hidden:" in _text(page, f"{key}:why")
+                else:
+                    assert _text(page, f"{key}:mean") == wording.num(r.mean_scaled_score)
+                    assert _text(page, f"{key}:national") == wording.num(r.national_mean_scaled_score)
+                    checked += 1
+            for r in items[(items.school_id == school) & ~items.is_suppressed].itertuples():
+                assert _text(page, f"item:{r.item_id}:top_box") == wording.num(r.top_box_pct)
+                checked += 1
+            assert browser.blocked_requests == []
+        finally:
+            page.close()
+    assert checked > 100
+
+
+def test_hidden_cells_say_why(reported, browser):
+    settings, built = reported
+    scales = _marts(settings, "fct_school_scale_scores", "and term = 'spring' and is_suppressed")
+    assert set(scales.suppression_reason) >= {"fewer_than_min_n"}
+    for reason in sorted(set(scales.suppression_reason)):
+        r = scales[scales.suppression_reason == reason].iloc[0]
+        page = browser.open(built["spring"].directory / "schools" / f"{r.school_id}.html")
+        try:
+            why = _text(page, f"scale:{r.instrument}:{r.component}:why")
+            assert why == "Hidden: " + wording.suppression_text(reason, settings.min_cell_n)
+            assert _text(page, f"scale:{r.instrument}:{r.component}:mean") is None  # no number shown
+        finally:
+            page.close()
+
+
+def test_growth_significance_is_worded_from_the_marts(reported, browser):
+    settings, built = reported
+    growth = _marts(settings, "fct_school_growth", "and not is_suppressed")
+    r = growth.sort_values("growth_unmatched_p").iloc[0]
+    page = browser.open(built["spring"].directory / "schools" / f"{r.school_id}.html")
+    try:
+        key = f"growth:{r.instrument}:{r.component}"
+        assert _text(page, f"{key}:change") == wording.signed(r.growth_unmatched)
+        verdict = _text(page, f"{key}:verdict")
+        assert verdict.startswith("Statistically significant" if r.is_significant_unmatched else "No statistically")
+    finally:
+        page.close()
+
+
+def test_every_page_is_offline_and_the_pdf_has_its_pages(reported, browser):
+    _, built = reported
+    out = built["spring"].directory
+    pages = [out / "index.html", out / "national.html", *sorted((out / "networks").glob("*.html")),
+             *sorted((out / "schools").glob("*.html"))[:3]]
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+        page = browser.open(path)
+        page.close()
+        assert browser.blocked_requests == [], path
+    school = built["spring"].schools[0]
+    # a cover section, then the teacher and the student survey each start a page, and the data notes
+    assert pdf_page_count(out / "schools" / f"{school}.pdf") >= 3
+    assert built["spring"].n_pdfs == len(built["spring"].schools)
+
+
+def test_manifest_lists_every_file_with_its_checksum(reported):
+    from leap.fsutil import sha256_file
+
+    _, built = reported
+    out = built["spring"].directory
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = {f["path"]: f for f in manifest["files"]}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert set(files) == on_disk
+    assert all(sha256_file(out / p) == f["sha256"] for p, f in files.items())
+    assert manifest["schools"] == built["spring"].schools
+
+
+def test_a_school_below_the_response_rate_is_marked(reported, browser):
+    settings, built = reported
+    rates = _marts(settings, "fct_school_response_rates", "and term = 'spring'")
+    assert rates.has_enrolment.all()
+    low = rates[~rates.meets_min_response_rate]
+    ok = rates[rates.meets_min_response_rate]
+    assert len(low) and len(ok)
+    r = low.iloc[0]
+    page = browser.open(built["spring"].directory / "schools" / f"{r.school_id}.html")
+    try:
+        assert "below 50%" in _text(page, f"rate:{r.instrument}:below")
+    finally:
+        page.close()
+
+
+def test_no_published_or_exported_output_reveals_a_hidden_value(reported):
+    """Aggregates only (no respondent-level row or key), the classroom view not published, and no lone
+    hidden cell under a shown total: recomputed from the published snapshot itself."""
+    from dbt_project.publish import publish
+    from leap.orchestration.exports import partner_export
+
+    settings, _ = reported
+    snap = publish(settings).duckdb_file
+    cols = _q(snap, "select table_name, column_name from duckdb_columns() where schema_name = 'main'")
+    assert not set(cols.column_name) & {"respondent_key", "submission_id", "respondent_id", "classroom_id"}
+    assert not {"fct_respondent_scores", "rpt_classroom_items"} & set(cols.table_name)
+    assert settings.layout.restricted_scores.exists()  # the respondent scores' own file
+    min_n = settings.min_cell_n
+    lone = _q(snap, f"""
+        select instrument, term, component, sample, grade_band, sum(n_respondents) filter (where is_suppressed) h
+        from fct_school_scale_scores group by all having sum(n_respondents) >= {min_n}
+           and h > 0 and h < {min_n}""")
+    assert lone.empty, lone
+    lone = _q(snap, f"""
+        select instrument, term, item_id, sample, grade_band, sum(n_respondents) filter (where is_suppressed) h
+        from fct_school_item_top_box group by all having sum(n_respondents) >= {min_n} and h > 0 and h < {min_n}""")
+    assert lone.empty, lone
+    # growth never gives a hidden term's mean back: spring - fall with one term hidden
+    leak = _q(snap, """
+        select g.school_id from fct_school_growth g
+        join fct_school_scale_scores s using (school_id, school_year, instrument, component)
+        where s.is_suppressed and not g.is_suppressed""")
+    assert leak.empty
+    # partners get their own schools' reports only, and a codebook
+    m = partner_export(settings, YEAR, "leap_network")
+    mine = set(_q(snap, "select school_id from dim_schools where sample = 'leap_network'").school_id)
+    assert m["reports"] and set(m["reports"]) <= mine
+    assert any(f["file"] == "codebook.csv" for f in m["files"])
+
+
+def test_school_item_shares_equal_the_reference_estimator(reported):
+    """The SQL school-level estimator against weights.estimates (itself checked against R survey)."""
+    from weights.estimates import weighted_proportions
+
+    settings, _ = reported
+    wh = settings.layout.warehouse
+    resp = _q(wh, f"""select r.school_id, r.respondent_key, r.item_id, r.category, r.analysis_weight
+        from intermediate.int_responses_weighted r where r.school_year = '{YEAR}' and r.term = 'fall'
+        and r.instrument = 'student' and r.item_id in ('s_lf01', 's_ld03')""")
+    ref = weighted_proportions(resp, "category", "analysis_weight", by=["school_id", "item_id"],
+                               categories=[0, 1, 2, 3, 4])
+    got = _marts(settings, "fct_school_item_distribution", "and term = 'fall' and not is_suppressed "
+                 "and item_id in ('s_lf01', 's_ld03')")
+    merged = got.merge(ref, on=["school_id", "item_id", "category"])
+    assert len(merged) == len(got) > 50
+    assert (merged.weighted_pct - 100 * merged.proportion).abs().max() < 1e-9
+    assert (merged.weighted_pct_se - 100 * merged.se).abs().max() < 1e-9
