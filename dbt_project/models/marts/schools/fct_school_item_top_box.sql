@@ -38,8 +38,10 @@ tested as (
     select *,
         pct - national_pct as diff,
         sqrt(power(pct_se, 2) + power(national_pct_se, 2)) as diff_se,
-        power(power(pct_se, 2) + power(national_pct_se, 2), 2)
-            / nullif(power(pct_se, 4) / nullif(df, 0) + power(national_pct_se, 4) / nullif(national_df, 0), 0)
+        -- rounded: the ratio carries summation noise, and a df of exactly 1 must not come out as
+        -- 0.9999999999 in one build (no t test below df 1) and 1.0000000001 in the next
+        round(power(power(pct_se, 2) + power(national_pct_se, 2), 2)
+            / nullif(power(pct_se, 4) / nullif(df, 0) + power(national_pct_se, 4) / nullif(national_df, 0), 0), 6)
             as diff_df
     from joined
 )
