@@ -5,6 +5,10 @@
 -- The difference from national is tested with Welch's t: se = sqrt(se_school^2 + se_national^2),
 -- df by Welch-Satterthwaite from the school's n - 1 and the benchmark's design df (schools - 1), so a
 -- benchmark resting on few schools is not treated as known. Hidden cells: see int_school_item_disclosure.
+{#- An SE (percentage points) under 1e-9 is summation noise around an exact 0 (every school of a cell
+    with the same share): as noise it is 0 in one build and 1e-15 in the next and switches the test
+    below on and off. The shares are scale-free, so a real SE of that size cannot occur. -#}
+{%- set noise = 1e-9 %}
 with top_box as (
     select * from {{ ref('int_school_item_shares') }} where is_top_box
 ),
@@ -20,9 +24,10 @@ joined as (
     select
         t.school_id, t.instrument, t.school_year, t.term, t.item_id, d.sample, d.grade_band,
         t.n_respondents, d.is_suppressed, d.suppression_reason,
-        100 * t.p as pct, 100 * t.se_p as pct_se, t.n_units - 1 as df,
+        100 * t.p as pct, case when 100 * t.se_p < {{ noise }} then 0.0 else 100 * t.se_p end as pct_se, t.n_units - 1 as df,
         net.top_box_pct as network_pct, net.top_box_pct_se as network_pct_se,
-        b.benchmark_version, b.national_pct, b.national_pct_se, b.national_df
+        b.benchmark_version, b.national_pct, case when b.national_pct_se < {{ noise }} then 0.0 else b.national_pct_se end
+            as national_pct_se, b.national_df
     from top_box as t
     inner join {{ ref('int_school_item_disclosure') }} as d
         using (school_id, instrument, school_year, term, item_id)
