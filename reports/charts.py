@@ -275,27 +275,36 @@ def _remember(cache: dict, key: object, text: str) -> str:
     return text
 
 
-_F_CACHE: dict[float, str] = {}
+def _clear_caches() -> None:
+    """Forget everything remembered (for tests and benchmarks: the output never depends on it)."""
+    for cache in (_VALUES, _ATTRS):
+        cache.clear()
+    for memo in (_ordinal_colours, _luminance, _text_on, _wrap, _flow_markup, _axis_markup, _bands_markup,
+                 _top_box_markup):
+        memo.cache_clear()
+
+
+# One cache for numbers and attribute strings: a number never equals a string, so they cannot collide.
+_VALUES: dict[object, str] = {}
+_NUMBER = (float, int)  # a tuple, not ``float | int``: the union would be rebuilt on every call
+
+
+def _format_number(x: float) -> str:
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _f(x: float) -> str:
     """Coordinates with at most two decimals, so the output is short and stable."""
-    text = _F_CACHE.get(x)
-    if text is None:
-        text = f"{x:.2f}".rstrip("0").rstrip(".")
-        text = _remember(_F_CACHE, x, "0" if text in ("-0", "") else text)
-    return text
-
-
-_NUMBER = (float, int)  # a tuple, not ``float | int``: the union would be rebuilt on every call
-_VALUES: dict[object, str] = {}
+    text = _VALUES.get(x)
+    return _remember(_VALUES, x, _format_number(x)) if text is None else text
 
 
 def _value(value: object) -> str:
-    """An attribute value as printed: numbers through _f, anything else escaped."""
+    """An attribute value as printed: numbers as _f prints them, anything else escaped."""
     text = _VALUES.get(value)
     if text is None:
-        text = _remember(_VALUES, value, _f(value) if isinstance(value, _NUMBER) else _esc(value))
+        text = _remember(_VALUES, value, _format_number(value) if isinstance(value, _NUMBER) else _esc(value))
     return text
 
 
@@ -895,20 +904,30 @@ def _top_box_ci(value: float, se: float | None) -> tuple[float, float] | None:
 
 
 def _top_box_bars(item: ItemBar, axis: _Axis, top: float) -> tuple[list[str], float]:
-    parts = []
-    for i, (name, colour, value, se) in enumerate(_top_box_entries(item)):
-        y = top + i * TOPBOX_PITCH
-        bar = [_rect(axis.x0, y, axis.width, 8, EMPTY),  # the 0-100 % track, so a short bar reads as short
-               _rect(axis.x0, y, axis.x(value) - axis.x0, 8, colour, class_=f"topbox {name.lower()}")]
-        end, ci = axis.x(value), _top_box_ci(value, se)
-        if ci:
-            bar += [_line(axis.x(ci[0]), y + 4, axis.x(ci[1]), y + 4, INK, 1.5),
-                    _line(axis.x(ci[0]), y, axis.x(ci[0]), y + 8, INK, 1.5),
-                    _line(axis.x(ci[1]), y, axis.x(ci[1]), y + 8, INK, 1.5)]
-            end = max(end, axis.x(ci[1]))
-        bar.append(_text(end + 4, y + 8, format_share(value), size=SMALL))
-        parts.append(_group(bar, f"{name} top box {_with_ci(value, *(ci or (None, None)), format_share)}"))
+    parts = [_top_box_bar(name, colour, value, se, axis, top + i * TOPBOX_PITCH)
+             for i, (name, colour, value, se) in enumerate(_top_box_entries(item))]
     return parts, len(parts) * TOPBOX_PITCH
+
+
+def _top_box_bar(name: str, colour: str, value: float, se: float | None, axis: _Axis, y: float) -> str:
+    # The national and network bars of an item are the same in every school's report: draw each once. A zero
+    # is drawn afresh: 0.0 and -0.0 are one cache key, yet format_share prints them "0%" and "-0%".
+    draw = _top_box_markup.__wrapped__ if value == 0 else _top_box_markup
+    return draw(name, colour, value, se, axis, y)
+
+
+@lru_cache(maxsize=4096)
+def _top_box_markup(name: str, colour: str, value: float, se: float | None, axis: _Axis, y: float) -> str:
+    bar = [_rect(axis.x0, y, axis.width, 8, EMPTY),  # the 0-100 % track, so a short bar reads as short
+           _rect(axis.x0, y, axis.x(value) - axis.x0, 8, colour, class_=f"topbox {name.lower()}")]
+    end, ci = axis.x(value), _top_box_ci(value, se)
+    if ci:
+        bar += [_line(axis.x(ci[0]), y + 4, axis.x(ci[1]), y + 4, INK, 1.5),
+                _line(axis.x(ci[0]), y, axis.x(ci[0]), y + 8, INK, 1.5),
+                _line(axis.x(ci[1]), y, axis.x(ci[1]), y + 8, INK, 1.5)]
+        end = max(end, axis.x(ci[1]))
+    bar.append(_text(end + 4, y + 8, format_share(value), size=SMALL))
+    return _group(bar, f"{name} top box {_with_ci(value, *(ci or (None, None)), format_share)}")
 
 
 def _item_row(item: ItemBar, categories: Sequence[tuple[str, str]], bar_x: float, bar_w: float,
@@ -1104,8 +1123,8 @@ def _compare_texts(row: CompareRow, fmt: Callable[[float], str]) -> tuple[str, s
     return shown, _n_text(row.n), row.mark or ""
 
 
-def _compare_row(row: CompareRow, axis: _Axis, fmt: Callable[[float], str], cols: Sequence[float],
-                 top: float) -> str:
+def _compare_row(row: CompareRow, axis: _Axis, texts: Sequence[str], cols: Sequence[float], top: float) -> str:
+    """One bar; ``texts`` are its value, n and mark columns (_compare_texts, computed once per chart)."""
     cy = top + COMPARE_ROW_H / 2
     parts = _label_block(row.label, PAD, cy, COMPARE_LABEL_W)
     value, low, high = _clean(row.value), _clean(row.ci_low), _clean(row.ci_high)
@@ -1117,7 +1136,7 @@ def _compare_row(row: CompareRow, axis: _Axis, fmt: Callable[[float], str], cols
             parts += [_line(axis.x(low), cy, axis.x(high), cy, INK, 1.5, class_="ci"),
                       _line(axis.x(low), cy - 5, axis.x(low), cy + 5, INK, 1.5),
                       _line(axis.x(high), cy - 5, axis.x(high), cy + 5, INK, 1.5)]
-    for x, text, weight in zip(cols, _compare_texts(row, fmt), (None, None, "bold"), strict=True):
+    for x, text, weight in zip(cols, texts, (None, None, "bold"), strict=True):
         parts.append(_text(x, cy + FONT * 0.35, text, font_weight=weight))
     return _group(parts, row.label, class_="row")
 
@@ -1152,7 +1171,8 @@ def bar_compare_chart(rows: Sequence[CompareRow], *, lo: float | None = None, hi
     parts = [_text(c, PAD + FONT, h, font_weight="bold") for c, h in zip(cols, headers, strict=True) if h]
     bottom = top + len(rows) * COMPARE_ROW_H
     parts += [_line(axis.x(v), top, axis.x(v), bottom, EMPTY) for v in _even_ticks(lo, hi)]
-    parts += [_compare_row(r, axis, fmt, cols, top + i * COMPARE_ROW_H) for i, r in enumerate(rows)]
+    parts += [_compare_row(r, axis, t, cols, top + i * COMPARE_ROW_H)
+              for i, (r, t) in enumerate(zip(rows, texts, strict=True))]
     parts += _axis_ticks(axis, bottom + 2, _even_ticks(lo, hi), fmt if percent else _tick)
     if axis_label:
         parts.append(_text(axis.x0 + axis.width / 2, bottom + 34, axis_label, size=SMALL, text_anchor="middle"))
