@@ -10,15 +10,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast lint bench clean-data
 
-# setup also installs the Debian packages the tests need (Chromium renders the reports), only when missing.
+# setup also installs the Debian packages the platform and the tests need, only when missing
+# (scripts/system_packages.sh: Chromium for the reports, Java 17 + Maven for the embedded Apache
+# Kafka, kcat for the interoperability test), then fetches and verifies the pinned Kafka jars
+# (infra/kafka/fetch.sh, into .deps/kafka/, reused by later setups).
 setup: $(STAMP)
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  { test -n "$$LEAP_CHROMIUM" && command -v "$$LEAP_CHROMIUM" >/dev/null 2>&1; } || \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation; \
-	  else \
-	    echo "make setup: the Debian package chromium is missing (the report tests print PDFs with it); run: sudo apt-get update && sudo apt-get install -y chromium fonts-liberation" >&2; exit 1; \
-	  fi
+	@scripts/system_packages.sh
+	@infra/kafka/fetch.sh
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,12 +1,17 @@
-"""Ingestion benchmark: drain rate against a bare kafka-python consumer, and produce→Parquet latency.
+"""Ingestion benchmark: drain rate against bare kafka-python and confluent-kafka consumers, and
+produce→Parquet latency.
 
     .venv/bin/python benchmarks/bench_ingest.py [--submissions 200000] [--workers 0 1 2]
 
-Runs on a fresh embedded broker (Tansu) on a free port, in a temporary data directory:
+Runs on a fresh embedded broker (Apache Kafka, or Tansu with ``LEAP_EMBEDDED_BROKER=tansu``) on a
+free port, in a temporary data directory:
 
-1. simulates ``--submissions`` records (1% malformed, 1% resubmitted) and produces them;
-2. **bare consumer**: kafka-python with manual assignment iterating every record of the
-   topic, doing nothing else (the fastest this client reads this broker);
+1. simulates ``--submissions`` records (1% malformed, 1% resubmitted) and produces them (acks=all,
+   idempotent on Kafka);
+2. **bare consumers**: kafka-python with manual assignment iterating every record of the
+   topic, doing nothing else (the fastest this client reads this broker), and confluent-kafka
+   (librdkafka) consuming the same topic in batches of 10,000 (skipped on Tansu, whose
+   ApiVersions handshake librdkafka cannot read);
 3. **ingestion**: ``run_ingestion(bounded, standalone)`` draining the same records into
    Parquet (validation, pseudonymization, dedupe, DLQ, durable commit), once per
    ``--workers`` setting, each into an empty lake; rate = records consumed / wall time from
@@ -49,6 +54,7 @@ def _settings(data_dir: Path, port: int):
     os.environ["LEAP_DATA_DIR"] = str(data_dir)
     os.environ["LEAP_EMBEDDED_BROKER_PORT"] = str(port)
     os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    os.environ.pop("LEAP_TOPIC_PREFIX", None)
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
     from leap.config import load_settings
 
@@ -70,6 +76,30 @@ def bare_consumer_rate(settings, total: int) -> float:
         n += 1
         if n >= total:
             break
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return n / elapsed
+
+
+def bare_confluent_rate(settings, total: int) -> float | None:
+    """confluent-kafka (librdkafka, C) reading every record: the ceiling of a Python Kafka client."""
+    if settings.on_tansu:
+        return None
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from ingestion.broker import partitions_for
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "bench-bare-confluent",
+                         "enable.auto.commit": False, "fetch.max.bytes": 64 * 1024 * 1024,
+                         "max.partition.fetch.bytes": 8 * 1024 * 1024})
+    consumer.assign([TopicPartition(settings.topic, p, OFFSET_BEGINNING) for p in partitions_for(settings, settings.topic)])
+    n = 0
+    start = time.perf_counter()
+    while n < total:
+        for msg in consumer.consume(num_messages=10_000, timeout=1.0):
+            if msg.error() is None:
+                msg.value()
+                n += 1
     elapsed = time.perf_counter() - start
     consumer.close()
     return n / elapsed
@@ -170,7 +200,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     tmp = Path(tempfile.mkdtemp(prefix="leap-bench-"))
     settings = _settings(tmp / "data", _free_port())
-    from ingestion.broker import embedded_broker, ensure_topics
+    from ingestion.broker import ensure_topics
+    from ingestion.embedded import embedded_broker
     from ingestion.producer import produce
     from simulator import SimConfig, simulate
 
@@ -187,7 +218,12 @@ def main() -> int:
         produce(sim.records, settings, progress=False)
         results["produce_rate"] = round(len(sim.records) / (time.perf_counter() - t))
         results["records"] = len(sim.records)
+        results["broker"] = broker.kind
         results["bare_rate"] = round(bare_consumer_rate(settings, len(sim.records)))
+        confluent = bare_confluent_rate(settings, len(sim.records))
+        results["bare_confluent_rate"] = round(confluent) if confluent else None
+        print(f"bare kafka-python {results['bare_rate']:,}/s; bare confluent-kafka "
+              f"{results['bare_confluent_rate'] or 'n/a'}/s", flush=True)
         results["ingest"] = {}
         for w in args.workers:
             rate, landed = ingestion_rate(settings, w)

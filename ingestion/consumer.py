@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -75,10 +76,38 @@ class IngestStats:
 _WORKER: dict = {}
 
 
-def _init_worker(key: bytes) -> None:
+def _init_worker(key: bytes, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with(parent)
     _WORKER["catalog"] = load_catalog()
     _WORKER["pseudonymizer"] = Pseudonymizer(key)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the ingestion process that spawned it is gone, even by SIGKILL.
+
+    A SIGKILLed parent cannot shut its pool down: its spawn workers (and through them the
+    multiprocessing resource tracker, whose pipe they hold) would live on, idle, for a minute
+    or more. Linux sends PR_SET_PDEATHSIG's signal when the parent dies; a thread watching for
+    re-parenting covers other systems and the race where the parent died before the prctl call.
+    """
+    import ctypes
+    import os
+    import threading
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="leap-parent-watch", daemon=True).start()
 
 
 def _decode_in_worker(packed: PackedRecords, partition: int):
@@ -146,7 +175,11 @@ class Ingestor:
             import multiprocessing as mp
 
             self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(self.pseudonymizer.key,))
+                                            initializer=_init_worker, initargs=(self.pseudonymizer.key, os.getpid()))
+        self._connect()
+
+    def _connect(self) -> None:
+        """A new consumer client; subscribe to the group, or assign the partitions (standalone)."""
         self.consumer = KafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             group_id=self.settings.consumer_group,
@@ -158,12 +191,13 @@ class Ingestor:
             fetch_max_bytes=64 * 1024 * 1024,
             receive_message_max_bytes=128 * 1024 * 1024,
             max_poll_interval_ms=600000,
+            allow_auto_create_topics=False,
             session_timeout_ms=self.settings.session_timeout_ms,
             group_instance_id=self.settings.instance_id,
             heartbeat_interval_ms=min(3000, self.settings.session_timeout_ms // 3),
         )
         if self.standalone:  # this process owns its partitions: no group protocol, no rebalances
-            parts = partitions_for(self.settings, self.settings.topic)
+            parts = partitions_for(self.settings, self.settings.topic, timeout=60)
             if self.only_partitions is not None:
                 parts = [p for p in parts if p in set(self.only_partitions)]
             tps = [TopicPartition(self.settings.topic, p) for p in parts]
@@ -195,6 +229,8 @@ class Ingestor:
 
     def on_assigned(self, assigned) -> None:
         self.assigned_once = True
+        if not self.sink.states and (new_cluster := self._cluster_changed()) is not None:
+            self.sink.switch_cluster(new_cluster)  # rejoined a group on a new broker: nothing buffered
         for tp in assigned:
             offset = self.sink.assign(tp.partition)
             if offset is None:
@@ -239,13 +275,13 @@ class Ingestor:
     def _drain_pending(self) -> None:
         self._collect(block=True)
 
-    def _flush(self, partition: int) -> None:
+    def _flush(self, partition: int, commit: bool = True) -> None:
         """Detach the partition's buffer and hand it to the writer thread (steps 1-4 of the protocol)."""
         batch = self.sink.detach(partition)
         if batch is not None:
             self.flushing.append((partition, self.writer.submit(self._write, batch)))
         # bound the memory held by batches waiting for the writer
-        self._finish_flushes(block=False, keep=2)
+        self._finish_flushes(block=False, keep=2, commit=commit)
 
     def _write(self, batch) -> FlushResult:
         # After a failed write no later batch may commit: its marker would claim the offsets
@@ -262,13 +298,15 @@ class Ingestor:
         finally:
             self.stats.write_s += time.monotonic() - t
 
-    def _finish_flushes(self, block: bool = False, keep: int | None = None) -> None:
+    def _finish_flushes(self, block: bool = False, keep: int | None = None, commit: bool = True) -> None:
         """Commit the offsets of written batches (step 5), in order, on this (the consumer's) thread."""
         while self.flushing and (block or self.flushing[0][1].done()
                                  or (keep is not None and len(self.flushing) > keep)):
             partition, fut = self.flushing.popleft()
             result: FlushResult = fut.result()  # a failed write raises here: nothing is committed
             self.stats.add(result)
+            if not commit:  # the offsets belong to a broker that is gone
+                continue
             tp = TopicPartition(self.settings.topic, partition)
             try:
                 self.consumer.commit({tp: OffsetAndMetadata(result.end + 1, "", -1)})
@@ -283,19 +321,53 @@ class Ingestor:
     def _caught_up(self) -> bool:
         """Position at or past the log end of every assigned partition.
 
-        The log end is the larger of ListOffsets(latest) and the high watermark of the last
-        fetch response: Tansu answers ListOffsets with the last batch's base offset, so on it
-        only the fetch high watermark is right; Kafka gives the same number both ways.
+        On Tansu the log end is also the high watermark of the last fetch: it answers
+        ListOffsets(latest) with the last batch's base offset (see ingestion.embedded.tansu).
         """
         assignment = self.consumer.assignment()
         if not assignment:
             return False
         ends = self.consumer.end_offsets(list(assignment))
         for tp in assignment:
-            hw = self.consumer.highwater(tp)
-            if hw is None or self.consumer.position(tp) < max(ends[tp], hw):
+            end = ends[tp]
+            if self.settings.on_tansu:
+                hw = self.consumer.highwater(tp)
+                if hw is None:
+                    return False
+                end = max(end, hw)
+            if self.consumer.position(tp) < end:
                 return False
         return True
+
+    # -- the broker's cluster -----------------------------------------------------------------
+
+    def _cluster_changed(self) -> str | None:
+        """The new cluster id when the broker answering is not the one the sink's log belongs to.
+
+        A memory-only broker that restarted (Tansu), or a topic's cluster rebuilt from scratch,
+        numbers its records from 0 again: resuming from the old log's markers would skip every
+        new record below them. kafka-python refreshes its metadata (which carries the cluster id)
+        when it reconnects, before it fetches from the new broker.
+        """
+        now = self.consumer._client.cluster.cluster_id
+        return now if now and self.sink.cluster_id and now != self.sink.cluster_id else None
+
+    def _switch_cluster(self, new_id: str) -> None:
+        """Write what was buffered under the old cluster's log, then start the new cluster's log."""
+        log.warning("the broker's cluster changed (%s -> %s): the old log is closed, the new one starts at "
+                    "its own offsets; records the old broker had not delivered are gone with it",
+                    self.sink.cluster_id, new_id)
+        self._drain_pending()
+        for p in list(self.sink.states):
+            self._flush(p, commit=False)
+        self._finish_flushes(block=True, commit=False)
+        for p in list(self.sink.states):
+            self.sink.release(p)
+        self.sink.switch_cluster(new_id)
+        # A new client: kafka-python's group member keeps the vanished topic's metadata and, when
+        # the topic comes back with the same partition count, never rebalances to take it.
+        self.consumer.close(autocommit=False)
+        self._connect()
 
     # -- main loops ---------------------------------------------------------------------------
 
@@ -308,6 +380,9 @@ class Ingestor:
         while not self.stop_requested:
             t0 = time.monotonic()
             batches = self.consumer.poll(timeout_ms=200, max_records=self.max_poll_records)
+            if (new_cluster := self._cluster_changed()) is not None:
+                self._switch_cluster(new_cluster)  # this poll's records are fetched again from the new log
+                continue
             t1 = time.monotonic()
             if batches and self.stats.first_record_at is None:
                 self.stats.first_record_at = time.time()

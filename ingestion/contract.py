@@ -16,13 +16,34 @@ reason code                       meaning
 ``unknown_item``                  a response key is not an item of that instrument version
 ``category_out_of_range``         a response is outside the item's categories
 ``invalid_school_year``           ``school_year`` is not ``YYYY-YY`` with consecutive years
-``invalid_timestamp``             ``submitted_at`` is not a valid RFC 3339 timestamp
+``invalid_timestamp``             ``submitted_at`` is not a valid RFC 3339 timestamp (no such
+                                  date or time, a UTC offset beyond 23:59), or its year is
+                                  outside :data:`SUBMITTED_AT_YEARS` (2000..2099)
 ================================  ======================================================
+
+``submitted_at`` years: the schema's pattern allows any four digits, the contract only 2000..2099, the
+year as written (local to its offset). Every survey of v1 was taken this century, and the raw lake
+stores the instant in nanosecond precision on the way in (years 1677..2262): a year 1600 or 9999 can
+never be stored, and with an offset of at most 23:59 every accepted instant lies between 1999-12-31 and
+2100-01-01 UTC. The window a term's submissions must fall in is checked per batch by the validation
+(``window.submitted_at``), not here.
+
+Nesting: the schema allows three levels (the event, an object or list in it, a value); orjson refuses
+JSON nested deeper than 1024 levels (``invalid_json``), and shallower nesting that is still far too deep
+for the schema is a ``schema_violation``, whichever step of validation notices it (the compiled
+validator's ``uniqueItems`` check recurses in Python, so such a list can exhaust the interpreter's
+recursion limit before its items are checked).
+
+The decode step (:mod:`ingestion.decode`) dead-letters, as a last line of defence, a record that no
+check here refuses but that it cannot process (an unexpected error, or one the Arrow conversion
+refuses) with ``schema_violation`` and a detail beginning ``unprocessable:``: that is a gap in this
+contract to close, never a crash of the ingestion.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +65,11 @@ REASONS = (
     "invalid_school_year",
     "invalid_timestamp",
 )
+
+# The years a submitted_at may carry (as written); the fast paths (ingestion.fastpath) accept 20xx only.
+SUBMITTED_AT_YEARS = (2000, 2099)
+_TS_PARTS = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+                       r"(?:Z|[+-]([0-9]{2}):([0-9]{2}))")
 
 
 class Rejected(Exception):
@@ -98,6 +124,8 @@ def check_submission_ex(raw: bytes | str | dict, catalog: Catalog | None = None)
         _compiled_validator()(event)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise Rejected("schema_violation", exc.message[:300]) from None
+    except RecursionError:  # uniqueItems compares nested lists recursively: far deeper than the schema allows
+        raise Rejected("schema_violation", "a value is nested far deeper than the schema allows (3 levels)") from None
     _check_semantics(event, catalog)
     return event, False
 
@@ -107,11 +135,23 @@ def _hashable_ids(event: dict) -> bool:
 
 
 def _parse_ts(value: str) -> datetime:
+    """``submitted_at`` as an aware datetime; :class:`Rejected` (``invalid_timestamp``) unless it is an RFC 3339
+    timestamp with a UTC offset of at most 23:59 and a year in :data:`SUBMITTED_AT_YEARS`."""
+    m = _TS_PARTS.fullmatch(value)
+    if m is None:  # the schema's pattern already says so; keep the guard for callers that skip it
+        raise Rejected("invalid_timestamp", f"submitted_at {value[:64]!r} is not an RFC 3339 timestamp with an offset")
+    year, off_h, off_m = m.groups()
+    if off_h is not None and (int(off_h) > 23 or int(off_m) > 59):
+        raise Rejected("invalid_timestamp",
+                       f"submitted_at {value!r}: UTC offset {off_h}:{off_m} is not one (hours 00..23, minutes 00..59)")
+    lo, hi = SUBMITTED_AT_YEARS
+    if not lo <= int(year) <= hi:
+        raise Rejected("invalid_timestamp", f"submitted_at {value!r}: year {year} is outside {lo}..{hi}")
     try:
         ts = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise Rejected("invalid_timestamp", str(exc)) from None
-    if ts.tzinfo is None:  # the schema pattern requires an offset; keep the guard anyway
+        raise Rejected("invalid_timestamp", f"submitted_at {value!r}: {exc}") from None
+    if ts.tzinfo is None:  # the pattern requires an offset; keep the guard anyway
         raise Rejected("invalid_timestamp", "submitted_at has no UTC offset")
     return ts
 

@@ -36,7 +36,12 @@ _VERSION = re.compile(r"[0-9]+\.[0-9]+")
 _SCHOOL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _YEAR = re.compile(r"[0-9]{4}-[0-9]{2}")
 _CLASSROOM = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})")
+# submitted_at: the schema's shape, narrowed to what the reference (contract._parse_ts) accepts whatever the
+# date: a year 20xx (contract.SUBMITTED_AT_YEARS) and a UTC offset of at most 23:59. The date itself
+# (no 30 February, no hour 24) is checked by datetime.fromisoformat.
+_TS_PATTERN = (r"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+               r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])")
+_TS = re.compile(_TS_PATTERN)
 _FAST: bool | None = None
 
 
@@ -190,7 +195,11 @@ def _fast_responses(responses, ins: Instrument) -> bool:
 #   * its types are strict: no bool for int, no float for int, no number for str; unknown
 #     fields are an error (additionalProperties: false, in demographics and responses too);
 #   * the constraints are those of conforms(): the per-record patterns fully anchored,
-#     the school context through the same cached _context_conforms, categories per item.
+#     the school context through the same cached _context_conforms, categories per item;
+#   * nesting: msgspec recurses under the interpreter's recursion limit and raises RecursionError
+#     (not a DecodeError) on JSON nested ~1000 levels deep, even inside the skipped responses:
+#     None, and the reference decides (orjson stops at 1024 levels: invalid_json; the schema
+#     allows 3: schema_violation).
 
 
 class _FastDemographics(msgspec.Struct, forbid_unknown_fields=True):
@@ -215,8 +224,7 @@ class _FastEvent(msgspec.Struct, forbid_unknown_fields=True):
     respondent_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     school_year: str
     term: str
-    submitted_at: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-                                                      r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})\Z")]
+    submitted_at: Annotated[str, msgspec.Meta(pattern=f"^{_TS_PATTERN}\\Z")]
     grade_band: str
     sample: str
     responses: msgspec.Raw
@@ -253,7 +261,9 @@ def fast_check(raw: bytes, catalog: Catalog) -> _FastEvent | None:
         return None
     try:
         e = _FAST_DECODER.decode(raw)
-    except (msgspec.DecodeError, ValueError, TypeError):  # ValueError: also invalid UTF-8 in a string
+    except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
+        # ValueError: also invalid UTF-8 in a string. RecursionError: msgspec nests on the C stack under
+        # the interpreter's recursion limit (~1000 levels), also to skip over the responses (msgspec.Raw).
         return None
     ctx = (e.instrument, e.instrument_version, e.school_id, e.school_year, e.term, e.grade_band, e.sample,
            e.region, e.urbanicity)
@@ -266,7 +276,7 @@ def fast_check(raw: bytes, catalog: Catalog) -> _FastEvent | None:
         return None
     try:
         responses = dec[0].decode(e.responses)  # msgspec.Raw was only skipped over: parsed in full here
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return None
     if msgspec.structs.astuple(responses).count(msgspec.UNSET) == dec[1]:
         return None  # {}: minProperties 1

@@ -33,7 +33,7 @@ def produce(records: Iterable, settings, topic: str | None = None, progress: boo
     """
     from kafka.errors import KafkaError
 
-    from ingestion.broker import BROKER_HINT, make_producer
+    from ingestion.broker import broker_hint, make_producer
 
     topic = topic or settings.topic
     producer = make_producer(settings)
@@ -49,12 +49,12 @@ def produce(records: Iterable, settings, topic: str | None = None, progress: boo
         producer.flush()
     except KafkaError as exc:
         raise LeapError(f"producing to {topic} on {settings.bootstrap_servers} failed: {exc}",
-                        hint=BROKER_HINT) from None
+                        hint=broker_hint(settings)) from None
     finally:
         producer.close()
     if failures:
         raise LeapError(f"{len(failures)} of {sent} records were not acknowledged by {topic}: {failures[0]}",
-                        hint=BROKER_HINT)
+                        hint=broker_hint(settings))
     return sent
 
 

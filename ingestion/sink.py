@@ -7,18 +7,25 @@ Commit protocol per flush of Kafka partition *p* covering offsets [start, end]
    offset, so a consumer of the DLQ can drop repeats);
 2. write one Parquet file per lake partition (instrument/school_year/term) into a staging
    directory of *p*, fsync;
-3. write the **marker** ``_ingest_log/<topic>/cluster=<tag>/partition=<p>/<start>-<end>.json`` atomically
-   (temp file, fsync, rename, fsync dir). This is the commit point;
+3. under the submission registry's lock (:mod:`ingestion.registry`): drop the ids the lake
+   already holds from any partition (re-staging the files in the rare case there are some),
+   write the batch's registry segment, then the **marker**
+   ``_ingest_log/<topic>/cluster=<tag>/partition=<p>/<start>-<end>.json`` atomically (temp file,
+   fsync, rename, fsync dir). The marker is the commit point;
 4. rename the staged files to their final names
    ``raw/instrument=…/school_year=…/term=…/<topic>+<tag>+<p>+<start>+<end>.parquet``;
 5. the consumer commits offset end+1 to Kafka (for lag monitoring only).
 
 On assignment of *p* the sink recovers from the markers, not from Kafka's committed offset:
 staged files named in a marker are rolled forward (step 4 again), staged files named in no
-marker are deleted, consumption resumes at the highest marker end + 1, and the submission ids
-of all markers are loaded so a resubmitted ``submission_id`` is stored once. A crash at any
-point therefore neither loses nor duplicates a submission. A per-partition ``flock`` keeps
-two processes from writing the same partition during a rebalance.
+marker are deleted, consumption resumes at the highest marker end + 1, and a committed batch
+without its registry segment (a lake from before the registry) is registered. A crash at any
+point therefore neither loses nor duplicates a submission, and a resubmitted ``submission_id``
+is stored once whatever partition it arrives on. A per-partition ``flock`` keeps two processes
+from writing the same partition during a rebalance.
+
+Recovery reads only the markers it needs (those of staged files and of batches missing from the
+registry): the partition's resume offset is in the markers' file names.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.decode import DecodedRun, PartitionKey, Reject
+from ingestion.registry import BatchId, SubmissionRegistry, digests, segment_name
 from leap.errors import LeapError
 from leap.fsutil import FileLock, fsync_path, write_atomic
 from leap.layout import Layout
@@ -71,18 +79,40 @@ def _read_markers(ldir: Path) -> list[dict]:
     return [json.loads(p.read_bytes()) for p in sorted(ldir.glob("*.json"))]
 
 
+def marker_name(start: int, end: int) -> str:
+    return f"{start:020d}-{end:020d}.json"
+
+
+def _marker_ranges(ldir: Path) -> list[tuple[int, int]]:
+    """(first, last) offset of every committed batch, from the marker file names alone."""
+    if not ldir.exists():
+        return []
+    out = []
+    for p in ldir.glob("*.json"):
+        a, _, b = p.stem.partition("-")
+        out.append((int(a), int(b)))
+    return sorted(out)
+
+
+def _staged_range(name: str) -> tuple[int, int] | None:
+    """(first, last) offset in a staged file name ``<pkey>~<topic>+<tag>+<p>+<first>+<last>.parquet``."""
+    parts = name.removesuffix(".parquet").split("+")
+    try:
+        return int(parts[-2]), int(parts[-1])
+    except (IndexError, ValueError):
+        return None
+
+
 @dataclass
 class _PartitionState:
     partition: int
     lock: FileLock
-    seen: set[str]
     next_offset: int | None
     start: int | None = None
     end: int | None = None
     tables: dict[PartitionKey, list[pa.Table]] = field(default_factory=dict)
     rows: int = 0
     rejects: list[Reject] = field(default_factory=list)
-    duplicates: int = 0
     opened_at: float = 0.0
 
     def reset(self) -> None:
@@ -90,7 +120,6 @@ class _PartitionState:
         self.tables = {}
         self.rows = 0
         self.rejects = []
-        self.duplicates = 0
 
 
 @dataclass
@@ -102,7 +131,6 @@ class _Batch:
     end: int
     tables: dict[PartitionKey, list[pa.Table]]
     rejects: list[Reject]
-    duplicates: int
     log_dir: Path
 
 
@@ -126,10 +154,12 @@ class LakeSink:
         self.raw_dir = layout.raw
         self.topic_root = layout.ingest_log_of(topic)
         self.topic = topic
+        self.cluster_id = cluster_id
         self.tag = cluster_tag(cluster_id)
         self.dlq = dlq  # DeadLetterWriter or None
         self.lock_timeout = lock_timeout
         self.states: dict[int, _PartitionState] = {}
+        self.registry = SubmissionRegistry(self.topic_root / "ids", self._committed)
         try:
             self.raw_dir.mkdir(parents=True, exist_ok=True)
             self.log_root.mkdir(parents=True, exist_ok=True)
@@ -141,13 +171,23 @@ class LakeSink:
             raise LeapError(f"the lake path {layout.lake} is not writable: {exc.strerror}",
                             hint="set LEAP_DATA_DIR to a writable directory", exit_code=4) from None
 
+    def switch_cluster(self, cluster_id: str) -> None:
+        """Continue on another cluster's log (no partition may be held)."""
+        assert not self.states, "release every partition before switching cluster"
+        self.cluster_id, self.tag = cluster_id, cluster_tag(cluster_id)
+        self.log_root.mkdir(parents=True, exist_ok=True)
+
     @property
     def log_root(self) -> Path:
         """Commit log of this cluster: a recreated topic (new cluster) starts a new log at offset 0."""
         return self.topic_root / f"cluster={self.tag}"
 
-    def log_dir(self, partition: int) -> Path:
-        return self.log_root / f"partition={partition:03d}"
+    def log_dir(self, partition: int, tag: str | None = None) -> Path:
+        return self.topic_root / f"cluster={tag or self.tag}" / f"partition={partition:03d}"
+
+    def _committed(self, batch: BatchId) -> bool:
+        tag, partition, start, end = batch
+        return (self.log_dir(partition, tag) / marker_name(start, end)).exists()
 
     # ------------------------------------------------------------------ assignment and recovery
 
@@ -158,9 +198,9 @@ class LakeSink:
         ldir = self.log_dir(partition)
         (ldir / "staging").mkdir(parents=True, exist_ok=True)
         lock = partition_lock(ldir / ".lock", self.lock_timeout).acquire()
-        seen, next_offset = self._recover(partition)
-        self.states[partition] = _PartitionState(partition, lock, seen, next_offset)
-        log.info("partition %d: %d submissions on record, resuming at offset %s", partition, len(seen),
+        next_offset = self._recover(partition)
+        self.states[partition] = _PartitionState(partition, lock, next_offset)
+        log.info("partition %d: resuming at offset %s", partition,
                  next_offset if next_offset is not None else "earliest")
         return next_offset
 
@@ -172,41 +212,52 @@ class LakeSink:
     def markers(self, partition: int) -> list[dict]:
         return _read_markers(self.log_dir(partition))
 
-    def _earlier_clusters(self, partition: int) -> set[str]:
-        """Submission ids stored from other clusters' logs of this partition (after a broker reset).
+    def _recover(self, partition: int) -> int | None:
+        """Recover every cluster's log of ``partition``; the resume offset in the current cluster's log.
 
-        Their committed files are rolled forward too: a crash just before the reset must not
-        leave a committed file in staging.
+        Other clusters' logs are those of an earlier broker (a recreated topic, Tansu restarts):
+        a crash just before the reset must not leave their committed files in staging either.
         """
-        seen: set[str] = set()
-        for ldir in self.topic_root.glob(f"cluster=*/partition={partition:03d}"):
-            if ldir == self.log_dir(partition):
-                continue
-            for marker in _read_markers(ldir):
-                for f in marker["files"]:
-                    self._roll_forward(ldir / "staging" / f["staged"], self.lake_dir / f["path"])
-                seen.update(marker["submission_ids"])
-        return seen
+        for ldir in sorted(self.topic_root.glob(f"cluster=*/partition={partition:03d}")):
+            self._recover_log(ldir, owned=ldir == self.log_dir(partition))
+        self._register_missing(partition)
+        ranges = _marker_ranges(self.log_dir(partition))
+        return ranges[-1][1] + 1 if ranges else None
 
-    def _recover(self, partition: int) -> tuple[set[str], int | None]:
-        ldir = self.log_dir(partition)
-        named: set[str] = set()
-        seen: set[str] = set()
-        next_offset = None
-        for marker in self.markers(partition):
-            for f in marker["files"]:
-                named.add(f["staged"])
-                self._roll_forward(ldir / "staging" / f["staged"], self.lake_dir / f["path"])
-            seen.update(marker["submission_ids"])
-            next_offset = max(next_offset or 0, marker["end_offset"] + 1)
-        for staged in (ldir / "staging").iterdir():
-            if staged.name not in named:
-                log.info("partition %d: removing uncommitted staged file %s", partition, staged.name)
+    def _recover_log(self, ldir: Path, owned: bool) -> None:
+        """Roll committed staged files forward; in the log this process owns (``owned``: it holds the
+        partition lock), delete the uncommitted ones too."""
+        committed = set(_marker_ranges(ldir))
+        staging = ldir / "staging"
+        for staged in sorted(staging.iterdir()) if staging.exists() else []:
+            rng = _staged_range(staged.name)
+            if rng in committed:
+                marker = json.loads((ldir / marker_name(*rng)).read_bytes())
+                for f in marker["files"]:
+                    if f["staged"] == staged.name:
+                        self._roll_forward(staged, self.lake_dir / f["path"])
+            elif owned:
+                log.info("%s: removing uncommitted staged file %s", ldir.name, staged.name)
                 staged.unlink()
-        for tmp in ldir.glob(".*.tmp"):
+        for tmp in ldir.glob(".*.tmp") if owned else ():
             tmp.unlink()
-        seen |= self._earlier_clusters(partition)
-        return seen, next_offset
+
+    def _register_missing(self, partition: int) -> None:
+        """Register committed batches of ``partition`` that have no registry segment (older lakes)."""
+        with self.registry.claiming() as reg:
+            missing = []
+            for ldir in self.topic_root.glob(f"cluster=*/partition={partition:03d}"):
+                tag = ldir.parent.name.removeprefix("cluster=")
+                for start, end in _marker_ranges(ldir):
+                    if segment_name((tag, partition, start, end)) not in reg.loaded:
+                        missing.append(((tag, partition, start, end), ldir / marker_name(start, end)))
+            for batch, path in missing:
+                ids = json.loads(path.read_bytes())["submission_ids"]
+                if ids:
+                    reg.register(batch, digests(ids))
+        if missing:
+            log.info("partition %d: registered %d committed batches in the submission registry",
+                     partition, len(missing))
 
     @staticmethod
     def _roll_forward(staged: Path, final: Path, recovering: bool = True) -> None:
@@ -234,30 +285,9 @@ class LakeSink:
         state.end = run.last_offset
         state.rejects.extend(run.rejects)
         for pkey, table in run.tables.items():
-            table = self._dedupe(state, table)
             if table.num_rows:
                 state.tables.setdefault(pkey, []).append(table)
                 state.rows += table.num_rows
-
-    @staticmethod
-    def _dedupe(state: _PartitionState, table: pa.Table) -> pa.Table:
-        seen = state.seen
-        ids = table.column("submission_id").to_pylist()
-        if seen.isdisjoint(ids) and len(ids) == len(unique := set(ids)):  # the usual case, at C speed
-            seen |= unique
-            return table
-        keep = []
-        for sid in ids:
-            if sid in seen:
-                keep.append(False)
-            else:
-                seen.add(sid)
-                keep.append(True)
-        dropped = len(keep) - sum(keep)
-        if not dropped:
-            return table
-        state.duplicates += dropped
-        return table.filter(pa.array(keep))
 
     def due(self, flush_records: int, flush_seconds: float) -> list[int]:
         now = time.monotonic()
@@ -284,8 +314,7 @@ class LakeSink:
         state = self.states[partition]
         if state.start is None:
             return None
-        batch = _Batch(partition, state.start, state.end, state.tables, state.rejects, state.duplicates,
-                       self.log_dir(partition))
+        batch = _Batch(partition, state.start, state.end, state.tables, state.rejects, self.log_dir(partition))
         state.next_offset = state.end + 1
         state.reset()
         return batch
@@ -295,11 +324,39 @@ class LakeSink:
         if batch.rejects and self.dlq is not None:
             self.dlq.send_all(batch.rejects, partition)
         name = data_file_name(self.topic, partition, start, end, self.tag)
+        tables = {pkey: pa.concat_tables(parts) for pkey, parts in sorted(batch.tables.items())}
+        files = self._stage(batch, name, tables)  # outside the registry lock: the usual batch has no repeat
+        with self.registry.claiming() as reg:
+            ids = [i for t in tables.values() for i in t.column("submission_id").to_pylist()]
+            keep, d = reg.new_mask(ids)
+            duplicates = len(ids) - int(keep.sum())
+            if duplicates:
+                tables = _filter(tables, keep)
+                files = self._stage(batch, name, tables)
+            kept = [i for t in tables.values() for i in t.column("submission_id").to_pylist()]
+            if kept:
+                reg.register((self.tag, partition, start, end), d[keep])
+            marker = {
+                "topic": self.topic, "partition": partition, "start_offset": start, "end_offset": end,
+                "files": files, "submission_ids": kept,
+                "rejected": dict(Counter(r.reason for r in batch.rejects)), "duplicates": duplicates,
+                "committed_at": datetime.now(UTC).isoformat(),
+            }
+            write_atomic(batch.log_dir / marker_name(start, end), orjson.dumps(marker))  # the commit point
         staging = batch.log_dir / "staging"
-        files, ids = [], []
-        for pkey, tables in sorted(batch.tables.items()):
-            table = pa.concat_tables(tables)
+        for f in files:
+            self._roll_forward(staging / f["staged"], self.lake_dir / f["path"], recovering=False)
+        return FlushResult(partition, start, end, len(kept), len(files), len(batch.rejects), duplicates)
+
+    def _stage(self, batch: _Batch, name: str, tables: dict[PartitionKey, pa.Table]) -> list[dict]:
+        """Write and fsync one staged Parquet file per non-empty lake partition; their marker entries."""
+        staging = batch.log_dir / "staging"
+        files = []
+        for pkey, table in tables.items():
             staged_name = f"{'~'.join(pkey)}~{name}"
+            if not table.num_rows:
+                (staging / staged_name).unlink(missing_ok=True)
+                continue
             with open(staging / staged_name, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd", row_group_size=256 * 1024)
                 fh.flush()
@@ -307,14 +364,13 @@ class LakeSink:
             final = partition_dir(self.raw_dir, pkey) / name
             files.append({"path": str(final.relative_to(self.lake_dir)), "staged": staged_name,
                           "rows": table.num_rows, "instrument": pkey[0], "school_year": pkey[1], "term": pkey[2]})
-            ids.extend(table.column("submission_id").to_pylist())
-        marker = {
-            "topic": self.topic, "partition": partition, "start_offset": start, "end_offset": end,
-            "files": files, "submission_ids": ids,
-            "rejected": dict(Counter(r.reason for r in batch.rejects)), "duplicates": batch.duplicates,
-            "committed_at": datetime.now(UTC).isoformat(),
-        }
-        write_atomic(batch.log_dir / f"{start:020d}-{end:020d}.json", orjson.dumps(marker))  # the commit point
-        for f in files:
-            self._roll_forward(staging / f["staged"], self.lake_dir / f["path"], recovering=False)
-        return FlushResult(partition, start, end, len(ids), len(files), len(batch.rejects), batch.duplicates)
+        return files
+
+
+def _filter(tables: dict[PartitionKey, pa.Table], keep) -> dict[PartitionKey, pa.Table]:
+    """The tables without the rows ``keep`` (over their rows, in order) marks False."""
+    out, at = {}, 0
+    for pkey, table in tables.items():
+        out[pkey] = table.filter(pa.array(keep[at:at + table.num_rows]))
+        at += table.num_rows
+    return out

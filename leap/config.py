@@ -10,10 +10,22 @@ Environment variables (all optional):
     Kafka bootstrap servers. Unset: the embedded broker started by ``leap broker start``.
 ``LEAP_DATA_DIR``
     Root of the lake, warehouse and outputs (default ``./data``).
+``LEAP_EMBEDDED_BROKER``
+    Which embedded broker ``leap broker start`` runs: ``kafka`` (default: Apache Kafka in KRaft
+    mode from the jars ``make setup`` fetched, data under ``$LEAP_DATA_DIR/kafka``, durable) or
+    ``tansu`` (memory-only, for machines without Java 17).
 ``LEAP_EMBEDDED_BROKER_PORT``
     Port of the embedded broker (default 19092).
+``LEAP_KAFKA_HEAP``
+    Maximum JVM heap of the embedded Apache Kafka (default ``512m``).
+``LEAP_TOPIC_PREFIX``
+    Prepended to both topic names (default empty), e.g. ``staging.`` on a Kafka cluster shared by
+    several deployments; the test suite gives every test its own prefix on one broker.
 ``LEAP_TOPIC_PARTITIONS``
     Partitions of the submissions topic when the platform creates it (default 6).
+``LEAP_TOPIC_REPLICATION``
+    Replication factor of the topics the platform creates (default 1); at 3 or more the topics
+    get ``min.insync.replicas=2``, so an acknowledged (``acks=all``) record survives a lost broker.
 ``LEAP_PSEUDONYM_KEY``
     Hex key for the respondent pseudonymization HMAC. Unset: a key file under
     ``$LEAP_DATA_DIR/secrets/`` is created on first use (embedded default only).
@@ -34,6 +46,7 @@ Environment variables (all optional):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +55,8 @@ from leap.layout import Layout
 SUBMISSIONS_TOPIC = "leap.survey-submissions.v1"
 DLQ_TOPIC = "leap.survey-submissions.dlq.v1"
 DEFAULT_EMBEDDED_PORT = 19092
+EMBEDDED_BROKERS = ("kafka", "tansu")
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,100}")
 
 
 def _int_env(name: str, default: int) -> int:
@@ -74,9 +89,12 @@ class Settings:
     bootstrap_servers: str
     embedded: bool
     embedded_port: int
+    embedded_broker: str = "kafka"  # which broker `leap broker start` runs (EMBEDDED_BROKERS)
+    kafka_heap: str = "512m"  # maximum JVM heap of the embedded Apache Kafka
     topic: str = SUBMISSIONS_TOPIC
     dlq_topic: str = DLQ_TOPIC
     topic_partitions: int = 6
+    topic_replication: int = 1  # replication factor when the platform creates the topics
     consumer_group: str = "leap-ingestion"
     flush_records: int = 50000
     flush_seconds: float = 2.0
@@ -85,6 +103,11 @@ class Settings:
     min_response_rate: float = 0.5  # a school report below it is marked (5Essentials' 50 % rule)
     session_timeout_ms: int = 10000
     instance_id: str | None = None
+
+    @property
+    def on_tansu(self) -> bool:
+        """The embedded Tansu broker: memory-only, no idempotent producers (see ingestion.embedded.tansu)."""
+        return self.embedded and self.embedded_broker == "tansu"
 
     @property
     def layout(self) -> Layout:
@@ -99,12 +122,18 @@ def load_settings() -> Settings:
     embedded = servers == ""
     if embedded:
         servers = f"127.0.0.1:{port}"
+    prefix = _topic_prefix()
     return Settings(
         data_dir=data_dir,
         bootstrap_servers=servers,
         embedded=embedded,
         embedded_port=port,
+        embedded_broker=_embedded_kind(),
+        kafka_heap=os.environ.get("LEAP_KAFKA_HEAP", "").strip() or "512m",
+        topic=prefix + SUBMISSIONS_TOPIC,
+        dlq_topic=prefix + DLQ_TOPIC,
         topic_partitions=_int_env("LEAP_TOPIC_PARTITIONS", 6),
+        topic_replication=_int_env("LEAP_TOPIC_REPLICATION", 1),
         consumer_group=os.environ.get("LEAP_CONSUMER_GROUP") or "leap-ingestion",
         flush_records=_int_env("LEAP_FLUSH_RECORDS", 50000),
         flush_seconds=_float_env("LEAP_FLUSH_SECONDS", 2.0),
@@ -114,3 +143,23 @@ def load_settings() -> Settings:
         session_timeout_ms=_int_env("LEAP_CONSUMER_SESSION_TIMEOUT_MS", 10000),
         instance_id=os.environ.get("LEAP_CONSUMER_INSTANCE_ID") or None,
     )
+
+
+def _embedded_kind() -> str:
+    from leap.errors import LeapError
+
+    kind = (os.environ.get("LEAP_EMBEDDED_BROKER") or "kafka").strip().lower()
+    if kind not in EMBEDDED_BROKERS:
+        raise LeapError(f"LEAP_EMBEDDED_BROKER={kind!r} is not one of {', '.join(EMBEDDED_BROKERS)}",
+                        hint="unset it for Apache Kafka, or set it to tansu on a machine without Java 17")
+    return kind
+
+
+def _topic_prefix() -> str:
+    from leap.errors import LeapError
+
+    prefix = os.environ.get("LEAP_TOPIC_PREFIX", "").strip()
+    if not _TOPIC_PREFIX.fullmatch(prefix):
+        raise LeapError(f"LEAP_TOPIC_PREFIX={prefix!r} is not a valid start of a Kafka topic name",
+                        hint="use at most 100 of the characters a-z A-Z 0-9 . _ -")
+    return prefix

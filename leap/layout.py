@@ -21,7 +21,9 @@ variables (``profiles.yml`` and the source YAML read them with ``env_var``).
       exports/<partner>/<school_year>/<version>/                 partner refreshes
       scoring/calibrations/<calibration id>/                     item banks as files
       secrets/pseudonym.key                                      the local HMAC key (embedded default)
-      run/                                                       broker pid and log files
+      kafka/                                                     the embedded Apache Kafka: server.properties,
+                                                                 data/ (KRaft log, durable), logs/server.log, broker.pid
+      run/                                                       Tansu's pid and log files (LEAP_EMBEDDED_BROKER=tansu)
       airflow/                                                   the local Airflow home
       orchestration/                                             task results and the run summary
       simulation/                                                simulated truth files
@@ -174,6 +176,11 @@ class Layout:
     @property
     def pseudonym_key(self) -> Path:
         return self.secrets / "pseudonym.key"
+
+    @property
+    def kafka(self) -> Path:
+        """The embedded Apache Kafka's home: configuration, KRaft log directory, logs, pid file."""
+        return self.root / "kafka"
 
     @property
     def run(self) -> Path:

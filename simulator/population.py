@@ -122,7 +122,7 @@ def _draw_schools(config: SimConfig, rng: np.random.Generator) -> _Schools:
         urban.append(str(rng.choice(URBANICITY, p=geo["urbanicity"])))
     corr = np.full((4, 4), 0.7) + 0.3 * np.eye(4)
     effects = np.array([SAMPLE_EFFECT[s] for s in samples]).reshape(n, 4)
-    base = BASE_MEAN + effects + rng.multivariate_normal(np.zeros(4), corr * SCHOOL_SD**2, size=n)
+    base = BASE_MEAN + effects + _correlated_normal(rng, corr * SCHOOL_SD**2, n)
     growth = rng.normal(GROWTH_MEAN, GROWTH_SD, size=(n, 4))
     kind = rng.random(n)
     growth[kind < ZERO_GROWTH_SHARE] = 0.0
@@ -133,6 +133,15 @@ def _draw_schools(config: SimConfig, rng: np.random.Generator) -> _Schools:
     for number, idx in enumerate(order, 1):
         ids[idx] = f"SCH-{number:04d}"
     return _Schools(ids, samples, band, region, urban, base, growth, rng.lognormal(0.0, 0.2, n))
+
+
+def _correlated_normal(rng: np.random.Generator, cov: np.ndarray, n: int) -> np.ndarray:
+    """n draws of N(0, cov): z @ L.T with L the Cholesky factor (unique for a positive-definite cov).
+
+    numpy's multivariate_normal factors by SVD, whose signs depend on the LAPACK build and the
+    CPU's kernels: the same seed gave other draws on another machine of this kind.
+    """
+    return rng.standard_normal((n, cov.shape[0])) @ np.linalg.cholesky(cov).T
 
 
 def _roster_sizes(mean: int, n_schools: int, rng: np.random.Generator) -> np.ndarray:
@@ -158,7 +167,7 @@ def _draw_people(config: SimConfig, ins: Instrument, schools: _Schools, rng: np.
         present = np.concatenate([present, block])
     sd = PERSON_SD.get(ins.respondent_type, 1.0)
     cov = (np.full((4, 4), COMPONENT_CORR) + (1 - COMPONENT_CORR) * np.eye(4)) * sd**2
-    dev = rng.multivariate_normal(np.zeros(4), cov, size=school.size)
+    dev = _correlated_normal(rng, cov, school.size)
     idev = rng.normal(0.0, INDIVIDUAL_GROWTH_SD, size=(school.size, 4))
     share = min(max(config.skip_share, 1e-6), 1 - 1e-6)
     skip_p = rng.beta(0.6, 0.6 * (1 - share) / share, size=school.size) if config.skip_share > 0 else np.zeros(

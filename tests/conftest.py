@@ -1,8 +1,14 @@
-"""Shared fixtures: an isolated data directory, a real embedded broker per test; marker rules.
+"""Shared fixtures: one Apache Kafka per test run, an isolated platform per test on it; marker rules.
+
+The broker is the embedded Apache Kafka (``ingestion.embedded.KafkaBroker``) started once per test
+run (per xdist worker) in a temporary home; every test that asks for ``platform`` gets its own data
+directory, its own topics (a unique ``LEAP_TOPIC_PREFIX``) and its own consumer group on it, so the
+tests stay independent without paying a broker start each. ``tansu`` gives a test its own Tansu
+broker instead (the few tests that also run on the memory-only broker).
 
 Markers (``make test-fast`` deselects the first three): ``broker`` — the test talks to a Kafka broker
-(any test using the ``platform`` fixture gets it automatically); ``e2e`` — several parts together (every
-test under tests/e2e/); ``slow`` — more than about 20 seconds.
+(any test using ``kafka_server``, ``platform`` or ``tansu`` gets it automatically); ``e2e`` — several
+parts together (every test under tests/e2e/); ``slow`` — more than about 20 seconds.
 """
 
 from __future__ import annotations
@@ -10,38 +16,46 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.streams import TEST_KEY, free_port
+from support.kafka import isolate, shared_platform, start_kafka, tansu_platform
 
-from ingestion.broker import embedded_broker, ensure_topics
 from leap.config import load_settings
 
 E2E = Path(__file__).parent / "e2e"
+_BROKER_FIXTURES = {"platform", "kafka_server", "tansu"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        if "platform" in getattr(item, "fixturenames", ()):
+        if _BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
         if E2E in Path(item.fspath).parents:
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session")
+def kafka_server(tmp_path_factory):
+    """The test run's Apache Kafka (KRaft, one node), stopped at the end of the run."""
+    broker = start_kafka(tmp_path_factory.mktemp("kafka-session"))
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture
 def leap_env(tmp_path, monkeypatch):
     """Environment of an isolated embedded platform (no broker started)."""
-    monkeypatch.setenv("LEAP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    monkeypatch.setenv("LEAP_PSEUDONYM_KEY", TEST_KEY)
-    monkeypatch.setenv("LEAP_FLUSH_SECONDS", "0.5")
+    isolate(monkeypatch, tmp_path / "data", None)
     return load_settings()
 
 
 @pytest.fixture
-def platform(leap_env):
-    """A running embedded broker (Tansu) with the topics created; stopped after the test."""
-    broker = embedded_broker(leap_env)
-    broker.start()
-    ensure_topics(leap_env)
-    yield leap_env
-    broker.stop()
+def platform(kafka_server, tmp_path):
+    """Settings of an isolated platform on the session's Apache Kafka, topics created, deleted after."""
+    with shared_platform(kafka_server, tmp_path / "data") as settings:
+        yield settings
+
+
+@pytest.fixture
+def tansu(tmp_path):
+    """Settings of an isolated platform on its own Tansu broker (memory-only), stopped after the test."""
+    with tansu_platform(tmp_path / "data") as settings:
+        yield settings

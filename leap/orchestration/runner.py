@@ -144,7 +144,8 @@ def run_all(settings: Settings, *, school_year: str = "2024-25", seed: int = 202
             plan: list[dict] | None = None, through: str = "airflow") -> RunSummary:
     """Broker up, a simulated school year streamed through it, then every DAG, through Airflow
     (``through="airflow"``) or as the plain flows (``"direct"``)."""
-    from ingestion.broker import embedded_broker, ensure_topics
+    from ingestion.broker import ensure_topics
+    from ingestion.embedded import embedded_broker
     from leap.orchestration.flows import run_direct
 
     summary = RunSummary(school_year=school_year, through=through)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from support.streams import free_port
+from support.kafka import free_port
 
 
 def run_leap(*args, env=None, timeout=60):
@@ -44,6 +44,12 @@ def test_ingest_with_external_kafka_down(env):
     assert_clear_failure(proc, "no Kafka answers", "KAFKA_BOOTSTRAP_SERVERS", code=3)
 
 
+@pytest.mark.parametrize("bootstrap", ["localhost:notaport", "kafka1", "host:0", "a:1,,b:2"])
+def test_malformed_bootstrap_string_is_named(env, bootstrap):
+    proc = run_leap("ingest", "--bounded", env={**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+    assert_clear_failure(proc, "is not host:port", "host:port pairs separated by commas")
+
+
 @pytest.mark.slow  # waits out the broker timeout (5 s)
 def test_simulate_to_kafka_with_broker_down(env):
     proc = run_leap("simulate", "--schools", "2", "--to-kafka", env=env)
@@ -53,8 +59,8 @@ def test_simulate_to_kafka_with_broker_down(env):
 def test_unwritable_lake_path(platform, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the data directory should be")
-    env = {"LEAP_DATA_DIR": str(blocker / "data"), "LEAP_EMBEDDED_BROKER_PORT": str(platform.embedded_port),
-           "LEAP_PSEUDONYM_KEY": "22" * 32, "KAFKA_BOOTSTRAP_SERVERS": ""}
+    env = {"LEAP_DATA_DIR": str(blocker / "data"), "KAFKA_BOOTSTRAP_SERVERS": platform.bootstrap_servers,
+           "LEAP_PSEUDONYM_KEY": "22" * 32}
     proc = run_leap("ingest", "--bounded", env=env)
     assert_clear_failure(proc, "not writable", "LEAP_DATA_DIR")
 

@@ -17,7 +17,7 @@ import uuid
 
 import duckdb
 import pytest
-from support.streams import module_platform
+from support.kafka import shared_platform
 from test_validation_e2e import bad_batches
 
 from leap.orchestration.runner import default_plan, run_dags
@@ -79,12 +79,12 @@ def _run(settings, *dag_ids: str) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def flow(tmp_path_factory):
+def flow(tmp_path_factory, kafka_server):
     """A simulated school year through every DAG, then the whole flow again for the same year."""
     from ingestion.producer import produce
     from simulator import SimConfig, simulate
 
-    with module_platform(tmp_path_factory.mktemp("dags") / "data") as (settings, broker):
+    with shared_platform(kafka_server, tmp_path_factory.mktemp("dags") / "data", "44" * 32) as settings:
         sim = simulate(SimConfig(seed=11, school_year=SCHOOL_YEAR, malformed_share=0.01).with_total_schools(12))
         produce(sim.records, settings, progress=False)
         first = _run(settings, *CORE)
@@ -92,7 +92,7 @@ def flow(tmp_path_factory):
         again = _run(settings, *CORE)  # the whole flow again, same school year: nothing may change
         state2 = (_mart_digests(settings), _export_files(settings))
         yield {"settings": settings, "sim": sim, "first": first, "again": again, "state1": state1,
-               "state2": state2, "broker": broker}
+               "state2": state2}
 
 
 def test_every_dag_run_succeeds_in_asset_order(flow):

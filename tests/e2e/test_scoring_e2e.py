@@ -43,10 +43,10 @@ def _scoring_tables(settings) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    from support.streams import module_platform
+def scored(tmp_path_factory, kafka_server):
+    from support.kafka import shared_platform
 
-    with module_platform(tmp_path_factory.mktemp("scoring") / "data") as (settings, _):
+    with shared_platform(kafka_server, tmp_path_factory.mktemp("scoring") / "data", "44" * 32) as settings:
         config = SimConfig(seed=11, teachers_per_school=10, students_per_school=90, double_answer_share=0.01,
                            resubmission_share=0.0).with_total_schools(30)
         sim = simulate(config)

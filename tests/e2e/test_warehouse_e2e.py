@@ -24,11 +24,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, kafka_server):
     """One small school year through every stage, shared by the tests of this module."""
-    from support.streams import module_platform
+    from support.kafka import shared_platform
 
-    with module_platform(tmp_path_factory.mktemp("warehouse") / "data", "33" * 32) as (settings, _):
+    with shared_platform(kafka_server, tmp_path_factory.mktemp("warehouse") / "data", "33" * 32) as settings:
         sim = simulate(SimConfig(seed=5, malformed_share=0.01).with_total_schools(16))
         produce(_without_national_student_weights(sim.records), settings, progress=False)
         ingest = run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)

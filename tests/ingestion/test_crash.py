@@ -1,4 +1,4 @@
-"""Crash safety: SIGKILL the ingestion service at 20+ random points while a stream flows.
+"""Crash safety: SIGKILL the ingestion service at 30+ random points while a stream flows.
 
 After every kill the service is restarted; at the end one bounded drain catches up. The lake
 must then hold exactly the valid submissions produced, each once.
@@ -7,9 +7,7 @@ must then hold exactly the valid submissions produced, each once.
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +16,7 @@ from collections import Counter
 
 import pytest
 from support.lake import landed_ids
+from support.services import IngestProcess, wait_until_gone
 from support.streams import make_stream
 
 from ingestion.broker import make_producer
@@ -63,30 +62,33 @@ def _wait_for_progress(settings, before: int, proc, timeout: float = 60.0) -> bo
     return False
 
 
-@pytest.mark.parametrize(("mode", "kills"), [("standalone", 20), ("group", 4)])
-def test_sigkill_at_random_points_loses_and_duplicates_nothing(platform, monkeypatch, mode, kills):
-    """Standalone: 20 kills. Group mode (static membership): fewer, each restart waits for a join."""
+@pytest.mark.parametrize(("broker", "mode", "kills"), [("kafka", "standalone", 26), ("kafka", "group", 6),
+                                                      ("tansu", "standalone", 6)])
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(request, monkeypatch, broker, mode, kills):
+    """Apache Kafka: 26 kills standalone + 6 in group mode (static membership: each restart waits for a
+    join). Tansu: 6. Every killed service leaves no process behind (its decode worker included)."""
+    settings = request.getfixturevalue("platform" if broker == "kafka" else "tansu")
     monkeypatch.setenv("LEAP_FLUSH_RECORDS", "120")
     monkeypatch.setenv("LEAP_FLUSH_SECONDS", "0.3")
     monkeypatch.setenv("LEAP_CONSUMER_SESSION_TIMEOUT_MS", "6000")
     monkeypatch.setenv("LEAP_CONSUMER_INSTANCE_ID", "ingest-crash-test")
+    monkeypatch.setenv("LEAP_INGEST_WORKERS", "1")  # a decode worker process that must die with its parent
     stream = make_stream(40000, seed=11, malformed_every=40, resubmit_every=30)
     rng = random.Random(2024)
     stop = threading.Event()
     sent = [0]
-    producer = threading.Thread(target=_trickle, args=(platform, stream.records, stop, 400, sent))
+    producer = threading.Thread(target=_trickle, args=(settings, stream.records, stop, 400, sent))
     producer.start()
-    cmd = [sys.executable, "-m", "leap.cli", "ingest", "--service", "--quiet"]
-    cmd += ["--standalone"] if mode == "standalone" else []
-    done = 0
+    args = ["--service", "--quiet"] + (["--standalone"] if mode == "standalone" else [])
+    done, orphans = 0, []
     try:
         while done < kills:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            progressed = _wait_for_progress(platform, _markers(platform), proc)
+            svc = IngestProcess(*args)
+            progressed = _wait_for_progress(settings, _markers(settings), svc.proc)
             time.sleep(rng.uniform(0.0, 0.35))  # land anywhere: mid-decode, mid-write, mid-commit
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            assert progressed, "the restarted service made no progress"
+            svc.kill()
+            orphans += wait_until_gone(svc.tag, timeout=5)
+            assert progressed, f"the restarted service made no progress:\n{svc.log()[-2000:]}"
             done += 1
     finally:
         stop.set()  # the stream flowed during every kill; stop it and reconcile what was sent
@@ -94,17 +96,16 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(platform, monkeyp
     drain = subprocess.run([sys.executable, "-m", "leap.cli", "ingest", "--bounded", "--quiet"],
                            capture_output=True, text=True, timeout=300)
     assert drain.returncode == 0, drain.stderr
-    ids = landed_ids(platform.data_dir)
+    ids = landed_ids(settings.data_dir)
     dupes = [i for i, n in Counter(ids).items() if n > 1]
-    assert not dupes, f"{len(dupes)} submissions stored twice"
     expected = _expected_ids(stream, sent[0])
+    print(f"\ncrash test on {broker} ({mode}): kills {done}, produced {sent[0]}, landed {len(set(ids))}, "
+          f"lost {len(expected - set(ids))}, duplicated {len(dupes)}, processes left behind {len(orphans)}")
+    assert not dupes, f"{len(dupes)} submissions stored twice"
     assert len(expected) > 1000
     assert set(ids) == expected, f"missing {len(expected - set(ids))}, unexpected {len(set(ids) - expected)}"
     assert done >= kills
     # no staged leftovers once a clean run has recovered every partition
-    staged = [p for p in (platform.layout.ingest_log / platform.topic).rglob("staging/*")]
+    staged = [p for p in (settings.layout.ingest_log / settings.topic).rglob("staging/*")]
     assert staged == []
-    # the decode worker of a killed process does not outlive it
-    time.sleep(1)
-    orphans = subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True).stdout.split()
-    assert str(os.getpid()) not in orphans
+    assert orphans == [], "decode workers or the resource tracker outlived a killed service"

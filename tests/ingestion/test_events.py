@@ -38,6 +38,9 @@ def test_good_event_passes_and_takes_fast_path():
     assert event["submitted_at"].utcoffset().total_seconds() == 0
 
 
+_DEEP = b"[" * 1000 + b"]" * 1000  # the json module itself cannot load or dump this
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
@@ -56,6 +59,19 @@ def test_good_event_passes_and_takes_fast_path():
         (lambda e: e | {"responses": {"t_lf01": -1}}, "category_out_of_range"),
         (lambda e: e | {"school_year": "2024-26"}, "invalid_school_year"),
         (lambda e: e | {"submitted_at": "2024-02-30T10:00:00Z"}, "invalid_timestamp"),
+        # beyond the lake's nanosecond timestamps, or outside the contract's years 2000..2099
+        (lambda e: e | {"submitted_at": "9999-12-31T23:59:59Z"}, "invalid_timestamp"),
+        (lambda e: e | {"submitted_at": "1600-01-01T00:00:00Z"}, "invalid_timestamp"),
+        (lambda e: e | {"submitted_at": "2262-05-01T00:00:00Z"}, "invalid_timestamp"),
+        (lambda e: e | {"submitted_at": "1999-12-31T23:59:59.999Z"}, "invalid_timestamp"),
+        (lambda e: e | {"submitted_at": "2100-01-01T00:00:00+05:00"}, "invalid_timestamp"),
+        # RFC 3339 offsets: hours 00..23, minutes 00..59 (Python alone takes +05:60 as +06:00)
+        (lambda e: e | {"submitted_at": "2024-09-10T10:00:00+05:60"}, "invalid_timestamp"),
+        (lambda e: e | {"submitted_at": "2024-09-10T10:00:00-24:00"}, "invalid_timestamp"),
+        # nesting: orjson stops at 1024 levels; shallower but far too deep for the schema
+        (lambda e: json.dumps(e).encode()[:-1] + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid_json"),
+        (lambda e: json.dumps(e | {"responses": {"t_lf01": "@"}}).encode().replace(b'"@"', _DEEP), "schema_violation"),
+        (lambda e: json.dumps(e | {"classroom_ids": ["@", "@"]}).encode().replace(b'"@"', _DEEP), "schema_violation"),
     ],
 )
 def test_rejections_carry_reason(mutate, reason):
@@ -72,6 +88,18 @@ def test_rejections_carry_reason(mutate, reason):
 def test_integral_float_is_accepted_by_the_schema_but_not_the_fast_path():
     event, plain = check_submission_ex(json.dumps(good_event(responses={"t_lf01": 3.0})).encode())
     assert not plain and event["responses"]["t_lf01"] == 3
+
+
+def test_integral_float_grade_is_accepted_but_not_plain():
+    event, plain = check_submission_ex(json.dumps(good_event(demographics={"grade": 3.0})).encode())
+    assert not plain and event["demographics"]["grade"] == 3
+
+
+@pytest.mark.parametrize("ts", ["2000-01-01T00:00:00+23:59", "2099-12-31T23:59:59.999999999-23:59",
+                                "2024-02-29T12:00:00-00:00", "2024-09-10T10:00:00.5+05:45"])
+def test_timestamps_at_the_bounds_take_the_fast_path(ts):
+    event, plain = check_submission_ex(json.dumps(good_event(submitted_at=ts)).encode())
+    assert plain and event["submitted_at"].tzinfo is not None
 
 
 def _mutations(rng: random.Random, base: dict) -> dict:

@@ -38,13 +38,13 @@ def _q(path, sql: str, params=None) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory):
-    from support.streams import module_platform
+def reported(tmp_path_factory, kafka_server):
+    from support.kafka import shared_platform
 
     from dbt_project.inputs import install_enrolment
     from reports.build import build_reports
 
-    with module_platform(tmp_path_factory.mktemp("reports") / "data") as (settings, _):
+    with shared_platform(kafka_server, tmp_path_factory.mktemp("reports") / "data", "44" * 32) as settings:
         config = SimConfig(seed=5, teachers_per_school=12, students_per_school=60, resubmission_share=0.0,
                            double_answer_share=0.01).with_total_schools(16)
         sim = simulate(config)

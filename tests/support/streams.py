@@ -4,46 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ingestion.broker import make_producer
 from leap.instrument import load_catalog
-
-TEST_KEY = "11" * 32
-
-
-@contextmanager
-def module_platform(data_dir, key_hex: str = "44" * 32):
-    """A running embedded broker with the topics, in an isolated LEAP_DATA_DIR, for module-scoped fixtures
-    (the function-scoped ``platform`` fixture in conftest.py does the same per test)."""
-    import pytest
-
-    from ingestion.broker import embedded_broker, ensure_topics
-    from leap.config import load_settings
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LEAP_DATA_DIR", str(data_dir))
-    mp.setenv("LEAP_EMBEDDED_BROKER_PORT", str(free_port()))
-    mp.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    mp.setenv("LEAP_PSEUDONYM_KEY", key_hex)
-    settings = load_settings()
-    broker = embedded_broker(settings)
-    broker.start()
-    try:
-        ensure_topics(settings)
-        yield settings, broker
-    finally:
-        broker.stop()
-        mp.undo()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -106,3 +71,51 @@ def produce(settings, records) -> None:
         producer.send(settings.topic, key=key, value=value)
     producer.flush()
     producer.close()
+
+
+class Trickle:
+    """Produce records at a steady rate on a thread until they run out or :meth:`stop`; remember which
+    ones the broker acknowledged (``acks=all``) and which failed, so a test can resend the failures."""
+
+    def __init__(self, settings, records, per_second: int = 400, **producer_config):
+        import threading
+
+        self.settings, self.records, self.per_second = settings, records, per_second
+        self.producer_config = producer_config
+        self.acked: set[int] = set()
+        self.failed: set[int] = set()
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Trickle:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        import time
+
+        producer = make_producer(self.settings, **{"linger_ms": 5, **self.producer_config})
+        for i, (key, value) in enumerate(self.records):
+            fut = producer.send(self.settings.topic, key=key, value=value)
+            fut.add_callback(lambda _m, i=i: self.acked.add(i))
+            fut.add_errback(lambda _e, i=i: self.failed.add(i))
+            self.sent = i + 1
+            if i % 50 == 49:
+                if self._stop.is_set():
+                    break
+                time.sleep(50 / self.per_second)
+        producer.flush(timeout=180)
+        producer.close(timeout=30)
+
+    def stop(self, timeout: float = 300) -> None:
+        self._stop.set()
+        self.join(timeout)
+
+    def join(self, timeout: float = 300) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the producer did not finish"
+
+    def unacknowledged(self) -> list[tuple[bytes, bytes]]:
+        """Records sent but not acknowledged (failed, or their fate unknown)."""
+        return [self.records[i] for i in range(self.sent) if i not in self.acked]
