@@ -51,7 +51,7 @@ def produce(records: Iterable, settings, topic: str | None = None, progress: boo
         raise LeapError(f"producing to {topic} on {settings.bootstrap_servers} failed: {exc}",
                         hint=broker_hint(settings)) from None
     finally:
-        producer.close()
+        producer.close(timeout=30)  # never wait forever for a broker that went away
     if failures:
         raise LeapError(f"{len(failures)} of {sent} records were not acknowledged by {topic}: {failures[0]}",
                         hint=broker_hint(settings))

@@ -83,8 +83,14 @@ def find_java() -> str:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's ``Uuid``)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's ``Uuid``).
+
+    Like Kafka's ``Uuid.randomUuid``, never one starting with "-": command-line tools would read it as
+    an option (1 in 64 ids did, and the format failed).
+    """
+    while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cid
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,7 @@ class KafkaBroker(ManagedProcess):
     def _format(self, java: str, libs: Path, config: Path, controller_port: int) -> None:
         cluster_id = self._cluster_id or new_cluster_id()
         cmd = [java, "-Xmx256m", "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-               "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)]
+               "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)]
         if not self.spec.voters:
             cmd.append("--standalone")
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

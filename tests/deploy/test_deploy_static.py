@@ -275,6 +275,15 @@ def test_expected_services_exist():
     assert services()["postgres"]["image"].startswith("postgres:")
 
 
+def test_the_embedded_kafka_is_the_version_production_runs():
+    """infra/kafka/pom.xml pins the jars `make setup` fetches; docker-compose.yml runs the same Kafka."""
+    pom = (ROOT / "infra" / "kafka" / "pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
+    assert services()["kafka"]["image"] == f"apache/kafka:{version}"
+    jars = (ROOT / "infra" / "kafka" / "jars.sha256").read_text().split("\n")
+    assert f"kafka_2.13-{version}.jar" in {line.split("  ")[-1] for line in jars if line}
+
+
 def test_depends_on_targets_and_conditions():
     allowed = {"service_started", "service_healthy", "service_completed_successfully"}
     for name, svc in services().items():

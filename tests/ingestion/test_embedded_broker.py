@@ -152,3 +152,13 @@ def test_no_client_auto_creates_a_topic(platform):
     admin = KafkaAdminClient(bootstrap_servers=platform.bootstrap_servers)
     assert f"{platform.topic}.not-there" not in admin.list_topics()
     admin.close()
+
+
+def test_cluster_ids_are_kafka_uuids_and_never_look_like_options():
+    import base64
+
+    from ingestion.embedded.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]  # ~78 would start with "-" without the guard
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)

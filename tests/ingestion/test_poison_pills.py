@@ -378,3 +378,40 @@ def test_records_arrow_refuses_are_isolated_and_the_rest_kept(monkeypatch):
     for table in run.tables.values():
         offs = table.column("kafka_offset").to_pylist()
         assert offs == sorted(offs)
+
+
+# --------------------------------------------------------------------------- through the real broker
+
+
+def test_poison_pills_through_kafka_never_stop_the_stream(platform):
+    """Every shape above and a sample of the corpus, each between valid submissions, on one partition
+    (the worst case: one bad record used to block everything behind it for good), through Apache Kafka
+    and the ingestion: the valid ones all land, the bad ones are all dead-lettered with the reference's
+    reason, and the records after the last bad one land too."""
+    from kafka import KafkaConsumer, TopicPartition
+    from support.lake import landed_ids
+    from support.streams import produce
+
+    from ingestion.consumer import run_ingestion
+
+    rng = random.Random(7)
+    bad = [_with(rng, field, value) for _, field, value, _ in SHAPES]
+    bad += [v for v in _corpus(23) if v is None or len(v) < 900_000][:700]  # under the broker's 1 MB message size
+    values = _mixed(bad, rng)
+    produce(platform, [(b"one-partition", v) for v in values])
+    stats = run_ingestion(platform, "bounded", workers=1, progress=False)
+
+    verdicts = [_verdict(v) for v in values]
+    stored = {json.loads(v)["submission_id"] for v, verdict in zip(values, verdicts, strict=True)
+              if verdict == "stored"}
+    assert set(landed_ids(platform.data_dir)) == stored
+    assert stats.rejected == sum(verdict != "stored" for verdict in verdicts) > 600
+    consumer = KafkaConsumer(bootstrap_servers=platform.bootstrap_servers, enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    consumer.assign([TopicPartition(platform.dlq_topic, p) for p in consumer.partitions_for_topic(platform.dlq_topic)])
+    dead = list(consumer)
+    consumer.close()
+    by_offset = {int(dict(r.headers)["leap.dlq.source.offset"]): dict(r.headers)["leap.dlq.reason"].decode()
+                 for r in dead}
+    expected = {i: verdict for i, verdict in enumerate(verdicts) if verdict != "stored"}  # one partition: offset = index
+    assert by_offset == expected

@@ -70,7 +70,7 @@ def produce(settings, records) -> None:
     for key, value in records:
         producer.send(settings.topic, key=key, value=value)
     producer.flush()
-    producer.close()
+    producer.close(timeout=30)
 
 
 class Trickle:
