@@ -35,7 +35,7 @@ renamed as (
         cast({{ item }} as tinyint) as {{ item }}{{ "," if not loop.last }}
         {%- endfor %}
     from source
-)
+),
 
 -- One row per submission_id. Ingestion stores an id once across partitions (its registry), so this
 -- keeps nothing out in normal operation; should a copy slip into the lake anyway (a lake restored

@@ -152,6 +152,8 @@ def run_all(settings: Settings, *, school_year: str = "2024-25", seed: int = 202
     start = time.perf_counter()
     broker = embedded_broker(settings) if settings.embedded else None
     started = broker.start() if broker else False
+    _step(f"broker: {broker.kind} (embedded, {'started' if started else 'already running'}) at {broker.bootstrap}"
+          if broker else f"broker: Kafka at {settings.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
     try:
         ensure_topics(settings)
         if simulate:
