@@ -9,7 +9,7 @@ Decoding (JSON, validation, pseudonymization, Arrow) runs in ``workers`` separat
 (default 1) while this process fetches from Kafka, so they use both cores; workers are pure
 functions and get each poll's records as a few flat buffers (:class:`PackedRecords`).
 ``workers=0`` decodes in-process. Writing a flushed batch (DLQ, Parquet, fsync, marker: steps
-1-4 of the protocol in :mod:`ingestion.sink`) runs on one writer thread of this process, in
+1-4 of the protocol in :mod:`ingestion.sink`) runs on writer threads of this process, in
 order, while the consumer thread keeps fetching; the consumer thread commits each batch's
 offset (step 5) only after its write has returned, so the protocol is unchanged.
 """
@@ -38,6 +38,8 @@ from leap.config import Settings
 from leap.instrument import load_catalog
 
 log = logging.getLogger(__name__)
+
+WRITER_THREADS = 3  # Parquet encoding and fsyncs release the GIL
 
 
 @dataclass
@@ -88,21 +90,15 @@ def _die_with(parent: int) -> None:
 
     A SIGKILLed parent cannot shut its pool down: its spawn workers (and through them the
     multiprocessing resource tracker, whose pipe they hold) would live on, idle, for a minute
-    or more. Linux sends PR_SET_PDEATHSIG's signal when the parent dies; a thread watching for
-    re-parenting covers other systems and the race where the parent died before the prctl call.
+    or more. A daemon thread watches for re-parenting (checked every 0.2 s). Not PR_SET_PDEATHSIG:
+    it fires when the *thread* that spawned the worker ends, and the pool may spawn from any thread.
     """
-    import ctypes
     import os
     import threading
 
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(0.5)
+            time.sleep(0.2)
         os._exit(1)
 
     if os.getppid() != parent:
@@ -149,11 +145,13 @@ class Ingestor:
         self.progress_every = progress_every
         self.stats = IngestStats()
         self.stop_requested = False
-        self.pending: deque[tuple[TopicPartition, Future, list]] = deque()
+        # decodes in flight, in poll order: (partition, future of DecodedRun, records, when polled)
+        self.pending: deque[tuple[TopicPartition, Future, list, float]] = deque()
         # Flushes in flight on the writer thread, in order: (partition, future of FlushResult).
         self.flushing: deque[tuple[int, Future]] = deque()
         self.writer: ThreadPoolExecutor | None = None
         self.write_failed = False
+        self.recent_writes: deque[float] = deque([0.0], maxlen=20)  # the age trigger allows for the slowest
         self.pseudonymizer, self.key_source = load_pseudonymizer(settings.layout.pseudonym_key)
         self.catalog = load_catalog()
         self.consumer: KafkaConsumer | None = None
@@ -169,8 +167,11 @@ class Ingestor:
                                self.settings.dlq_topic, self.settings.topic)
         self.sink = LakeSink(self.settings.layout, self.settings.topic, dlq,
                              cluster_id=cluster_id(self.settings))
-        # One writer thread: the batches are written one after the other, in detach order.
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="leap-lake-writer")
+        # Writer threads: the batches of one partition are written one after the other, in detach
+        # order (each waits for its partition's previous one); partitions in parallel, so six batches
+        # due at once do not queue behind each other (the age trigger bounds latency).
+        self.writer = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="leap-lake-writer")
+        self.last_write: dict[int, Future] = {}
         if self.workers > 0:
             import multiprocessing as mp
 
@@ -260,17 +261,17 @@ class Ingestor:
             fut = _Done(decode_values(offsets, values, tp.partition, self.catalog, self.pseudonymizer))
         else:
             fut = self.pool.submit(_decode_in_worker, PackedRecords.pack(offsets, values), tp.partition)
-        self.pending.append((tp, fut, messages))
+        self.pending.append((tp, fut, messages, time.monotonic()))
 
     def _collect(self, block: bool = False) -> None:
         """Hand finished decodes to the sink in submission order."""
         while self.pending and (block or self.pending[0][1].done() or len(self.pending) > 2 * max(self.workers, 1)):
-            tp, fut, messages = self.pending.popleft()
+            tp, fut, messages, polled_at = self.pending.popleft()
             run = fut.result()
             for rej in run.rejects:  # keys stayed here; the dead-letter record carries the original key
                 rej.key = messages[rej.index].key
             if tp.partition in self.sink.states:
-                self.sink.add(tp.partition, run)
+                self.sink.add(tp.partition, run, arrived_at=polled_at)
 
     def _drain_pending(self) -> None:
         self._collect(block=True)
@@ -279,14 +280,18 @@ class Ingestor:
         """Detach the partition's buffer and hand it to the writer thread (steps 1-4 of the protocol)."""
         batch = self.sink.detach(partition)
         if batch is not None:
-            self.flushing.append((partition, self.writer.submit(self._write, batch)))
-        # bound the memory held by batches waiting for the writer
-        self._finish_flushes(block=False, keep=2, commit=commit)
+            fut = self.writer.submit(self._write, batch, self.last_write.get(partition))
+            self.last_write[partition] = fut
+            self.flushing.append((partition, fut))
+        # bound the memory held by batches waiting for the writers
+        self._finish_flushes(block=False, keep=WRITER_THREADS + 1, commit=commit)
 
-    def _write(self, batch) -> FlushResult:
+    def _write(self, batch, previous: Future | None) -> FlushResult:
         # After a failed write no later batch may commit: its marker would claim the offsets
         # of the failed one (recovery resumes after the highest marker). The error surfaces on
         # the consumer thread at that batch's future and stops the process, as before.
+        if previous is not None:
+            previous.result()  # the partition's batches commit in order; a failed one stops the rest
         if self.write_failed:
             raise RuntimeError(f"an earlier lake write failed; batch {batch.start}-{batch.end} not written")
         t = time.monotonic()
@@ -296,7 +301,9 @@ class Ingestor:
             self.write_failed = True
             raise
         finally:
-            self.stats.write_s += time.monotonic() - t
+            took = time.monotonic() - t
+            self.stats.write_s += took
+            self.recent_writes.append(took)
 
     def _finish_flushes(self, block: bool = False, keep: int | None = None, commit: bool = True) -> None:
         """Commit the offsets of written batches (step 5), in order, on this (the consumer's) thread."""
@@ -314,7 +321,10 @@ class Ingestor:
                 log.warning("offset commit for partition %d failed (%s); the lake marker stands", partition, exc)
 
     def _flush_due(self, max_age: float) -> None:
-        for p in self.sink.due(self.settings.flush_records, max_age):
+        """Hand over the batches that are full or old. LEAP_FLUSH_SECONDS bounds a record's time from
+        arrival to its commit, so a batch is handed over as much earlier than its age limit as the slowest
+        of the last 20 writes took (at most half the limit)."""
+        for p in self.sink.due(self.settings.flush_records, self._age_limit(max_age)):
             self._flush(p)
         self._finish_flushes()
 
@@ -379,7 +389,7 @@ class Ingestor:
         idle_since = time.monotonic()
         while not self.stop_requested:
             t0 = time.monotonic()
-            batches = self.consumer.poll(timeout_ms=200, max_records=self.max_poll_records)
+            batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms(max_age), max_records=self.max_poll_records)
             if (new_cluster := self._cluster_changed()) is not None:
                 self._switch_cluster(new_cluster)  # this poll's records are fetched again from the new log
                 continue
@@ -405,6 +415,16 @@ class Ingestor:
             if mode == "bounded" and self._bounded_done(now - idle_since, idle_exit_seconds):
                 break
         return self.stats
+
+    def _poll_timeout_ms(self, max_age: float) -> int:
+        """At most 200 ms, and no longer than until the oldest open batch is due (latency)."""
+        oldest = self.sink.oldest_open()
+        if oldest is None or max_age == float("inf"):
+            return 200
+        return int(min(200.0, max(0.0, oldest + self._age_limit(max_age) - time.monotonic()) * 1000))
+
+    def _age_limit(self, max_age: float) -> float:
+        return max_age - min(max(self.recent_writes), max_age / 2)
 
     def _bounded_done(self, idle_for: float, idle_exit_seconds: float) -> bool:
         if self.pending:

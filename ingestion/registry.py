@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,7 @@ class SubmissionRegistry:
         self.lock = FileLock(root / ".lock", timeout=lock_timeout, poll=0.005,
                              message=f"another ingestion process holds the submission registry {root} for "
                                      f"{lock_timeout:.0f} s", hint="check for a hung ingestion process")
+        self._threads = threading.Lock()  # the writer threads of one process: the flock is per process
         self.levels: list[np.ndarray] = []
         self.loaded: set[str] = set()
         self.base: str | None = None
@@ -112,8 +114,9 @@ class SubmissionRegistry:
             newest = self.levels.pop()
             self.levels[-1] = _sorted(np.concatenate([self.levels[-1], newest]))
 
-    def refresh(self) -> None:
-        """Load the segments written since the last call (under the lock); drop uncommitted ones."""
+    def refresh(self, prune: bool = True) -> None:
+        """Load the segments written since the last call. Under the lock (``prune``), a segment whose
+        batch has no marker is an uncommitted one's and is deleted; without it, it is only skipped."""
         names = sorted(os.listdir(self.root)) if self.root.exists() else []
         bases = [n for n in names if n.startswith(BASE_PREFIX)]
         base = bases[-1] if bases else None
@@ -126,9 +129,10 @@ class SubmissionRegistry:
             batch = parse_segment(name)
             if batch is None or name in self.loaded:
                 continue
-            if not self.committed(batch):  # its writer died before the commit point
-                log.info("removing the registry segment of an uncommitted batch: %s", name)
-                (self.root / name).unlink()
+            if not self.committed(batch):  # its writer died before the commit point, or is writing it
+                if prune:
+                    log.info("removing the registry segment of an uncommitted batch: %s", name)
+                    (self.root / name).unlink()
                 continue
             self._add_level(self._read(self.root / name))
             self.loaded.add(name)
@@ -139,9 +143,17 @@ class SubmissionRegistry:
     def claiming(self):
         """Hold the registry lock, with every committed segment loaded."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with self.lock:
+        with self._threads, self.lock:
             self.refresh()
             yield self
+
+    def provisional_mask(self, ids: list[str]) -> np.ndarray:
+        """:meth:`new_mask` without the lock, to stage a batch's files before taking it: segments appear
+        whole (written to a temporary name and renamed), so reading them unlocked is safe; the locked
+        check then only confirms (another process may have registered one of the ids meanwhile)."""
+        with self._threads:
+            self.refresh(prune=False)
+            return self.new_mask(ids)[0]
 
     def new_mask(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(keep mask, digests): True for ids not registered and first in ``ids``."""
