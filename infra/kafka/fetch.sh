@@ -31,7 +31,7 @@ verify() {
 }
 
 if [ "$update" = 0 ] && [ -f "$dest/FETCHED" ] && [ "$(sed -n 2p "$dest/FETCHED")" = "$(stamp_of)" ] \
-   && verify "$dest/libs" 2>/dev/null; then
+   && verify "$dest/libs" >/dev/null 2>&1; then
   exit 0  # fetched before and still intact
 fi
 
