@@ -72,36 +72,41 @@ def lake_summary(settings: Settings, report: StatusReport, current_tag: str | No
 
 
 def broker_offsets(settings: Settings, report: StatusReport, next_offsets: dict[int, int]) -> None:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=settings.consumer_group,
-                             client_id="leap-status", enable_auto_commit=False, request_timeout_ms=15000,
-                             max_partition_fetch_bytes=1024, receive_message_max_bytes=128 * 1024 * 1024)
+    from ingestion.broker import metadata_consumer
+
+    consumer = metadata_consumer(settings, group_id=settings.consumer_group, client_id="leap-status",
+                                 request_timeout_ms=15000, max_partition_fetch_bytes=1024,
+                                 receive_message_max_bytes=128 * 1024 * 1024)
     try:
         parts = consumer.partitions_for_topic(settings.topic) or set()
         tps = [TopicPartition(settings.topic, p) for p in sorted(parts)]
         committed = {tp: consumer.committed(tp) for tp in tps}
         start = {tp: next_offsets.get(tp.partition, committed[tp] or 0) for tp in tps}
-        ends = log_end_offsets(consumer, tps, start)
+        ends = log_end_offsets(consumer, tps, start, settings.on_tansu)
         for tp in tps:
             report.partitions.append(PartitionView(tp.partition, ends.get(tp), committed[tp],
                                                    next_offsets.get(tp.partition)))
         dtps = [TopicPartition(settings.dlq_topic, p) for p in consumer.partitions_for_topic(settings.dlq_topic) or []]
         if dtps:
-            report.dlq_log_end = sum(log_end_offsets(consumer, dtps, dict.fromkeys(dtps, 0)).values())
+            report.dlq_log_end = sum(log_end_offsets(consumer, dtps, dict.fromkeys(dtps, 0), settings.on_tansu).values())
     finally:
         consumer.close(autocommit=False)
 
 
-def log_end_offsets(consumer, tps, start: dict) -> dict:
-    """Log end offset per partition: max of ListOffsets(latest) and a fetch's high watermark.
+def log_end_offsets(consumer, tps, start: dict, on_tansu: bool = False) -> dict:
+    """Log end offset per partition: ListOffsets(latest); on Tansu the larger of it and a fetch's
+    high watermark.
 
-    Tansu (the embedded broker) answers ListOffsets with the base offset of the last record
-    batch, so a one-record fetch from ``start`` is made to learn the true high watermark.
+    Tansu answers ListOffsets with the base offset of the last record batch, so there a one-record
+    fetch from ``start`` is made to learn the true high watermark.
     """
     import time
 
     listed = consumer.end_offsets(tps)
+    if not on_tansu:
+        return listed
     consumer.assign(tps)
     for tp in tps:
         consumer.seek(tp, max(start.get(tp, 0), 0))

@@ -165,6 +165,23 @@ def test_on_tansu_round_trip_and_dead_letters(tansu):
     assert sorted(landed_ids(tansu.data_dir)) == sorted(stream.valid_ids)
     dlq = _dlq_records(tansu)
     assert Counter(stream.malformed.values()) == Counter(dict(r.headers)["leap.dlq.reason"].decode() for r in dlq)
+    _assert_status_caught_up(tansu, stream)
+
+
+def test_status_shows_no_lag_and_what_landed(platform):
+    stream = make_stream(400, seed=6, malformed_every=20)
+    produce(platform, stream.records)
+    run_ingestion(platform, "bounded", workers=0, progress=False)
+    _assert_status_caught_up(platform, stream)
+
+
+def _assert_status_caught_up(settings, stream) -> None:
+    from ingestion.status import collect_status
+
+    report = collect_status(settings)
+    assert report.broker_up and report.total_lag == 0
+    assert sum(p.log_end for p in report.partitions) == len(stream.records)
+    assert report.total_rows == len(stream.valid_ids) and report.dlq_log_end == len(stream.malformed)
 
 
 def test_broker_reset_starts_a_new_log_and_loses_nothing(tansu):
