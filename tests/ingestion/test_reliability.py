@@ -4,7 +4,6 @@ the lake against what was produced and prints the counts."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
@@ -22,15 +21,10 @@ from leap.config import load_settings
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
-def valid_ids_sent(stream: Stream, n_sent: int) -> set[str]:
-    return {json.loads(v)["submission_id"] for i, (_, v) in enumerate(stream.records[:n_sent])
-            if i not in stream.malformed}
-
-
 def reconcile(label: str, stream: Stream, trickle: Trickle, data_dir, **counts) -> None:
     """The lake holds exactly the valid submissions sent, each once; print the counts."""
     ids = landed_ids(data_dir)
-    expected = valid_ids_sent(stream, trickle.sent)
+    expected = stream.valid_ids_in(trickle.sent)
     dupes = sum(n - 1 for n in Counter(ids).values() if n > 1)
     lost = len(expected - set(ids))
     print(f"\n{label}: produced {trickle.sent}, acknowledged {len(trickle.acked)}, failed sends {len(trickle.failed)} "
@@ -109,7 +103,7 @@ def test_sigkilled_node_of_a_three_broker_cluster_stops_nothing(tmp_path):
             if trickle.unacknowledged():
                 produce(settings, trickle.unacknowledged())
             deadline = time.monotonic() + 120
-            while len(set(landed_ids(settings.data_dir))) < len(valid_ids_sent(stream, trickle.sent)):
+            while len(set(landed_ids(settings.data_dir))) < len(stream.valid_ids_in(trickle.sent)):
                 assert svc.proc.poll() is None, f"the ingestion stopped when a broker died:\n{svc.log()[-3000:]}"
                 assert time.monotonic() < deadline, svc.log()[-3000:]
                 time.sleep(0.3)
@@ -148,7 +142,7 @@ def test_one_of_three_ingestion_processes_killed_its_partitions_move(platform, m
         if trickle.unacknowledged():
             produce(platform, trickle.unacknowledged())
         deadline = time.monotonic() + 120
-        while len(set(landed_ids(platform.data_dir))) < len(valid_ids_sent(stream, trickle.sent)):
+        while len(set(landed_ids(platform.data_dir))) < len(stream.valid_ids_in(trickle.sent)):
             assert time.monotonic() < deadline
             time.sleep(0.3)
     finally:

@@ -21,6 +21,10 @@ class Stream:
     malformed: dict[int, str] = field(default_factory=dict)  # index in records -> expected reason
     resubmitted: int = 0
 
+    def valid_ids_in(self, n: int) -> set[str]:
+        """The submission ids of the valid records among the first ``n`` (what a partly sent stream holds)."""
+        return {json.loads(v)["submission_id"] for i, (_, v) in enumerate(self.records[:n]) if i not in self.malformed}
+
 
 MALFORMED = [
     (lambda e: b"{\"submission_id\": ", "invalid_json"),
