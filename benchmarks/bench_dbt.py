@@ -51,8 +51,8 @@ def land_raw(settings, submissions: int, seed: int) -> int:
     return landed
 
 
-def bench(submissions: int) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="leap-dbt-bench-"))
+def bench(submissions: int, keep: Path | None = None) -> dict:
+    tmp = keep / str(submissions) if keep else Path(tempfile.mkdtemp(prefix="leap-dbt-bench-"))
     os.environ["LEAP_DATA_DIR"] = str(tmp / "data")
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "44" * 32)
     from expectations.runner import run_validation
@@ -71,20 +71,31 @@ def bench(submissions: int) -> dict:
         dbt_build(settings)
         build_s = time.perf_counter() - t
         return {"submissions": landed, "prepare_s": round(prepare_s, 1), "validate_s": round(validate_s, 1),
-                "dbt_build_s": round(build_s, 1), "validation": str(report.__dict__.get("counts", ""))}
+                "dbt_build_s": round(build_s, 1), "validation": str(report.__dict__.get("counts", "")),
+                "slowest_nodes_s": slowest_nodes(settings)}
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def slowest_nodes(settings, n: int = 12) -> dict[str, float]:
+    """The dbt nodes that took longest in the last build (dbt's run_results.json)."""
+    results = json.loads((settings.layout.dbt_target / "run_results.json").read_text())["results"]
+    top = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:n]
+    return {r["unique_id"].split(".")[-1]: round(r["execution_time"], 1) for r in top}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--submissions", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build in DIR/<submissions> and keep it (to time single models with dbt afterwards)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "runs": []}
     for n in args.submissions:
-        r = bench(n)
+        r = bench(n, args.keep)
         print(json.dumps(r), flush=True)
         results["runs"].append(r)
     out = ROOT / "benchmarks" / "out"

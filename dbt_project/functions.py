@@ -6,6 +6,8 @@ the significance rules for Python and SQL). Configured in ``profiles.yml`` (``pl
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import DOUBLE
@@ -13,21 +15,32 @@ from duckdb.sqltypes import DOUBLE
 from leap import inference
 
 
-def _p(t: float | None, df: float | None) -> float | None:
-    if t is None or df is None:
-        return None
-    p = inference.t_two_sided_p(t, df)
-    return None if p != p else p
+def _floats(a: pa.Array) -> np.ndarray:
+    """An Arrow column as float64 with NaN for NULL."""
+    return a.to_numpy(zero_copy_only=False).astype(float)
 
 
-def _critical(df: float | None, alpha: float | None) -> float | None:
-    if df is None or alpha is None:
-        return None
-    c = inference.t_critical(df, alpha)
-    return None if c != c else c
+def _column(values: np.ndarray) -> pa.Array:
+    """NaN (no answer: df < 1, a NULL input) back to NULL."""
+    values = np.asarray(values, float)
+    return pa.array(values, mask=np.isnan(values))
+
+
+def _p(t: pa.Array, df: pa.Array) -> pa.Array:
+    return _column(inference.t_two_sided_p(_floats(t), _floats(df)))
+
+
+def _critical(df: pa.Array, alpha: pa.Array) -> pa.Array:
+    alphas = _floats(alpha)
+    out = np.full(len(alphas), np.nan)
+    for a in np.unique(alphas[~np.isnan(alphas)]):  # one alpha per query in practice
+        rows = alphas == a
+        out[rows] = inference.t_critical(_floats(df)[rows], float(a))
+    return _column(out)
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        conn.create_function("t_two_sided_p", _p, [DOUBLE, DOUBLE], DOUBLE, null_handling="special")
-        conn.create_function("t_critical", _critical, [DOUBLE, DOUBLE], DOUBLE, null_handling="special")
+        # vectorized (Arrow) UDFs: a chunk of rows per call, ~100x faster than one Python call per row
+        conn.create_function("t_two_sided_p", _p, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")
+        conn.create_function("t_critical", _critical, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")

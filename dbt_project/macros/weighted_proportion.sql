@@ -23,16 +23,47 @@
   nobody chose it). weights.estimates documents the same formulas and is checked against R;
   tests/e2e/test_warehouse_e2e.py checks this SQL against it. Returns cells x category with
   unweighted counts, p, se_p, Kish's effective n = (sum w)^2 / sum w^2 and the number of schools.
+  Aggregate first, expand categories last: respondents are summed per cell x school x category
+  chosen before anything meets the category list, so the category expansion is of schools, not of
+  respondents (37x fewer rows at a million submissions), and z_h keeps its exact form (the square of
+  each school's own difference, no expanded sums to cancel). With one_respondent_per_psu=true (every
+  "PSU" one respondent, as in a school's own distribution) the expansion disappears: a respondent in
+  the category contributes w^2 (1 - p)^2, one in another category w^2 p^2, so
+      sum_h z_h^2 = ((1 - p)^2 S_c + p^2 sum_{c' != c} S_c') / (sum w)^2,   S_c = sum of w^2 over category c,
+  every term non-negative (S_c' summed over the other categories, not S - S_c).
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
-                                  category_keys=['instrument', 'item_id']) -%}
+                                  category_keys=['instrument', 'item_id'], one_respondent_per_psu=false) -%}
 {%- set cells = cell_columns | join(', ') -%}
-{%- set on_cells -%}{% for c in cell_columns %}base.{{ c }} = cats.{{ c }}{{ " and " if not loop.last }}{% endfor %}{%- endset -%}
-with base as (
-    select {{ cells }}, school_id, category,
-        analysis_weight / avg(analysis_weight) over (partition by {{ cells }}) as w
-    from {{ relation }}
+{%- set on_cells -%}{% for c in cell_columns %}a.{{ c }} = b.{{ c }}{{ " and " if not loop.last }}{% endfor %}{%- endset -%}
+with cell_scale as (
+    select {{ cells }}, avg(analysis_weight) as mean_w from {{ relation }} group by all
 ),
+
+base as (  -- weights divided by their cell's mean (an aggregate joined back: cheaper than a window)
+    select {% for c in cell_columns %}r.{{ c }}, {% endfor %}r.school_id, r.category, r.analysis_weight / s.mean_w as w
+    from {{ relation }} as r
+    inner join cell_scale as s using ({{ cells }})
+),
+
+-- one row per cell x school x category chosen (null: the respondents who skipped the item); with one
+-- respondent per PSU, per cell x category (the closed form needs no PSU's own sums)
+school_cat as (
+    select {{ cells }}, {{ '' if one_respondent_per_psu else 'school_id, ' }}category,
+        sum(w) as wy, sum(w * w) as wy2, count(*) as n
+    from base
+    group by all
+),
+{%- if not one_respondent_per_psu %}
+
+-- one row per cell x school with a respondent in the cell, answered or not (the PSUs)
+school_tot as (
+    select {{ cells }}, school_id,
+        coalesce(sum(wy) filter (where category is not null), 0) as school_w
+    from school_cat
+    group by all
+),
+{%- endif %}
 
 scale_categories as (
     {%- if categories is not none %}
@@ -47,10 +78,12 @@ scale_categories as (
 ),
 
 cell_totals as (
-    select {{ cells }}, count(category) as n_respondents, count(distinct school_id) as n_schools,
-        sum(w) filter (where category is not null) as sum_w,
-        sum(w * w) filter (where category is not null) as sum_w2
-    from base
+    select {{ cells }},
+        sum(n) filter (where category is not null)::bigint as n_respondents,
+        {{ 'sum(n)::bigint' if one_respondent_per_psu else 'count(distinct school_id)' }} as n_schools,
+        sum(wy) filter (where category is not null) as sum_w,
+        sum(wy2) filter (where category is not null) as sum_w2
+    from school_cat
     group by all
     having count(category) > 0
 ),
@@ -65,32 +98,47 @@ cats as (
     {%- endif %}
 ),
 
-per_school as (
-    select {% for c in cell_columns %}cats.{{ c }}, {% endfor %}cats.category, base.school_id,
-        sum(case when base.category = cats.category then base.w else 0 end) as school_wy,
-        sum(case when base.category is not null then base.w else 0 end) as school_w,
-        count(case when base.category = cats.category then 1 end) as school_n_in_category
-    from base
-    inner join cats on {{ on_cells }}
-    group by all
-),
-
 shares as (
-    select {{ cells }}, category, sum(school_wy) as sum_wy, sum(school_n_in_category) as n_in_category
-    from per_school
+    select {{ cells }}, category, sum(wy) as sum_wy, sum(wy2) as sum_wy2, sum(n)::bigint as n_in_category
+    from school_cat
+    where category is not null
     group by all
 ),
 
 with_p as (
     select cats.*,
+        coalesce(shares.n_in_category, 0) as n_in_category,
+        coalesce(shares.sum_wy2, 0) as sum_wy2,
         case
-            when shares.n_in_category = cats.n_respondents then 1.0
-            when shares.n_in_category = 0 then 0.0
+            when coalesce(shares.n_in_category, 0) = cats.n_respondents then 1.0
+            when coalesce(shares.n_in_category, 0) = 0 then 0.0
             else least(greatest(shares.sum_wy / cats.sum_w, 0.0), 1.0)
-        end as p,
-        shares.n_in_category
+        end as p
     from cats
-    inner join shares using ({{ cells }}, category)
+    left join shares using ({{ cells }}, category)
+),
+
+{%- if one_respondent_per_psu %}
+
+z as (
+    -- every PSU one respondent: sum_h z_h^2 from the per-category sums of squared weights
+    select {% for c in cell_columns %}a.{{ c }}, {% endfor %}a.category,
+        (power(1 - a.p, 2) * a.sum_wy2 + power(a.p, 2) * coalesce(sum(b.sum_wy2), 0)) / power(a.sum_w, 2) as sum_z2
+    from with_p as a
+    left join with_p as b on {{ on_cells }} and b.category != a.category
+    group by {% for c in cell_columns %}a.{{ c }}, {% endfor %}a.category, a.p, a.sum_wy2, a.sum_w
+)
+{%- else %}
+
+-- the category expansion, of schools: each school's weighted count in each category (0 when none)
+per_school as (
+    select {% for c in cell_columns %}a.{{ c }}, {% endfor %}a.category, b.school_id, b.school_w,
+        coalesce(sc.wy, 0) as school_wy
+    from with_p as a
+    inner join school_tot as b on {{ on_cells }}
+    left join school_cat as sc
+        on {% for c in cell_columns %}sc.{{ c }} = b.{{ c }} and {% endfor %}sc.school_id = b.school_id
+        and sc.category = a.category
 ),
 
 z as (
@@ -100,6 +148,7 @@ z as (
     inner join with_p using ({{ cells }}, category)
     group by all
 )
+{%- endif %}
 
 select
     {% for c in cell_columns %}with_p.{{ c }}, {% endfor %}

@@ -28,3 +28,31 @@ def test_sql_shares_equal_svymean_with_weights_down_to_1e_299():
     unanimous = ours[ours["grp"] == "b"].set_index("category")
     assert unanimous.loc[3, "p"] == 1.0 and unanimous.loc[3, "se_p"] == 0.0  # exactly, not 1.0000000000000002
     assert (unanimous.drop(index=3)["p"] == 0.0).all() and (unanimous.drop(index=3)["se_p"] == 0.0).all()
+
+
+def test_the_one_respondent_per_psu_form_equals_the_school_expansion():
+    """A school's own distribution takes each respondent as a PSU: the closed form (per-category sums of
+    squared weights) must equal the general expansion run with one respondent per PSU."""
+    rng = np.random.default_rng(3)
+    n = 400
+    data = pd.DataFrame({"instrument": "x", "item_id": "q", "grp": rng.choice(["a", "b", "c"], n),
+                         "school_id": [f"r{i}" for i in range(n)],
+                         "category": rng.choice([0, 1, 2, 3, 4, None], n, p=[.1, .2, .3, .2, .15, .05]),
+                         "analysis_weight": rng.lognormal(0, 1.5, n) * 1e-200})
+    data.loc[data["grp"] == "c", "category"] = 2  # a unanimous cell: p exactly 1, SE exactly 0
+    con = duckdb.connect()
+    con.register("data", data)
+    con.execute("create table scale_categories as select 'x' as instrument, 'q' as item_id, unnest(range(5)) as category")
+    results = []
+    for flag in ("false", "true"):
+        sql = render_macro("weighted_proportion.sql",
+                           "weighted_category_shares('data', ['instrument', 'item_id', 'grp'], "
+                           f"categories='select * from scale_categories', one_respondent_per_psu={flag})")
+        results.append(con.execute(sql).df().sort_values(["grp", "category"]).reset_index(drop=True))
+    general, closed = results
+    assert len(general) == 15
+    np.testing.assert_array_equal(general["n_in_category"], closed["n_in_category"])
+    np.testing.assert_allclose(closed["p"], general["p"], rtol=1e-12)
+    np.testing.assert_allclose(closed["se_p"], general["se_p"], rtol=1e-9)
+    unanimous = closed[closed["grp"] == "c"].set_index("category")
+    assert unanimous.loc[2, "p"] == 1.0 and unanimous.loc[2, "se_p"] == 0.0

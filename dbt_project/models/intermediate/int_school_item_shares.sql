@@ -21,12 +21,13 @@ top_box as (
 
 distribution as (
     {{ weighted_category_shares('responses',
-        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id']) }}
+        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], one_respondent_per_psu=true) }}
 ),
 
 top_box_share as (
     {{ weighted_category_shares('top_box',
-        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], binary=true) }}
+        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], binary=true,
+        one_respondent_per_psu=true) }}
 ),
 
 unioned as (
