@@ -5,9 +5,10 @@
 -- The difference from national is tested with Welch's t: se = sqrt(se_school^2 + se_national^2),
 -- df by Welch-Satterthwaite from the school's n - 1 and the benchmark's design df (schools - 1), so a
 -- benchmark resting on few schools is not treated as known. Hidden cells: see int_school_item_disclosure.
-{#- An SE (percentage points) under 1e-9 is summation noise around an exact 0 (every school of a cell
-    with the same share): as noise it is 0 in one build and 1e-15 in the next and switches the test
-    below on and off. The shares are scale-free, so a real SE of that size cannot occur. -#}
+{#- An SE or a difference (percentage points) under 1e-9 is summation noise around an exact 0 (every
+    school of a cell with the same share; a school equal to its benchmark): as noise it is 0 in one build
+    and +-1e-15 in the next and switches the test below on and off. The shares are ratios of weighted
+    counts, so a real SE or difference of that size cannot occur. -#}
 {%- set noise = 1e-9 %}
 with top_box as (
     select * from {{ ref('int_school_item_shares') }} where is_top_box
@@ -41,7 +42,10 @@ joined as (
 
 tested as (
     select *,
-        pct - national_pct as diff,
+        -- a school that is its band's national sample has the national percent itself, computed by
+        -- another sum: a difference under the noise is exactly 0 (as noise it was +-1e-15, and its sign
+        -- changed between builds)
+        case when abs(pct - national_pct) < {{ noise }} then 0.0 else pct - national_pct end as diff,
         sqrt(power(pct_se, 2) + power(national_pct_se, 2)) as diff_se,
         -- rounded: the ratio carries summation noise, and a df of exactly 1 must not come out as
         -- 0.9999999999 in one build (no t test below df 1) and 1.0000000001 in the next
