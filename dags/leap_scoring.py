@@ -41,10 +41,11 @@ def leap_scoring():
         return score(settings(), partition["school_year"], partition["term"], context["params"]["calibration_id"])
 
     @task(pool=assets.WAREHOUSE_POOL)
-    def dbt_build() -> dict:
-        from leap.orchestration.tasks import dbt_build
+    def build_scores() -> dict:
+        """dbt on what the scores feed (the models downstream of the scoring tables), not the whole warehouse."""
+        from leap.orchestration.tasks import build_scores
 
-        return dbt_build(settings())
+        return build_scores(settings())
 
     @task(pool=assets.WAREHOUSE_POOL, outlets=[Asset(assets.SCORES)])
     def publish_marts() -> dict:
@@ -52,7 +53,7 @@ def leap_scoring():
 
         return publish_marts(settings(), report="scores-published")
 
-    score_term.expand(partition=terms_to_score()) >> dbt_build() >> publish_marts()
+    score_term.expand(partition=terms_to_score()) >> build_scores() >> publish_marts()
 
 
 leap_scoring()

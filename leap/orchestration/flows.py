@@ -47,7 +47,7 @@ def scoring(settings: Settings, conf: dict) -> dict:
     out: dict = {"terms_to_score": todo}
     for i, part in enumerate(todo):
         out[f"score_term[{i}]"] = tasks.score(settings, part["school_year"], part["term"], conf.get("calibration_id"))
-    out["dbt_build"] = tasks.dbt_build(settings)
+    out["build_scores"] = tasks.build_scores(settings)
     out["publish_marts"] = tasks.publish_marts(settings, report="scores-published")
     return out
 

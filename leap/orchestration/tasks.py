@@ -21,6 +21,9 @@ from leap.instrument import term_order, terms
 log = logging.getLogger(__name__)
 
 GROWTH_MODELS = ("fct_school_growth",)  # the dbt models that compute growth from the term scores
+# What new term scores change: everything downstream of the scoring tables (score staging and marts,
+# growth, the school marts on scores), not the responses and item marts the warehouse build made.
+SCORES_SELECTION = ("source:scoring+",)
 
 
 def jsonable(value: Any) -> Any:
@@ -153,6 +156,12 @@ def score(settings: Settings, school_year: str, term: str, calibration_id: str |
     out = jsonable(score_term(settings, school_year, term, calibration_id=calibration_id or None))
     write_report(settings, f"scores-{school_year}-{term}", out)
     return out
+
+
+def build_scores(settings: Settings) -> dict:
+    """The dbt models (and tests) downstream of the scoring tables, after new term scores: a targeted
+    build instead of the whole warehouse again (at 100,000 submissions 20 s → see BENCHMARKS.md)."""
+    return dbt_build(settings, *SCORES_SELECTION)
 
 
 def growth_years(settings: Settings, school_year: str | None = None) -> list[str]:
