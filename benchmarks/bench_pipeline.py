@@ -1,0 +1,187 @@
+"""The main job at scale: submissions on the topic → raw lake → validated → warehouse → scores → growth.
+
+    .venv/bin/python benchmarks/bench_pipeline.py --submissions 100000 1000000 [--rerun] [--keep DIR]
+
+For each size, in a fresh data directory with its own embedded Apache Kafka: simulate N submissions (a
+school year, fall and spring, both instruments, the default shares of malformed events and
+resubmissions) and produce them to the topic (not timed: that is the producers' side), then run the
+DAG flows of `leap demo --direct` from the drain to growth, in order — ingestion drain, validation,
+warehouse build (dbt) and publish, calibration, scoring (with its dbt build and publish), growth — and
+record per step the wall time and the peak resident memory. Each step runs in a process of its own (as
+an Airflow task would), started with `--step`: its peak RSS together with its children (dbt runs as a
+child) and of the largest single process, sampled every 0.1 s with psutil (the broker, a JVM of its
+own, is left out). Simulating and producing run in a process of their own too. ``--rerun`` runs the same steps again with no new data and records
+that too. Writes ``benchmarks/out/pipeline.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+STEPS = ("leap_ingestion_drain", "leap_validation", "leap_warehouse_build", "leap_calibration", "leap_scoring",
+         "leap_growth")
+
+
+class MemorySampler:
+    """Peak RSS of a process tree (without the broker JVM), sampled on a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        import psutil
+
+        self.me = psutil.Process(pid)
+        self.interval = interval
+        self.peak_tree = self.peak_one = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        rss = []
+        try:
+            procs = [self.me, *self.me.children(recursive=True)]
+        except psutil.Error:
+            return
+        for proc in procs:
+            try:
+                if "java" not in proc.name():
+                    rss.append(proc.memory_info().rss)
+            except psutil.Error:
+                continue
+        self.peak_tree = max(self.peak_tree, sum(rss))
+        self.peak_one = max(self.peak_one, max(rss, default=0))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def in_child(args: list[str]) -> tuple[float, int, int]:
+    """Run this script with ``args`` in a child process; (seconds, peak RSS of its tree, of its largest
+    process) in MB."""
+    import subprocess
+
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *args])
+    sampler = MemorySampler(proc.pid)
+    code = proc.wait()
+    seconds = time.perf_counter() - t
+    sampler.stop()
+    if code != 0:
+        raise SystemExit(f"{' '.join(args)} failed with exit {code}")
+    return seconds, round(sampler.peak_tree / 2**20), round(sampler.peak_one / 2**20)
+
+
+def run_steps(plan: list[dict]) -> list[dict]:
+    rows = []
+    for step in plan:
+        seconds, tree, one = in_child(["--step", json.dumps(step)])
+        rows.append({"step": step["dag_id"], "seconds": round(seconds, 1), "peak_rss_tree_mb": tree,
+                     "peak_rss_one_process_mb": one})
+        print(f"  {step['dag_id']:24s} {seconds:7.1f} s   peak RSS {tree:6,} MB (largest process {one:,} MB)",
+              flush=True)
+    return rows
+
+
+def child_step(step: dict) -> None:
+    from leap.config import load_settings
+    from leap.orchestration.flows import FLOWS
+
+    FLOWS[step["dag_id"]](load_settings(), step.get("conf") or {})
+
+
+def child_produce(submissions: int) -> None:
+    from ingestion.producer import produce
+    from leap.config import load_settings
+    from simulator import SimConfig, simulate
+
+    sim = simulate(SimConfig(seed=2024).scaled_to(submissions))
+    produce(sim.records, load_settings(), progress=False)
+    out = Path(os.environ["LEAP_DATA_DIR"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-records.txt").write_text(str(len(sim.records)))
+
+
+def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
+    from ingestion.broker import ensure_topics
+    from ingestion.embedded import KafkaBroker, NodeSpec
+    from leap.config import load_settings
+    from leap.orchestration.runner import default_plan
+
+    root = keep / str(submissions) if keep else Path(tempfile.mkdtemp(prefix="leap-pipeline-"))
+    broker = KafkaBroker(root / "kafka", _free_port(), NodeSpec(heap="1g"))
+    broker.start(timeout=120)
+    os.environ.update(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, LEAP_DATA_DIR=str(root / "data"))
+    os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
+    os.environ.pop("LEAP_TOPIC_PREFIX", None)
+    settings = load_settings()
+    try:
+        ensure_topics(settings)
+        produce_s, _, _ = in_child(["--produce", str(submissions)])
+        records = int((settings.data_dir / "bench-records.txt").read_text())
+        plan = [p for p in default_plan("2024-25") if p["dag_id"] in STEPS]
+        print(f"{submissions:,} submissions ({records:,} records on the topic):", flush=True)
+        steps = run_steps(plan)
+        out = {"submissions": submissions, "records": records, "simulate_and_produce_s": round(produce_s, 1),
+               "steps": steps, "total_s": round(sum(s["seconds"] for s in steps), 1),
+               "peak_rss_tree_mb": max(s["peak_rss_tree_mb"] for s in steps)}
+        print(f"  total {out['total_s']} s, peak RSS {out['peak_rss_tree_mb']:,} MB", flush=True)
+        if rerun:
+            print("  again, no new data:", flush=True)
+            again = run_steps(plan)
+            out["rerun"] = {"steps": again, "total_s": round(sum(s["seconds"] for s in again), 1)}
+        return out
+    finally:
+        broker.stop()
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--submissions", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--rerun", action="store_true", help="run the steps again with no new data")
+    ap.add_argument("--keep", type=Path, default=None, help="work in DIR/<submissions> and keep it")
+    ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one flow in this process
+    ap.add_argument("--produce", type=int, help=argparse.SUPPRESS)  # internal: simulate and produce
+    args = ap.parse_args()
+    if args.step:
+        child_step(json.loads(args.step))
+        return 0
+    if args.produce:
+        child_produce(args.produce)
+        return 0
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+               "runs": [bench(n, args.rerun, args.keep) for n in args.submissions]}
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
