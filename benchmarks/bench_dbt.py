@@ -57,7 +57,7 @@ def bench(submissions: int, keep: Path | None = None) -> dict:
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "44" * 32)
     from expectations.runner import run_validation
     from leap.config import load_settings
-    from leap.orchestration.tasks import dbt_build
+    from leap.orchestration.tasks import run_dbt
 
     settings = load_settings()
     try:
@@ -68,7 +68,7 @@ def bench(submissions: int, keep: Path | None = None) -> dict:
         report = run_validation(settings)
         validate_s = time.perf_counter() - t
         t = time.perf_counter()
-        dbt_build(settings)
+        run_dbt(settings)
         build_s = time.perf_counter() - t
         return {"submissions": landed, "prepare_s": round(prepare_s, 1), "validate_s": round(validate_s, 1),
                 "dbt_build_s": round(build_s, 1), "validation": str(report.__dict__.get("counts", "")),

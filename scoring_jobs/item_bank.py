@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.fsutil import write_atomic
@@ -169,6 +170,8 @@ def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr:
                 con.register("thr_rows", thr)
                 con.execute("insert into scoring.item_bank_calibrations by name select * from cal_rows")
                 con.execute("insert into scoring.item_bank_thresholds by name select * from thr_rows")
+            if len(new_scales) or not exists:
+                stamps.bump(con, "calibrations")  # what reads the item banks is out of date (leap.stamps)
             con.execute("commit")
             return not exists
         finally:

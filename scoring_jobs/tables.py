@@ -2,7 +2,7 @@
 
 The scoring jobs create and write them; dbt reads them as the ``scoring`` source (its staging models
 select every column, so the columns and types are only stated here). ``ensure_scoring_tables`` runs
-before every dbt build (:func:`leap.orchestration.tasks.dbt_build`), so the source always exists.
+before every dbt build (:func:`leap.orchestration.tasks.run_dbt`), so the source always exists.
 
 - ``item_bank_calibrations``: one row per calibration id × instrument × scaled component;
 - ``item_bank_thresholds``: one row per calibration id × instrument × component × item × step;

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import level_order
@@ -229,6 +230,7 @@ def _replace_term(settings: Settings, school_year: str, term: str, scores: pd.Da
                     con.register("new_rows", df)
                     con.execute(f"insert into scoring.{table} by name select * from new_rows")
                     con.unregister("new_rows")
+            stamps.bump(con, "scores")  # what reads the scores is out of date (leap.stamps)
             con.execute("commit")
         except Exception:
             try:

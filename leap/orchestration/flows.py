@@ -35,27 +35,32 @@ def validation(settings: Settings, conf: dict) -> dict:
 
 
 def warehouse_build(settings: Settings, conf: dict) -> dict:
-    return {"dbt_build": tasks.dbt_build(settings), "publish_marts": tasks.publish_marts(settings)}
+    force = bool(conf.get("force", False))
+    return {"dbt_build": tasks.dbt_build(settings, force), "publish_marts": tasks.publish_marts(settings, force=force)}
 
 
 def calibration(settings: Settings, conf: dict) -> dict:
-    return {"calibrate": tasks.calibrate(settings, conf["school_year"], conf["term"], conf.get("model") or "pcm")}
+    return {"calibrate": tasks.calibrate(settings, conf["school_year"], conf["term"], conf.get("model") or "pcm",
+                                         bool(conf.get("force", False)))}
 
 
 def scoring(settings: Settings, conf: dict) -> dict:
     todo = tasks.terms_to_score(settings, conf.get("school_year"), conf.get("term"))
+    force = bool(conf.get("force", False))
     out: dict = {"terms_to_score": todo}
     for i, part in enumerate(todo):
-        out[f"score_term[{i}]"] = tasks.score(settings, part["school_year"], part["term"], conf.get("calibration_id"))
-    out["build_scores"] = tasks.build_scores(settings)
-    out["publish_marts"] = tasks.publish_marts(settings, report="scores-published")
+        out[f"score_term[{i}]"] = tasks.score(settings, part["school_year"], part["term"], conf.get("calibration_id"),
+                                              force)
+    out["build_scores"] = tasks.build_scores(settings, force)
+    out["publish_marts"] = tasks.publish_marts(settings, report="scores-published", force=force)
     return out
 
 
 def growth(settings: Settings, conf: dict) -> dict:
     years = tasks.growth_years(settings, conf.get("school_year"))
-    return {"school_years": years, "build_growth": tasks.build_growth(settings, years),
-            "publish_marts": tasks.publish_marts(settings, report="growth-published")}
+    force = bool(conf.get("force", False))
+    return {"school_years": years, "build_growth": tasks.build_growth(settings, years, force),
+            "publish_marts": tasks.publish_marts(settings, report="growth-published", force=force)}
 
 
 def school_reports(settings: Settings, conf: dict) -> dict:

@@ -17,6 +17,7 @@ from leap.config import Settings
 from leap.errors import LeapError
 from leap.fsutil import write_atomic
 from leap.instrument import term_order, terms
+from leap.orchestration import freshness
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def validated_partitions(settings: Settings, school_year: str | None = None) -> 
 
 # -- warehouse ---------------------------------------------------------------------------------
 
-def dbt_build(settings: Settings, *select: str) -> dict:
+def run_dbt(settings: Settings, *select: str) -> dict:
     """``dbt build`` (all models, or ``--select``) under the warehouse lock.
 
     The scoring tables are created (empty) first when missing: dbt reads them as a source.
@@ -112,14 +113,29 @@ def dbt_build(settings: Settings, *select: str) -> dict:
     return {"dbt": " ".join(args)}
 
 
-def publish_marts(settings: Settings, report: str = "warehouse") -> dict:
-    """Publish the marts for BI (Parquet + DuckDB snapshot, swapped atomically)."""
+def dbt_build(settings: Settings, force: bool = False) -> dict:
+    """The whole warehouse (``dbt build``), unless nothing it reads changed since it was last built
+    (:mod:`leap.orchestration.freshness`); every model is then current, the score and growth marts too."""
+    years = growth_years(settings)
+    return freshness.unless_current(settings, {
+        "warehouse": lambda con: freshness.warehouse(settings),
+        "scores": lambda con: freshness.scores(con, settings),
+        "growth": lambda con: freshness.growth(con, settings, years)}, lambda: run_dbt(settings), force)
+
+
+def publish_marts(settings: Settings, report: str = "warehouse", force: bool = False) -> dict:
+    """Publish the marts for BI (Parquet + DuckDB snapshot, swapped atomically), unless the marts were
+    not rebuilt since they were last published."""
     from dbt_project.publish import publish
 
-    pub = publish(settings)
-    out = {"duckdb": str(pub.duckdb_file), "parquet_dir": str(pub.parquet_dir), "tables": pub.tables}
-    write_report(settings, report, out)
-    return out
+    def run() -> dict:
+        pub = publish(settings)
+        out = {"duckdb": str(pub.duckdb_file), "parquet_dir": str(pub.parquet_dir), "tables": pub.tables}
+        write_report(settings, report, out)
+        return out
+
+    force = force or not settings.layout.published_duckdb.exists()
+    return freshness.unless_current(settings, {"publish": freshness.publish}, run, force)
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -134,34 +150,48 @@ def check_term(term: str) -> None:
         raise LeapError(f"unknown term {term!r}", hint=f"one of {', '.join(terms())} (terms.csv)")
 
 
-def calibrate(settings: Settings, school_year: str, term: str, model: str = "pcm") -> dict:
+def calibrate(settings: Settings, school_year: str, term: str, model: str = "pcm", force: bool = False) -> dict:
     """Reference calibration of every scaled component on one administration (a new, versioned
     item bank; earlier scores keep the calibration id they were made with)."""
     from scoring_jobs.item_bank import calibrate_reference
 
     check_term(term)
-    out = jsonable(calibrate_reference(settings, school_year, term, model=model))
-    for f in out["failed"]:
-        log.error("CALIBRATION FAILED for %s %s on %s %s: %s (the other scales are calibrated)", f["instrument"],
-                  f["component"], school_year, term, f["reason"])
-    write_report(settings, f"calibration-{school_year}-{term}", out)
-    return out
+
+    def run() -> dict:
+        out = jsonable(calibrate_reference(settings, school_year, term, model=model))
+        for f in out["failed"]:
+            log.error("CALIBRATION FAILED for %s %s on %s %s: %s (the other scales are calibrated)",
+                      f["instrument"], f["component"], school_year, term, f["reason"])
+        write_report(settings, f"calibration-{school_year}-{term}", out)
+        return out
+
+    step = f"calibration:{school_year}:{term}:{model}"
+    fp = lambda con: freshness.calibration(settings, school_year, term, model)  # noqa: E731
+    return freshness.unless_current(settings, {step: fp}, run, force)
 
 
-def score(settings: Settings, school_year: str, term: str, calibration_id: str | None = None) -> dict:
+def score(settings: Settings, school_year: str, term: str, calibration_id: str | None = None,
+          force: bool = False) -> dict:
     """Score every respondent of one term against the anchored item bank (rewrites the partition)."""
     from scoring_jobs.term_scores import score_term
 
     check_term(term)
-    out = jsonable(score_term(settings, school_year, term, calibration_id=calibration_id or None))
-    write_report(settings, f"scores-{school_year}-{term}", out)
-    return out
+
+    def run() -> dict:
+        out = jsonable(score_term(settings, school_year, term, calibration_id=calibration_id or None))
+        write_report(settings, f"scores-{school_year}-{term}", out)
+        return out
+
+    step = f"score:{school_year}:{term}"
+    fp = lambda con: freshness.score_term(con, settings, school_year, term, calibration_id)  # noqa: E731
+    return freshness.unless_current(settings, {step: fp}, run, force)
 
 
-def build_scores(settings: Settings) -> dict:
+def build_scores(settings: Settings, force: bool = False) -> dict:
     """The dbt models (and tests) downstream of the scoring tables, after new term scores: a targeted
-    build instead of the whole warehouse again (at 100,000 submissions 20 s → see BENCHMARKS.md)."""
-    return dbt_build(settings, *SCORES_SELECTION)
+    build instead of the whole warehouse again; nothing when the scores did not change."""
+    return freshness.unless_current(settings, {"scores": lambda con: freshness.scores(con, settings)},
+                                    lambda: run_dbt(settings, *SCORES_SELECTION), force)
 
 
 def growth_years(settings: Settings, school_year: str | None = None) -> list[str]:
@@ -173,7 +203,7 @@ def growth_years(settings: Settings, school_year: str | None = None) -> list[str
     return sorted(y for y, t in seen.items() if {first, last} <= t)
 
 
-def build_growth(settings: Settings, school_years: list[str]) -> dict:
+def build_growth(settings: Settings, school_years: list[str], force: bool = False) -> dict:
     """Fall-to-spring school growth: the dbt growth models (and their tests) on the current scores.
 
     Growth is defined once, in dbt (``marts.fct_school_growth``); the models recompute every school
@@ -181,7 +211,9 @@ def build_growth(settings: Settings, school_years: list[str]) -> dict:
     """
     if not school_years:
         return {"school_years": [], "dbt": None}
-    return {"school_years": list(school_years), **dbt_build(settings, *GROWTH_MODELS)}
+    built = freshness.unless_current(settings, {"growth": lambda con: freshness.growth(con, settings, school_years)},
+                                     lambda: run_dbt(settings, *GROWTH_MODELS), force)
+    return {"school_years": list(school_years), **built}
 
 
 # -- school reports ----------------------------------------------------------------------------

@@ -47,6 +47,12 @@ def _mart_digests(settings) -> dict[str, str]:
         con.close()
 
 
+def _published_files(settings) -> dict[str, str]:
+    root = settings.data_dir / "published"
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def _export_files(settings) -> dict[str, str]:
     root = settings.data_dir / "exports"
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -171,6 +177,10 @@ def test_rerunning_the_whole_flow_changes_nothing(flow):
     assert _states(again["leap_ingestion_drain"])["raw_lake_updated"] == "skipped"  # no new files: no asset event
     assert again["leap_validation"]["xcom"]["validate"]["validated_files"] == 0
     assert _states(again["leap_validation"])["validated_lake_updated"] == "skipped"
+    for task in ("dbt_build", "publish_marts"):  # nothing the warehouse reads changed: no dbt, no publish
+        assert again["leap_warehouse_build"]["xcom"][task]["skipped"] == "up to date", task
+    assert again["leap_warehouse_build"]["xcom"]["publish_marts"]["tables"] == \
+        flow["first"]["leap_warehouse_build"]["xcom"]["publish_marts"]["tables"]  # the last result, as XCom
     marts1, files1 = flow["state1"]
     marts2, files2 = flow["state2"]
     assert marts2 == marts1  # same mart contents
@@ -188,9 +198,16 @@ def test_scoring_and_growth_come_out_and_rerun_changes_nothing(flow):
 
     assert school_counts(settings, RunSummary(school_year=SCHOOL_YEAR)).schools_scored == 12
     before = (_mart_digests(settings), _export_files(settings))
+    published = _published_files(settings)
     again = _run(settings, *SCORING)
     assert all(r["state"] == "success" for r in again.values())
+    skipped = {(d, t) for d, r in again.items() for t, x in r["xcom"].items()
+               if isinstance(x, dict) and x.get("skipped") == "up to date"}
+    assert {("leap_calibration", "calibrate"), ("leap_scoring", "score_term[0]"), ("leap_scoring", "score_term[1]"),
+            ("leap_scoring", "build_scores"), ("leap_scoring", "publish_marts"), ("leap_growth", "build_growth"),
+            ("leap_growth", "publish_marts")} <= skipped
     assert (_mart_digests(settings), _export_files(settings)) == before
+    assert _published_files(settings) == published  # byte for byte: nothing was rewritten
 
 
 def test_failing_validation_stops_downstream_for_that_batch_only(flow, monkeypatch):
@@ -214,6 +231,7 @@ def test_failing_validation_stops_downstream_for_that_batch_only(flow, monkeypat
     produce(clock_wrong + good, settings, progress=False)  # the bad batch resent beside a good one
     mixed = _run(settings, "leap_ingestion_drain", "leap_validation", "leap_warehouse_build")
     assert all(r["state"] == "success" for r in mixed.values())
+    assert "skipped" not in mixed["leap_warehouse_build"]["xcom"]["dbt_build"]  # new validated data: a build
     assert mixed["leap_validation"]["xcom"]["validate"]["validated_rows"] == 30
     assert _states(mixed["leap_validation"])["validated_lake_updated"] == "success"
     con = duckdb.connect(str(settings.data_dir / "published" / "marts.duckdb"), read_only=True)

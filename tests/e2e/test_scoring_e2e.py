@@ -17,7 +17,7 @@ import pytest
 from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
 from ingestion.producer import produce
-from leap.orchestration.tasks import dbt_build
+from leap.orchestration.tasks import run_dbt
 from scoring_jobs.item_bank import calibrate_reference
 from scoring_jobs.term_scores import score_term
 from simulator import SimConfig, simulate
@@ -53,11 +53,11 @@ def scored(tmp_path_factory, kafka_server):
         produce(sim.records, settings, progress=False)
         run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
         run_validation(settings)
-        dbt_build(settings)  # scoring tables created empty: the build must pass
+        run_dbt(settings)  # scoring tables created empty: the build must pass
         cal = calibrate_reference(settings, YEAR, "fall")
         fall = score_term(settings, YEAR, "fall")
         spring = score_term(settings, YEAR, "spring")
-        dbt_build(settings, *SCORING_MODELS)
+        run_dbt(settings, *SCORING_MODELS)
         yield settings, sim, cal, fall, spring
 
 

@@ -16,7 +16,7 @@ from dbt_project.publish import publish
 from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
 from ingestion.producer import produce
-from leap.orchestration.tasks import dbt_build
+from leap.orchestration.tasks import run_dbt
 from simulator import SimConfig, simulate
 from weights import weighted_proportions
 
@@ -33,7 +33,7 @@ def built(tmp_path_factory, kafka_server):
         produce(_without_national_student_weights(sim.records), settings, progress=False)
         ingest = run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
         validation = run_validation(settings)
-        dbt_build(settings)
+        run_dbt(settings)
         published = publish(settings)
         yield settings, sim, ingest, validation, published
 
@@ -154,7 +154,7 @@ def test_a_duplicate_in_the_lake_never_fails_the_build(built):
     copy = original.with_name("copied-in-by-hand+" + original.name)
     shutil.copy(original, copy)
     try:
-        dbt_build(settings, "stg_lake__teacher_submissions", "source:lake")  # raises if the build fails
+        run_dbt(settings, "stg_lake__teacher_submissions", "source:lake")  # raises if the build fails
         rows, ids = q(settings, "select count(*), count(distinct submission_id) "
                                 "from staging.stg_lake__teacher_submissions").iloc[0]
         files = q(settings, f"select count(*), count(distinct submission_id) from read_parquet("

@@ -17,7 +17,7 @@ import pytest
 from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
 from ingestion.producer import produce
-from leap.orchestration.tasks import dbt_build
+from leap.orchestration.tasks import run_dbt
 from reports import wording
 from reports.browser import pdf_page_count
 from scoring_jobs.item_bank import calibrate_reference
@@ -54,11 +54,11 @@ def reported(tmp_path_factory, kafka_server):
         enrolment = settings.data_dir / "enrolment.csv"
         write_enrolment(sim.enrolment(), enrolment)
         install_enrolment(settings, enrolment)
-        dbt_build(settings)
+        run_dbt(settings)
         calibrate_reference(settings, YEAR, "fall")
         for term in ("fall", "spring"):
             score_term(settings, YEAR, term)
-        dbt_build(settings)
+        run_dbt(settings)
         # in a thread of its own: the session's browser fixture may hold this thread's Playwright
         built = ThreadPoolExecutor(1).submit(build_reports, settings, school_year=YEAR).result()
         yield settings, {b.term: b for b in built}

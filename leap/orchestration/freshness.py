@@ -1,0 +1,93 @@
+"""What each warehouse step of the chain reads, as fingerprints (:mod:`leap.stamps`), and running a step
+only when they changed.
+
+The chain and its inputs (each fingerprint includes the one above it, so a change flows down):
+
+- ``warehouse`` (the full dbt build): the validated lake, its validation results, the program's inputs
+  (enrolment), the code, and the settings dbt reads (minimum n, response rate);
+- ``calibration:<year>:<term>:<model>``: the warehouse (a calibration of the same data is the same);
+- ``score:<year>:<term>``: the warehouse, the item banks (generation ``calibrations``), the calibration
+  asked for;
+- ``scores`` (dbt on what the scores feed): the warehouse, the item banks and the scores (generation
+  ``scores``, renewed by every write of the scoring jobs);
+- ``growth``: the scores' fingerprint and the school years with growth;
+- ``publish``: the stamps of the three builds.
+
+A full build brings every model up to date, so it records ``scores`` and ``growth`` too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from leap import stamps
+from leap.config import Settings
+
+log = logging.getLogger(__name__)
+LAKE_FILES = "instrument=*/school_year=*/term=*/*.parquet"
+
+
+def connect(settings: Settings):
+    from scoring_jobs.tables import connect as connect_warehouse
+
+    return connect_warehouse(settings)
+
+
+def warehouse(settings: Settings) -> str:
+    layout = settings.layout
+    return stamps.fingerprint(
+        "warehouse", stamps.files_fingerprint(layout.validated, LAKE_FILES),
+        stamps.files_fingerprint(layout.validation_results, "**/*.json"),
+        stamps.files_fingerprint(layout.inputs, "*"), stamps.code_fingerprint(),
+        settings.min_cell_n, settings.min_classroom_n, settings.min_response_rate)
+
+
+def score_term(con, settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:
+    return stamps.fingerprint("score", warehouse(settings), stamps.generation(con, "calibrations"),
+                              calibration_id or "latest", school_year, term)
+
+
+def scores(con, settings: Settings) -> str:
+    return stamps.fingerprint("scores", warehouse(settings), stamps.generation(con, "calibrations"),
+                              stamps.generation(con, "scores"))
+
+
+def growth(con, settings: Settings, school_years: list[str]) -> str:
+    return stamps.fingerprint("growth", scores(con, settings), sorted(school_years))
+
+
+def calibration(settings: Settings, school_year: str, term: str, model: str) -> str:
+    # Not the item banks' generation: a calibration that finds its item bank already stored renews nothing.
+    return stamps.fingerprint("calibration", warehouse(settings), school_year, term, model)
+
+
+def publish(con) -> str:
+    return stamps.fingerprint("publish", *(stamps.stamp(con, s) for s in ("warehouse", "scores", "growth")))
+
+
+def unless_current(settings: Settings, steps: dict[str, Callable], run: Callable[[], dict],
+                   force: bool = False) -> dict:
+    """Run ``run()`` unless every step in ``steps`` ({step: fingerprint(con)}) has its stamp equal to
+    its fingerprint; then record them. Returns run's result, or, skipped, the result it returned when
+    it last ran with ``"skipped": "up to date"`` added (the same XCom shape either way)."""
+    from leap.locks import warehouse_lock
+
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            fps = {step: fp(con) for step, fp in steps.items()}
+            if not force and all(stamps.stamp(con, s) == fp for s, fp in fps.items()):
+                log.info("%s: up to date, skipped", ", ".join(fps))
+                return {**stamps.last_result(con, next(iter(fps))), "skipped": "up to date"}
+        finally:
+            con.close()
+    out = run()
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            for step, fp in fps.items():
+                stamps.record(con, step, fp, out)
+        finally:
+            con.close()
+    return out

@@ -1,0 +1,114 @@
+"""The change-driven chain: a step runs when what it reads changed, and only then (leap.stamps,
+leap.orchestration.freshness), on a real DuckDB warehouse and lake directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from leap import stamps
+from leap.orchestration import freshness
+from scoring_jobs.tables import connect
+
+
+def _lake_file(settings, name: str, content: bytes = b"PAR1") -> None:
+    path = settings.layout.validated / "instrument=teacher/school_year=2024-25/term=fall" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def _counting_run(calls: list):
+    def run() -> dict:
+        calls.append(1)
+        return {"built": len(calls)}
+    return run
+
+
+def test_the_warehouse_fingerprint_follows_the_lake_the_inputs_and_the_settings(leap_env):
+    settings = leap_env
+    _lake_file(settings, "a.parquet")
+    base = freshness.warehouse(settings)
+    assert freshness.warehouse(settings) == base  # same files: same fingerprint
+    _lake_file(settings, "b.parquet")
+    grown = freshness.warehouse(settings)
+    assert grown != base  # a new validated file
+    _lake_file(settings, "b.parquet", b"PAR1 rewritten")
+    assert freshness.warehouse(settings) != grown  # a rewritten one
+    settings.layout.inputs.mkdir(parents=True, exist_ok=True)
+    before = freshness.warehouse(settings)
+    (settings.layout.inputs / "enrolment.csv").write_text("school_id\n")
+    assert freshness.warehouse(settings) != before  # an enrolment file
+    after = freshness.warehouse(settings)
+    assert freshness.warehouse(dataclasses.replace(settings, min_cell_n=settings.min_cell_n + 1)) != after
+
+
+def test_a_step_runs_once_then_is_skipped_with_its_last_result_until_its_inputs_change(leap_env):
+    settings, calls = leap_env, []
+    _lake_file(settings, "a.parquet")
+    steps = {"warehouse": lambda con: freshness.warehouse(settings)}
+    assert freshness.unless_current(settings, steps, _counting_run(calls)) == {"built": 1}
+    assert freshness.unless_current(settings, steps, _counting_run(calls)) == {"built": 1, "skipped": "up to date"}
+    assert len(calls) == 1
+    assert freshness.unless_current(settings, steps, _counting_run(calls), force=True) == {"built": 2}
+    _lake_file(settings, "b.parquet")
+    assert freshness.unless_current(settings, steps, _counting_run(calls)) == {"built": 3}
+
+
+def test_a_write_of_the_scoring_jobs_makes_what_reads_the_scores_stale_and_nothing_else(leap_env):
+    settings, calls = leap_env, []
+    score_marts = {"scores": lambda con: freshness.scores(con, settings)}
+    term = {"score:2024-25:fall": lambda con: freshness.score_term(con, settings, "2024-25", "fall", None)}
+    freshness.unless_current(settings, score_marts, _counting_run(calls))
+    freshness.unless_current(settings, term, _counting_run(calls))
+    con = connect(settings)
+    try:
+        stamps.bump(con, "scores")  # what scoring_jobs.term_scores does in its write transaction
+    finally:
+        con.close()
+    assert freshness.unless_current(settings, term, _counting_run(calls))["skipped"] == "up to date"
+    assert "skipped" not in freshness.unless_current(settings, score_marts, _counting_run(calls))
+    assert len(calls) == 3
+
+
+def test_a_failing_step_records_nothing_and_runs_again(leap_env):
+    settings = leap_env
+    steps = {"warehouse": lambda con: freshness.warehouse(settings)}
+
+    def boom() -> dict:
+        raise RuntimeError("dbt failed")
+
+    with pytest.raises(RuntimeError):
+        freshness.unless_current(settings, steps, boom)
+    calls: list = []
+    freshness.unless_current(settings, steps, _counting_run(calls))
+    assert calls == [1]
+
+
+def test_a_new_warehouse_forgets_every_stamp(leap_env):
+    settings, calls = leap_env, []
+    steps = {"warehouse": lambda con: freshness.warehouse(settings)}
+    freshness.unless_current(settings, steps, _counting_run(calls))
+    os.remove(settings.layout.warehouse)  # stamps live in the warehouse: deleting it forgets them
+    freshness.unless_current(settings, steps, _counting_run(calls))
+    assert calls == [1, 1]
+
+
+def test_the_code_fingerprint_changes_with_a_model_and_ignores_caches(tmp_path, monkeypatch):
+    for top in stamps.CODE_DIRS:
+        (tmp_path / top / "__pycache__").mkdir(parents=True)
+    model = tmp_path / "dbt_project" / "fct.sql"
+    model.write_text("select 1")
+    monkeypatch.setattr(stamps, "REPO", tmp_path)
+
+    def fresh() -> str:
+        monkeypatch.setattr(stamps, "_code", None)
+        return stamps.code_fingerprint()
+
+    first = fresh()
+    (tmp_path / "leap" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    (tmp_path / "dbt_project" / "notes.txt").write_text("not code")
+    assert fresh() == first
+    model.write_text("select 2")
+    assert fresh() != first
