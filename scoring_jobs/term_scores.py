@@ -18,7 +18,7 @@ import pandas as pd
 from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
-from leap.instrument import level_order
+from leap.instrument import level_order, levels
 from leap.locks import warehouse_lock
 from scoring_jobs.inputs import responses, term_frame
 from scoring_jobs.tables import connect, create_tables, has_table
@@ -114,6 +114,11 @@ def _score_scale(cal: pd.Series, thr: pd.DataFrame, frame: pd.DataFrame, meta: d
     return scores, drift
 
 
+def _level_orders() -> dict[str, int]:
+    """{level: its order}, read once per call (instrument.level_order reads cut_scores.csv each time)."""
+    return {name: level_order(name) for name in levels()}
+
+
 def _score_rows(cal, frame, meta, resp, ok, n_ans, need, anchors, persons) -> pd.DataFrame:
     from scoring_jobs.rasch import CutScores, ScaleTransform, classify
 
@@ -135,8 +140,8 @@ def _score_rows(cal, frame, meta, resp, ok, n_ans, need, anchors, persons) -> pd
         "n_scale_items": int(anchors.sum()), "n_answered": n_ans, "raw_score": raw, "is_scored": ok,
         "not_scored_reason": np.where(ok, None, f"answered fewer than {need} of {int(anchors.sum())} items"),
         "theta": theta, "theta_se": se, "scaled_score": scaled, "scaled_se": scaled_se,
-        "level": np.where(ok, level, None), "level_order": pd.array(
-            [level_order(v) for v in level], dtype="Int32"),
+        "level": np.where(ok, level, None),
+        "level_order": pd.Series(np.where(ok, level, None)).map(_level_orders()).astype("Int32").array,
         # reported unclipped (clipping would bias school means and growth), flagged
         "is_outside_reporting_range": pd.array(
             np.where(ok, (scaled < REPORTING_RANGE[0]) | (scaled > REPORTING_RANGE[1]), None), dtype="boolean"),

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from leap import stamps
 from leap.config import Settings
+from leap.instrument import instrument_dir
 
 log = logging.getLogger(__name__)
 LAKE_FILES = "instrument=*/school_year=*/term=*/*.parquet"
@@ -40,6 +41,7 @@ def warehouse(settings: Settings) -> str:
         "warehouse", stamps.files_fingerprint(layout.validated, LAKE_FILES),
         stamps.files_fingerprint(layout.validation_results, "**/*.json"),
         stamps.files_fingerprint(layout.inputs, "*"), stamps.code_fingerprint(),
+        stamps.files_fingerprint(instrument_dir(), "*.csv"),  # LEAP_INSTRUMENT_DIR may point outside the code
         settings.min_cell_n, settings.min_classroom_n, settings.min_response_rate)
 
 

@@ -95,7 +95,9 @@ def _weigh_group(group: pd.DataFrame, margins: pd.DataFrame, weighting: str) -> 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    respondents = dbt.ref("int_respondents").df()
+    # In a fixed order: the raking sums run over rows in frame order, and DuckDB returns rows in whatever
+    # order its threads finish; unordered, two builds of the same data differ in the last bits.
+    respondents = dbt.ref("int_respondents").order(", ".join(GROUP + ["respondent_key"])).df()
     margins_all = dbt.ref("population_margins").df()
     samples_df = dbt.ref("samples").df()
     weighting = dict(zip(samples_df["sample"], samples_df["weighting"], strict=True))

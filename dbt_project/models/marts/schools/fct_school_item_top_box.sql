@@ -17,7 +17,7 @@ with top_box as (
 benchmark as (
     select benchmark_version, instrument, term, grade_band, measure_id as item_id,
         value as national_pct, se as national_pct_se, df as national_df
-    from {{ ref('fct_national_benchmarks') }}
+    from {{ ref('int_national_item_benchmarks') }}
     where is_current and measure = 'item_top_box' and not is_suppressed
 ),
 

@@ -20,7 +20,7 @@ checked as (
 benchmark as (
     select benchmark_version, instrument, term, grade_band, measure_id as component,
         value as national_mean, se as national_mean_se
-    from {{ ref('fct_national_benchmarks') }}
+    from {{ ref('int_national_scale_benchmarks') }}
     where is_current and measure = 'scale_mean' and not is_suppressed
 ),
 
