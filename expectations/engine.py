@@ -49,15 +49,16 @@ def _batch_definition():
     return source.add_dataframe_asset("raw_file").add_batch_definition_whole_dataframe("one_file")
 
 
-def read_frame(path: Path):
-    """A raw Parquet file as the DataFrame the suites expect (types in the module docstring)."""
+def read_frame(*paths: Path):
+    """Raw Parquet files (of one partition) as the one DataFrame the suites expect (types in the module
+    docstring)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     mapping = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
                pa.int64(): pd.Int64Dtype()}
-    table = pq.read_table(path)
+    table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
     return table.to_pandas(strings_to_categorical=True, types_mapper=mapping.get)
 
 
@@ -123,6 +124,10 @@ class SuiteRunner:
         doc = result.to_json_dict()
         failed = [_failure(r) for r in doc["results"] if not r["success"]]
         return Outcome(success=bool(result.success), rows=len(df), result=doc, failed=failed)
+
+    def run_files(self, paths: list[Path], instrument: str, school_year: str, term: str) -> Outcome:
+        """The files of one partition as one batch (raises on an unreadable file: validate each then)."""
+        return self.run(read_frame(*paths), instrument, school_year, term)
 
     def run_file(self, path: Path, instrument: str, school_year: str, term: str) -> Outcome:
         try:

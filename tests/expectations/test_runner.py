@@ -180,3 +180,59 @@ def test_data_docs_are_static_html(lake):
     html = index.read_text()
     assert "raw_teacher_submissions" in html and "raw_student_submissions" in html
     assert len(list(index.parent.rglob("validations/**/*.html"))) == 4
+
+
+def _with_new_ids(table, tag: str):
+    import pyarrow as pa
+
+    ids = [f"{tag}-{i:05d}-0000-4000-8000-000000000000" for i in range(table.num_rows)]
+    return table.set_column(table.schema.get_field_index("submission_id"), "submission_id", pa.array(ids))
+
+
+def _batch_files(settings, path) -> list | None:
+    rel = path.relative_to(settings.layout.raw)
+    (doc,) = [json.loads(p.read_text()) for p in settings.layout.gx_results.rglob(f"{rel.name}.json")]
+    return doc["meta"].get("leap_batch_files")
+
+
+def test_small_files_of_a_partition_are_validated_as_one_batch(leap_env):
+    """Service-mode ingestion lands a small file every few seconds: the pending files of a partition
+    are validated together (one GE run), each promoted with its own status and rows."""
+    settings = leap_env
+    table = fixture_table("raw_teacher_submissions")
+    paths = [write_raw(settings, _with_new_ids(table, f"{i:08x}"), TEACHER, 0, i * 1000) for i in range(3)]
+    other = write_raw(settings, fixture_table("raw_student_submissions"), STUDENT, 0, 0)
+    report = run_validation(settings)
+    assert not report.quarantined
+    assert sorted(report.validated) == sorted([(str(p.relative_to(settings.layout.raw)), table.num_rows)
+                                               for p in paths] + [(str(other.relative_to(settings.layout.raw)),
+                                                                   fixture_table("raw_student_submissions").num_rows)])
+    together = [str(p.relative_to(settings.layout.raw)) for p in paths]
+    assert all(_batch_files(settings, p) == together for p in paths)  # one batch: the partition's files
+    assert _batch_files(settings, other) is None  # another partition: its own validation
+
+
+def test_a_failing_batch_is_validated_file_by_file_and_only_the_bad_file_is_quarantined(leap_env):
+    settings = leap_env
+    good = [write_raw(settings, _with_new_ids(fixture_table("raw_teacher_submissions"), f"{i:08x}"), TEACHER, 0,
+                      i * 1000) for i in range(2)]
+    bad = write_raw(settings, fixture_table("raw_teacher_submissions", "bad"), TEACHER, 1, 0)
+    report = run_validation(settings)
+    assert {rel for rel, _ in report.validated} == {str(p.relative_to(settings.layout.raw)) for p in good}
+    assert [(rel, checks) for rel, _, checks in report.quarantined] == [
+        (str(bad.relative_to(settings.layout.raw)), ["window.submitted_at"])]
+    assert all(_batch_files(settings, p) is None for p in good)  # validated alone after the batch failed
+
+
+def test_batches_keep_partitions_apart_and_bound_their_rows(leap_env):
+    from expectations.runner import batches, discover
+
+    settings = leap_env
+    table = fixture_table("raw_teacher_submissions")
+    for i in range(5):
+        write_raw(settings, table, TEACHER, 0, i * 1000)
+    write_raw(settings, fixture_table("raw_student_submissions"), STUDENT, 0, 0)
+    files = discover(settings.layout)
+    sizes = [len(b) for b in batches(files, max_rows=2 * table.num_rows)]
+    assert sizes == [1, 2, 2, 1]  # path order: the student partition, then five teacher files by twos
+    assert all(len({(f.instrument, f.term) for f in b}) == 1 for b in batches(files))
