@@ -10,8 +10,9 @@ warehouse build (dbt) and publish, calibration, scoring (with its dbt build and 
 record per step the wall time and the peak resident memory. Each step runs in a process of its own (as
 an Airflow task would), started with `--step`: its peak RSS together with its children (dbt runs as a
 child) and of the largest single process, sampled every 0.1 s with psutil (the broker, a JVM of its
-own, is left out). Simulating and producing run in a process of their own too. ``--rerun`` runs the same steps again with no new data and records
-that too. Writes ``benchmarks/out/pipeline.json`` and prints a table.
+own, is left out). Simulating and producing run in a process of their own too, a million submissions
+at a time (each million its own simulated schools). ``--rerun`` runs the same steps again with no new
+data and records that too. Writes ``benchmarks/out/pipeline.json`` and prints a table.
 """
 
 from __future__ import annotations
@@ -106,16 +107,32 @@ def child_step(step: dict) -> None:
     FLOWS[step["dag_id"]](load_settings(), step.get("conf") or {})
 
 
+CHUNK = 1_000_000  # submissions simulated at a time: a simulation holds its records in memory
+
+
 def child_produce(submissions: int) -> None:
+    """Simulate and produce ``submissions``, in chunks of at most CHUNK: chunk c is its own simulated
+    program (seed 2024 + c) whose school ids (and the respondent and classroom ids built on them) are
+    renamed SCH<c>-…, so the chunks are different schools of one national program."""
     from ingestion.producer import produce
     from leap.config import load_settings
     from simulator import SimConfig, simulate
 
-    sim = simulate(SimConfig(seed=2024).scaled_to(submissions))
-    produce(sim.records, load_settings(), progress=False)
+    settings, records = load_settings(), 0
+    chunks = -(-submissions // CHUNK)
+    for c in range(chunks):
+        size = min(CHUNK, submissions - c * CHUNK)
+        sim = simulate(SimConfig(seed=2024 + c).scaled_to(size))
+        pairs = sim.records if c == 0 else [
+            (r.key.replace(b"SCH-", f"SCH{c}-".encode()) if r.key else r.key,
+             r.value.replace(b"SCH-", f"SCH{c}-".encode())) for r in sim.records]
+        produce(pairs, settings, progress=False)
+        records += len(sim.records)
+        del sim, pairs
+        print(f"  produced chunk {c + 1}/{chunks} ({records:,} records)", flush=True)
     out = Path(os.environ["LEAP_DATA_DIR"])
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench-records.txt").write_text(str(len(sim.records)))
+    (out / "bench-records.txt").write_text(str(records))
 
 
 def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
