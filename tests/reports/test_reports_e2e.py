@@ -227,3 +227,40 @@ def test_school_item_shares_equal_the_reference_estimator(reported):
     assert len(merged) == len(got) > 50
     assert (merged.weighted_pct - 100 * merged.proportion).abs().max() < 1e-9
     assert (merged.weighted_pct_se - 100 * merged.se).abs().max() < 1e-9
+
+
+def test_subgroup_scores_equal_the_reference_estimator_with_small_groups_pooled(reported):
+    """fct_school_subgroup_scores against weights.estimates.weighted_mean (checked against R svymean),
+    group by group, after the pooling rule done here in pandas: a group under min_cell_n is reported in
+    'other_groups', respondents without the field in 'not_reported'."""
+    from weights.estimates import weighted_mean
+
+    settings, _ = reported
+    variables = ["grade", "gender", "race_ethnicity", "parent_education"]
+    scores = _q(settings.layout.warehouse, f"""select s.school_id, s.term, s.component, s.scaled_score,
+            coalesce(s.analysis_weight, 1.0) as w, {", ".join(f"r.{v}::varchar as {v}" for v in variables)}
+        from restricted.fct_respondent_scores s join intermediate.int_respondents r using (submission_id)
+        where s.is_scored and s.instrument = 'student' and s.school_year = '{YEAR}'""")
+    key = ["school_id", "term", "component"]
+    rows = []
+    for v in variables:
+        df = scores.assign(subgroup=scores[v].fillna("not_reported"))
+        size = df.groupby([*key, "subgroup"])["w"].transform("size")
+        df["reported_group"] = df["subgroup"].where((size >= settings.min_cell_n) | (df["subgroup"] == "not_reported"),
+                                                    "other_groups")
+        for (school, term, comp, group), g in df.groupby([*key, "reported_group"]):
+            est = weighted_mean(g["scaled_score"], g["w"])
+            rows.append({"school_id": school, "term": term, "component": comp, "subgroup_variable": v,
+                         "reported_group": group, "n_ref": len(g), "pooled_ref": g["subgroup"].nunique(),
+                         "mean_ref": est["mean"], "se_ref": est["se"]})
+    ref = pd.DataFrame(rows)
+    got = _marts(settings, "fct_school_subgroup_scores")
+    merged = got.merge(ref, on=["school_id", "term", "component", "subgroup_variable", "reported_group"],
+                       how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all()  # the same groups, none missing or extra
+    assert (merged.n_respondents == merged.n_ref).all() and (merged.n_groups_pooled == merged.pooled_ref).all()
+    shown = merged[~merged.is_suppressed]
+    assert len(shown) > 20 and (merged.reported_group == "other_groups").any()
+    assert (shown.mean_scaled_score - shown.mean_ref).abs().max() < 1e-9
+    assert ((shown.mean_scaled_score_se - shown.se_ref).abs() <= 1e-9 * shown.se_ref).all()
+    assert merged[merged.is_suppressed].mean_scaled_score.isna().all()

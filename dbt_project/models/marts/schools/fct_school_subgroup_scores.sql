@@ -28,30 +28,39 @@ long as (
     {%- endfor %}
 ),
 
-pooled as (
+-- aggregate first: each subgroup's size and sums, then its reported group (small ones pooled), then the
+-- groups' means from those sums; the respondent rows are met twice (sums, spread), never sorted
+subgroups as (
+    select {{ key | join(', ') }}, subgroup_variable, subgroup,
+        count(*) as n, sum(w) as sum_w, sum(w * scaled_score) as sum_wy
+    from long
+    group by all
+),
+
+reported as (
     select *,
         case
             when subgroup = 'not_reported' then subgroup
-            when count(*) over (partition by {{ key | join(', ') }}, subgroup_variable, subgroup)
-                < {{ var('min_cell_n') }} then 'other_groups'
+            when n < {{ var('min_cell_n') }} then 'other_groups'
             else subgroup
         end as reported_group
-    from long
+    from subgroups
 ),
 
 groups as (
     select {{ key | join(', ') }}, subgroup_variable, reported_group,
-        count(*) as n_respondents, count(distinct subgroup) as n_groups_pooled,
-        sum(w) as sum_w, sum(w * scaled_score) / sum(w) as mean_scaled
-    from pooled
+        sum(n)::bigint as n_respondents, count(*) as n_groups_pooled,
+        sum(sum_w) as sum_w, sum(sum_wy) / sum(sum_w) as mean_scaled
+    from reported
     group by all
 ),
 
 spread as (
-    select {% for c in key %}g.{{ c }}, {% endfor %}g.subgroup_variable, g.reported_group,
-        sum(power(p.w * (p.scaled_score - g.mean_scaled), 2)) as sum_z2
-    from groups as g
-    inner join pooled as p using ({{ key | join(', ') }}, subgroup_variable, reported_group)
+    select {% for c in key %}l.{{ c }}, {% endfor %}l.subgroup_variable, r.reported_group,
+        sum(power(l.w * (l.scaled_score - g.mean_scaled), 2)) as sum_z2
+    from long as l
+    inner join reported as r using ({{ key | join(', ') }}, subgroup_variable, subgroup)
+    inner join groups as g using ({{ key | join(', ') }}, subgroup_variable, reported_group)
     group by all
 ),
 
