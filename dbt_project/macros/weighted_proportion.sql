@@ -121,12 +121,15 @@ with_p as (
 {%- if one_respondent_per_psu %}
 
 z as (
-    -- every PSU one respondent: sum_h z_h^2 from the per-category sums of squared weights
-    select {% for c in cell_columns %}a.{{ c }}, {% endfor %}a.category,
-        (power(1 - a.p, 2) * a.sum_wy2 + power(a.p, 2) * coalesce(sum(b.sum_wy2), 0)) / power(a.sum_w, 2) as sum_z2
-    from with_p as a
-    left join with_p as b on {{ on_cells }} and b.category != a.category
-    group by {% for c in cell_columns %}a.{{ c }}, {% endfor %}a.category, a.p, a.sum_wy2, a.sum_w
+    -- every PSU one respondent: sum_h z_h^2 from the per-category sums of squared weights; the other
+    -- categories' sum is a window that excludes the row itself (added up in category order, never
+    -- S - S_c), not a self-join of every category with every other
+    select {{ cells }}, category,
+        (power(1 - p, 2) * sum_wy2 + power(p, 2) * coalesce(sum(sum_wy2) over (
+            partition by {{ cells }} order by category
+            rows between unbounded preceding and unbounded following exclude current row), 0))
+        / power(sum_w, 2) as sum_z2
+    from with_p
 )
 {%- else %}
 
