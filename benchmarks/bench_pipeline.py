@@ -12,7 +12,8 @@ an Airflow task would), started with `--step`: its peak RSS together with its ch
 child) and of the largest single process, sampled every 0.1 s with psutil (the broker, a JVM of its
 own, is left out). Simulating and producing run in a process of their own too, a million submissions
 at a time (each million its own simulated schools). ``--rerun`` runs the same steps again with no new
-data and records that too. Writes ``benchmarks/out/pipeline.json`` and prints a table.
+data and records that too; ``--resume DATA_DIR --from STEP`` runs the steps from STEP on a data
+directory kept by ``--keep`` (after a step failed). Writes ``benchmarks/out/pipeline.json`` and prints a table.
 """
 
 from __future__ import annotations
@@ -170,6 +171,23 @@ def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def resume(data_dir: Path, first: str, rerun: bool) -> dict:
+    """The steps from ``first`` on, on a kept data directory (after a step failed; no broker needed
+    from validation on)."""
+    from leap.orchestration.runner import default_plan
+
+    os.environ["LEAP_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
+    plan = [p for p in default_plan("2024-25") if p["dag_id"] in STEPS]
+    plan = plan[[p["dag_id"] for p in plan].index(first):]
+    print(f"resumed on {data_dir} from {first}:", flush=True)
+    out = {"resumed": str(data_dir), "steps": run_steps(plan)}
+    if rerun:
+        print("  again, no new data:", flush=True)
+        out["rerun"] = {"steps": run_steps(plan)}
+    return out
+
+
 def _free_port() -> int:
     import socket
 
@@ -183,6 +201,8 @@ def main() -> int:
     ap.add_argument("--submissions", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--rerun", action="store_true", help="run the steps again with no new data")
     ap.add_argument("--keep", type=Path, default=None, help="work in DIR/<submissions> and keep it")
+    ap.add_argument("--resume", type=Path, metavar="DATA_DIR", help="run on a kept data directory, from --from")
+    ap.add_argument("--from", dest="first", default="leap_validation", choices=STEPS[1:])
     ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one flow in this process
     ap.add_argument("--produce", type=int, help=argparse.SUPPRESS)  # internal: simulate and produce
     args = ap.parse_args()
@@ -192,8 +212,11 @@ def main() -> int:
     if args.produce:
         child_produce(args.produce)
         return 0
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "runs": [bench(n, args.rerun, args.keep) for n in args.submissions]}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    if args.resume:
+        results = {"machine": machine, "runs": [resume(args.resume, args.first, args.rerun)]}
+    else:
+        results = {"machine": machine, "runs": [bench(n, args.rerun, args.keep) for n in args.submissions]}
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "pipeline.json").write_text(json.dumps(results, indent=2))
