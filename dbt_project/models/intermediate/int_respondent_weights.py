@@ -93,19 +93,40 @@ def _weigh_group(group: pd.DataFrame, margins: pd.DataFrame, weighting: str) -> 
     return out
 
 
+def _groups(relation, batch_rows: int = 500_000):
+    """(key, rows) of each weighting group in key order, streamed: the columns raking reads, in Arrow
+    batches, so memory holds one group and one batch, not every respondent (ten million submissions
+    held 7.6 GB as one DataFrame). Rows in a fixed order within a group: the raking sums run over rows
+    in frame order, and DuckDB returns rows in whatever order its threads finish; unordered, two builds
+    of the same data differed in the last bits."""
+    wanted = GROUP + ["respondent_key", "external_weight"] + RAKING_VARIABLES
+    reader = relation.select(", ".join(wanted)).order(", ".join(GROUP + ["respondent_key"])).fetch_record_batch(
+        batch_rows)
+    pending = pd.DataFrame()
+    for batch in reader:
+        pending = pd.concat([pending, batch.to_pandas()], ignore_index=True)
+        # the rows come in key order: every group but the last is complete, the last may go on
+        in_last = (pending[GROUP] == pending[GROUP].iloc[-1]).all(axis=1).to_numpy()
+        start = int(in_last.argmax())
+        yield from pending.iloc[:start].groupby(GROUP, sort=False)
+        pending = pending.iloc[start:].reset_index(drop=True)
+    if len(pending):
+        yield from pending.groupby(GROUP, sort=False)
+
+
 def model(dbt, session):
+    import pyarrow as pa
+
     dbt.config(materialized="table")
-    # In a fixed order: the raking sums run over rows in frame order, and DuckDB returns rows in whatever
-    # order its threads finish; unordered, two builds of the same data differ in the last bits.
-    respondents = dbt.ref("int_respondents").order(", ".join(GROUP + ["respondent_key"])).df()
     margins_all = dbt.ref("population_margins").df()
     samples_df = dbt.ref("samples").df()
     weighting = dict(zip(samples_df["sample"], samples_df["weighting"], strict=True))
     margins_all = margins_all[margins_all["variable"].isin(RAKING_VARIABLES)]
-    frames = []
-    for key, group in respondents.groupby(GROUP, sort=True):
+    tables = []
+    for key, group in _groups(dbt.ref("int_respondents")):
         margins = margins_all[margins_all["instrument"] == key[0]][["variable", "level", "total"]]
-        frames.append(_weigh_group(group, margins, weighting.get(key[3], "external")))
-    if not frames:
+        out = _weigh_group(group.reset_index(drop=True), margins, weighting.get(key[3], "external"))[COLUMNS]
+        tables.append(pa.Table.from_pandas(out, preserve_index=False))  # Arrow: compact strings
+    if not tables:
         return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(frames, ignore_index=True)[COLUMNS]
+    return pa.concat_tables(tables, promote_options="permissive")
