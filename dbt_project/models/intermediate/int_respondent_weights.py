@@ -100,7 +100,7 @@ def _groups(relation, batch_rows: int = 500_000):
     in frame order, and DuckDB returns rows in whatever order its threads finish; unordered, two builds
     of the same data differed in the last bits."""
     wanted = GROUP + ["respondent_key", "external_weight"] + RAKING_VARIABLES
-    reader = relation.select(", ".join(wanted)).order(", ".join(GROUP + ["respondent_key"])).fetch_record_batch(
+    reader = relation.select(", ".join(wanted)).order(", ".join(GROUP + ["respondent_key"])).to_arrow_reader(
         batch_rows)
     pending = pd.DataFrame()
     for batch in reader:
