@@ -39,7 +39,7 @@ def warehouse(settings: Settings) -> str:
     layout = settings.layout
     return stamps.fingerprint(
         "warehouse", stamps.files_fingerprint(layout.validated, LAKE_FILES),
-        stamps.files_fingerprint(layout.validation_results, "**/*.json"),
+        stamps.files_fingerprint(layout.validation_results, "*.parquet"),  # the glob dbt reads them with
         stamps.files_fingerprint(layout.inputs, "*"), stamps.code_fingerprint(),
         stamps.files_fingerprint(instrument_dir(), "*.csv"),  # LEAP_INSTRUMENT_DIR may point outside the code
         settings.min_cell_n, settings.min_classroom_n, settings.min_response_rate)

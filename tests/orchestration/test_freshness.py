@@ -26,7 +26,7 @@ def _counting_run(calls: list):
     return run
 
 
-def test_the_warehouse_fingerprint_follows_the_lake_the_inputs_and_the_settings(leap_env):
+def test_the_warehouse_fingerprint_follows_the_lake_its_results_the_inputs_and_the_settings(leap_env):
     settings = leap_env
     _lake_file(settings, "a.parquet")
     base = freshness.warehouse(settings)
@@ -36,6 +36,10 @@ def test_the_warehouse_fingerprint_follows_the_lake_the_inputs_and_the_settings(
     assert grown != base  # a new validated file
     _lake_file(settings, "b.parquet", b"PAR1 rewritten")
     assert freshness.warehouse(settings) != grown  # a rewritten one
+    settings.layout.validation_results.mkdir(parents=True, exist_ok=True)
+    before = freshness.warehouse(settings)
+    (settings.layout.validation_results / "run-00000.parquet").write_bytes(b"PAR1")
+    assert freshness.warehouse(settings) != before  # a validation run's results (fct_data_quality_daily)
     settings.layout.inputs.mkdir(parents=True, exist_ok=True)
     before = freshness.warehouse(settings)
     (settings.layout.inputs / "enrolment.csv").write_text("school_id\n")
