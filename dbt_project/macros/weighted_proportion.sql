@@ -17,7 +17,11 @@
   clamped to [0, 1].
 
   `relation`: one row per respondent x item with the cell columns, school_id, category (null when
-  skipped) and analysis_weight. The categories of a cell come from `categories` (a select of
+  skipped) and analysis_weight; or, with summed=true, respondents already summed into groups inside a
+  school and category (int_school_item_sums): n, w_scale = k, w_sum = sum of w / k, w2_sum = sum of
+  (w / k)^2 for any positive k of the group. Either way each group enters as k / mean_w times its sums
+  (a respondent row is the group n = 1, k = w, sums 1), so the two forms give the same estimates and
+  the respondent form is computed exactly as before. The categories of a cell come from `categories` (a select of
   `category_keys` columns and `category`; by default every category of the item's response scale,
   joined on instrument and item_id; with binary=true the categories 0 and 1); each gets a row (0 when
   nobody chose it). weights.estimates documents the same formulas and is checked against R;
@@ -33,16 +37,26 @@
   every term non-negative (S_c' summed over the other categories, not S - S_c).
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
-                                  category_keys=['instrument', 'item_id'], one_respondent_per_psu=false) -%}
+                                  category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
+                                  summed=false) -%}
 {%- set cells = cell_columns | join(', ') -%}
 {%- set on_cells -%}{% for c in cell_columns %}a.{{ c }} = b.{{ c }}{{ " and " if not loop.last }}{% endfor %}{%- endset -%}
-with cell_scale as (
-    select {{ cells }}, avg(analysis_weight) as mean_w from {{ relation }} group by all
+{%- if summed %}
+with sums as (select * from {{ relation }}),
+{%- else %}
+with sums as (  -- each respondent row a group of one, at its own scale: the sums below are then w and w^2
+    select *, 1 as n, analysis_weight as w_scale, 1.0 as w_sum, 1.0 as w2_sum from {{ relation }}
+),
+{%- endif %}
+
+cell_scale as (
+    select {{ cells }}, sum(w_scale * w_sum) / sum(n) as mean_w from sums group by all
 ),
 
 base as (  -- weights divided by their cell's mean (an aggregate joined back: cheaper than a window)
-    select {% for c in cell_columns %}r.{{ c }}, {% endfor %}r.school_id, r.category, r.analysis_weight / s.mean_w as w
-    from {{ relation }} as r
+    select {% for c in cell_columns %}r.{{ c }}, {% endfor %}{{ '' if one_respondent_per_psu else 'r.school_id, ' }}r.category,
+        r.n, r.w_sum * (r.w_scale / s.mean_w) as w, r.w2_sum * power(r.w_scale / s.mean_w, 2) as w2
+    from sums as r
     inner join cell_scale as s using ({{ cells }})
 ),
 
@@ -50,7 +64,7 @@ base as (  -- weights divided by their cell's mean (an aggregate joined back: ch
 -- respondent per PSU, per cell x category (the closed form needs no PSU's own sums)
 school_cat as (
     select {{ cells }}, {{ '' if one_respondent_per_psu else 'school_id, ' }}category,
-        sum(w) as wy, sum(w * w) as wy2, count(*) as n
+        sum(w) as wy, sum(w2) as wy2, sum(n) as n
     from base
     group by all
 ),
@@ -99,10 +113,12 @@ cats as (
 ),
 
 shares as (
-    select {{ cells }}, category, sum(wy) as sum_wy, sum(wy2) as sum_wy2, sum(n)::bigint as n_in_category
+    select {{ cells }}, category, {{ 'wy' if one_respondent_per_psu else 'sum(wy)' }} as sum_wy,
+        {{ 'wy2' if one_respondent_per_psu else 'sum(wy2)' }} as sum_wy2,
+        {{ 'n' if one_respondent_per_psu else 'sum(n)' }}::bigint as n_in_category
     from school_cat
     where category is not null
-    group by all
+    {{ '' if one_respondent_per_psu else 'group by all' }}
 ),
 
 with_p as (
@@ -120,11 +136,11 @@ with_p as (
 
 {%- if one_respondent_per_psu %}
 
-z as (
+estimates as (
     -- every PSU one respondent: sum_h z_h^2 from the per-category sums of squared weights; the other
     -- categories' sum is a window that excludes the row itself (added up in category order, never
     -- S - S_c), not a self-join of every category with every other
-    select {{ cells }}, category,
+    select *,
         (power(1 - p, 2) * sum_wy2 + power(p, 2) * coalesce(sum(sum_wy2) over (
             partition by {{ cells }} order by category
             rows between unbounded preceding and unbounded following exclude current row), 0))
@@ -150,22 +166,25 @@ z as (
     from per_school
     inner join with_p using ({{ cells }}, category)
     group by all
+),
+
+estimates as (
+    select with_p.*, z.sum_z2 from with_p inner join z using ({{ cells }}, category)
 )
 {%- endif %}
 
 select
-    {% for c in cell_columns %}with_p.{{ c }}, {% endfor %}
-    with_p.category,
-    with_p.n_respondents,
-    with_p.n_schools,
-    with_p.n_in_category,
-    with_p.p,
+    {{ cells }},
+    category,
+    n_respondents,
+    n_schools,
+    n_in_category,
+    p,
     case
-        when with_p.n_schools <= 1 then null  -- one school: no between-school variance to estimate
-        when with_p.p in (0.0, 1.0) then 0.0  -- every respondent alike: no sampling variance
-        else sqrt(with_p.n_schools / (with_p.n_schools - 1.0) * z.sum_z2)
+        when n_schools <= 1 then null  -- one school: no between-school variance to estimate
+        when p in (0.0, 1.0) then 0.0  -- every respondent alike: no sampling variance
+        else sqrt(n_schools / (n_schools - 1.0) * sum_z2)
     end as se_p,
-    power(with_p.sum_w, 2) / with_p.sum_w2 as kish_effective_n
-from with_p
-inner join z using ({{ cells }}, category)
+    power(sum_w, 2) / sum_w2 as kish_effective_n
+from estimates
 {%- endmacro %}

@@ -56,3 +56,39 @@ def test_the_one_respondent_per_psu_form_equals_the_school_expansion():
     np.testing.assert_allclose(closed["se_p"], general["se_p"], rtol=1e-9)
     unanimous = closed[closed["grp"] == "c"].set_index("category")
     assert unanimous.loc[2, "p"] == 1.0 and unanimous.loc[2, "se_p"] == 0.0
+
+
+def test_the_summed_form_equals_the_respondent_rows_with_tiny_weights():
+    """int_school_item_sums hands the estimator sums of w / k and (w / k)^2 per school x category, k the
+    school's mean weight: the estimates must be those of the respondent rows, also with weights near
+    1e-200 whose squares underflow unless divided first, for schools as PSUs and for respondents."""
+    rng = np.random.default_rng(11)
+    n = 600
+    data = pd.DataFrame({"instrument": "x", "item_id": "q", "grp": rng.choice(["a", "b"], n),
+                         "school_id": rng.choice([f"s{i}" for i in range(12)], n),
+                         "category": rng.choice([0, 1, 2, 3, 4, None], n, p=[.1, .2, .3, .2, .15, .05]),
+                         "analysis_weight": rng.lognormal(0, 1.5, n) * 1e-200})
+    data["k"] = data.groupby("school_id")["analysis_weight"].transform("mean")
+    data["ws"], data["ws2"] = data["analysis_weight"] / data["k"], (data["analysis_weight"] / data["k"]) ** 2
+    sums = (data.groupby(["instrument", "item_id", "grp", "school_id", "category"], dropna=False)
+            .agg(n=("ws", "size"), w_scale=("k", "first"), w_sum=("ws", "sum"), w2_sum=("ws2", "sum"))
+            .reset_index())
+    assert (sums["w2_sum"] > 0).all() and ((data["analysis_weight"] ** 2) == 0).all()
+    con = duckdb.connect()
+    con.register("rows_", data.drop(columns=["k", "ws", "ws2"]))
+    con.register("sums_", sums)
+    con.execute("create table scale_categories as select 'x' as instrument, 'q' as item_id, unnest(range(5)) as category")
+    for per_respondent in ("false", "true"):
+        frames = []
+        for relation, summed in (("rows_", "false"), ("sums_", "true")):
+            sql = render_macro("weighted_proportion.sql",
+                               f"weighted_category_shares('{relation}', ['instrument', 'item_id', 'grp'], "
+                               "categories='select * from scale_categories', "
+                               f"one_respondent_per_psu={per_respondent}, summed={summed})")
+            frames.append(con.execute(sql).df().sort_values(["grp", "category"]).reset_index(drop=True))
+        rows, summed_form = frames
+        assert len(rows) == 10 and rows["se_p"].gt(0).all()
+        np.testing.assert_array_equal(rows["n_in_category"], summed_form["n_in_category"])
+        np.testing.assert_array_equal(rows["n_respondents"], summed_form["n_respondents"])
+        for column in ("p", "se_p", "kish_effective_n"):
+            np.testing.assert_allclose(summed_form[column], rows[column], rtol=1e-12)

@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table: six models and the scoring jobs read it, and as a view each read would count every
+-- response row again (the answered-items count is a group-by of the respondent x item rows).
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 with latest as (

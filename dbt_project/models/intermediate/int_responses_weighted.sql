@@ -1,7 +1,9 @@
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 -- Grain: one row per counted submission x item, with the respondent's analysis weight and reporting
 -- groups. Skipped items keep a null category: estimates are among those who answered, and skipping
 -- respondents still count as design units (schools) in the standard errors, as R's na.rm = TRUE does.
+-- A view: its readers sum it (int_school_item_sums, int_school_subgroup_sums) or count it, each once,
+-- so writing its rows (a table of every response) would cost more than the join it saves.
 with responses as (
     select * from {{ ref('int_responses_unpivoted') }}
 ),

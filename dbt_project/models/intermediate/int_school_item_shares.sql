@@ -4,12 +4,11 @@
 -- respondents as the units of its SE (the school is one cluster: within it, respondents are the
 -- sample): the shared estimator (macros/weighted_proportion.sql) with the respondent as its "PSU",
 --     var(p) = n / (n - 1) * sum_i (w_i (y_i - p) / sum w)^2
--- (equal weights: p (1 - p) / (n - 1)). top_box rows (category -1 marks them) give the share at or
+-- (equal weights: p (1 - p) / (n - 1)), from the respondents' sums (int_school_item_sums). top_box rows (category -1 marks them) give the share at or
 -- above the item's top_box_min.
 with responses as (
-    select instrument, school_year, term, item_id, school_id as reporting_school_id,
-        respondent_key as school_id, category, analysis_weight
-    from {{ ref('int_responses_weighted') }}
+    select * exclude (school_id), school_id as reporting_school_id
+    from {{ ref('int_school_item_sums') }}
 ),
 
 top_box as (
@@ -21,13 +20,14 @@ top_box as (
 
 distribution as (
     {{ weighted_category_shares('responses',
-        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], one_respondent_per_psu=true) }}
+        ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], one_respondent_per_psu=true,
+        summed=true) }}
 ),
 
 top_box_share as (
     {{ weighted_category_shares('top_box',
         ['instrument', 'school_year', 'term', 'item_id', 'reporting_school_id'], binary=true,
-        one_respondent_per_psu=true) }}
+        one_respondent_per_psu=true, summed=true) }}
 ),
 
 unioned as (

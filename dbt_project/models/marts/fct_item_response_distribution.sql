@@ -3,8 +3,8 @@
 -- (schools as PSUs), unweighted n and Kish effective n. Cells with fewer than var('min_cell_n')
 -- respondents are suppressed: counts kept, estimates null, is_suppressed true.
 with shares as (
-    {{ weighted_category_shares(ref('int_responses_weighted'),
-        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample']) }}
+    {{ weighted_category_shares(ref('int_school_item_sums'),
+        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample'], summed=true) }}
 ),
 
 labels as (

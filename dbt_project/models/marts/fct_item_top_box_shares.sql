@@ -5,13 +5,14 @@ with top_box_responses as (
     select
         r.* exclude (category),
         (r.category >= items.top_box_min)::int as category
-    from {{ ref('int_responses_weighted') }} as r
+    from {{ ref('int_school_item_sums') }} as r
     inner join {{ ref('items') }} as items using (instrument, item_id)
 ),
 
 shares as (
     {{ weighted_category_shares('top_box_responses',
-        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample'], binary=true) }}
+        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample'], binary=true,
+        summed=true) }}
 )
 
 select

@@ -10,29 +10,33 @@
 -- only in the report of its own school. A cell is hidden when fewer than var('min_classroom_n')
 -- answered (fewer_than_min_n), when the school's own cell of the item is hidden (school_hidden:
 -- fct_school_item_top_box), or complementary: the classrooms are children of the school's cell.
-with responses as (
-    select r.school_id, r.instrument, r.school_year, r.term, r.item_id, r.respondent_key,
-        (r.category >= items.top_box_min)::int as is_top_box, r.category
-    from {{ ref('int_responses_weighted') }} as r
-    inner join {{ ref('items') }} as items using (instrument, item_id)
-    where r.instrument = 'student' or items.is_classroom_indicator
-),
-
-classrooms as (
-    select instrument, school_year, term, respondent_key,
-        unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
+with classrooms as (
+    select submission_id, school_id, school_year, term, unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
     from {{ ref('int_respondents') }}
 ),
 
-cells as (
-    select r.school_id, c.classroom_id, r.instrument, r.school_year, r.term, r.item_id,
-        count(r.category) as n_respondents,
-        100.0 * avg(r.is_top_box) as pct,
-        avg(r.category) as mean_cat
+responses as (  -- no weights: within a school the analysis weights are equal
+    select u.submission_id, u.instrument, u.item_id, (u.category >= items.top_box_min)::int as is_top_box,
+        u.category
+    from {{ ref('int_responses_unpivoted') }} as u
+    inner join {{ ref('items') }} as items using (instrument, item_id)
+    where u.instrument = 'student' or items.is_classroom_indicator
+),
+
+by_classroom as (
+    select c.school_id, c.classroom_id, r.instrument, c.school_year, c.term, r.item_id, r.is_top_box, r.category
     from responses as r
-    inner join classrooms as c using (instrument, school_year, term, respondent_key)
+    inner join classrooms as c using (submission_id)
+),
+
+cells as (
+    select school_id, classroom_id, instrument, school_year, term, item_id,
+        count(category) as n_respondents,
+        100.0 * avg(is_top_box) as pct,
+        avg(category) as mean_cat
+    from by_classroom
     group by all
-    having count(r.category) > 0
+    having count(category) > 0
 ),
 
 flagged as (
