@@ -81,6 +81,14 @@ def stamp(con, step: str) -> str | None:
     return row[0] if row else None
 
 
+def stamps_under(con, prefix: str) -> dict[str, str]:
+    """{step without ``prefix``: fingerprint} of the steps whose name starts with ``prefix``."""
+    if not _has_schema(con):
+        return {}
+    rows = con.execute(f"select step, fingerprint from {SCHEMA}.stamps where starts_with(step, ?)", [prefix])
+    return {step[len(prefix):]: fp for step, fp in rows.fetchall()}
+
+
 def last_result(con, step: str) -> dict:
     """What ``step`` returned when its stamp was recorded ({} if never)."""
     if not _has_schema(con):

@@ -3,8 +3,11 @@ only when they changed.
 
 The chain and its inputs (each fingerprint includes the one above it, so a change flows down):
 
-- ``warehouse`` (the full dbt build): the validated lake, its validation results, the program's inputs
-  (enrolment), the code, and the settings dbt reads (minimum n, response rate);
+- ``warehouse`` (the dbt build): the validated lake, its validation results, the program's inputs
+  (enrolment), the code, and the settings dbt reads (minimum n, response rate). Within it, each
+  partition (school year × term) has its own stamp, so that a build rebuilds the incremental models for
+  the partitions whose files changed only (:func:`partition_plan`); a change of code, inputs or settings
+  (``warehouse-base``) rebuilds every partition;
 - ``calibration:<year>:<term>:<model>``: the warehouse (a calibration of the same data is the same);
 - ``score:<year>:<term>``: the warehouse, the item banks (generation ``calibrations``), the calibration
   asked for;
@@ -26,7 +29,6 @@ from leap.config import Settings
 from leap.instrument import instrument_dir
 
 log = logging.getLogger(__name__)
-LAKE_FILES = "instrument=*/school_year=*/term=*/*.parquet"
 
 
 def connect(settings: Settings):
@@ -36,13 +38,66 @@ def connect(settings: Settings):
 
 
 def warehouse(settings: Settings) -> str:
-    layout = settings.layout
     return stamps.fingerprint(
-        "warehouse", stamps.files_fingerprint(layout.validated, LAKE_FILES),
-        stamps.files_fingerprint(layout.validation_results, "*.parquet"),  # the glob dbt reads them with
-        stamps.files_fingerprint(layout.inputs, "*"), stamps.code_fingerprint(),
+        "warehouse", warehouse_base(settings), sorted(partitions(settings).items()),
+        stamps.files_fingerprint(settings.layout.validation_results, "*.parquet"))  # the glob dbt reads them with
+
+
+def warehouse_base(settings: Settings) -> str:
+    """What every partition of the warehouse is built with: the program's inputs (enrolment), the code,
+    the instrument definition and the settings dbt reads. When it changes, every partition is rebuilt."""
+    return stamps.fingerprint(
+        "warehouse-base", stamps.files_fingerprint(settings.layout.inputs, "*"), stamps.code_fingerprint(),
         stamps.files_fingerprint(instrument_dir(), "*.csv"),  # LEAP_INSTRUMENT_DIR may point outside the code
         settings.min_cell_n, settings.min_classroom_n, settings.min_response_rate)
+
+
+def partitions(settings: Settings) -> dict[str, str]:
+    """{"<school year>/<term>": fingerprint of its validated files, every instrument}: the partitions the
+    incremental models (dbt_project/macros/partitions.sql) are rebuilt by."""
+    root = settings.layout.validated
+    keys = sorted({(d.parent.name.partition("=")[2], d.name.partition("=")[2])
+                   for d in root.glob("instrument=*/school_year=*/term=*") if d.is_dir()})
+    return {f"{year}/{term}": stamps.files_fingerprint(root, f"instrument=*/school_year={year}/term={term}/*.parquet")
+            for year, term in keys}
+
+
+PARTITION_STAMP = "partition:"
+
+
+def partition_plan(settings: Settings) -> list[str] | None:
+    """The partitions a warehouse build must rebuild: those whose files changed since the last build, or
+    None for every one, from scratch (the first build, a change of code, inputs or settings, or a
+    partition that disappeared: a partition build can replace a partition, not notice one is gone)."""
+    from leap.locks import warehouse_lock
+
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            if stamps.stamp(con, "warehouse-base") != warehouse_base(settings):
+                return None
+            built = stamps.stamps_under(con, PARTITION_STAMP)
+        finally:
+            con.close()
+    current = partitions(settings)
+    if set(built) - set(current):
+        return None
+    return sorted(p for p, fp in current.items() if built.get(p) != fp)
+
+
+def record_partitions(settings: Settings) -> None:
+    """After a successful build: every partition and the base are current."""
+    from leap.locks import warehouse_lock
+
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            stamps.forget(con, PARTITION_STAMP)
+            for part, fp in partitions(settings).items():
+                stamps.record(con, PARTITION_STAMP + part, fp)
+            stamps.record(con, "warehouse-base", warehouse_base(settings))
+        finally:
+            con.close()
 
 
 def score_term(con, settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:

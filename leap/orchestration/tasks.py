@@ -97,30 +97,45 @@ def validated_partitions(settings: Settings, school_year: str | None = None) -> 
 
 # -- warehouse ---------------------------------------------------------------------------------
 
-def run_dbt(settings: Settings, *select: str) -> dict:
-    """``dbt build`` (all models, or ``--select``) under the warehouse lock.
+def run_dbt(settings: Settings, *select: str, partitions: list[str] | None = None,
+            full_refresh: bool = False) -> dict:
+    """``dbt build`` (all models, or ``--select``) under the warehouse lock; ``partitions``: rebuild the
+    incremental models for those partitions only (``<school year>/<term>``, var ``partitions``);
+    ``full_refresh``: recreate them from scratch.
 
     The scoring tables are created (empty) first when missing: dbt reads them as a source.
     """
+    import json
+
     from dbt_project.inputs import load_inputs
     from dbt_project.runner import dbt
     from scoring_jobs.tables import ensure_scoring_tables
 
     ensure_scoring_tables(settings)
     load_inputs(settings)  # the optional enrolment file (dbt reads inputs.expected_respondents)
-    args = ["build", *(["--select", *select] if select else [])]
+    args = ["build", *(["--select", *select] if select else []), *(["--full-refresh"] if full_refresh else []),
+            *(["--vars", json.dumps({"partitions": partitions})] if partitions is not None else [])]
     dbt(settings, *args, quiet=True)
     return {"dbt": " ".join(args)}
 
 
 def dbt_build(settings: Settings, force: bool = False) -> dict:
     """The whole warehouse (``dbt build``), unless nothing it reads changed since it was last built
-    (:mod:`leap.orchestration.freshness`); every model is then current, the score and growth marts too."""
+    (:mod:`leap.orchestration.freshness`); every model is then current, the score and growth marts too.
+    The models incremental by school year x term are rebuilt for the partitions whose validated files
+    changed (all of them, from scratch, when the code, inputs or settings changed, or with ``force``)."""
     years = growth_years(settings)
+
+    def run() -> dict:
+        plan = None if force else freshness.partition_plan(settings)
+        out = run_dbt(settings, partitions=plan, full_refresh=plan is None)
+        freshness.record_partitions(settings)
+        return {**out, "partitions": "all" if plan is None else plan}
+
     return freshness.unless_current(settings, {
         "warehouse": lambda con: freshness.warehouse(settings),
         "scores": lambda con: freshness.scores(con, settings),
-        "growth": lambda con: freshness.growth(con, settings, years)}, lambda: run_dbt(settings), force)
+        "growth": lambda con: freshness.growth(con, settings, years)}, run, force)
 
 
 def publish_marts(settings: Settings, report: str = "warehouse", force: bool = False) -> dict:

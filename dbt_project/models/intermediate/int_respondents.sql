@@ -1,15 +1,19 @@
-{{ config(materialized='table') }}
--- A table: six models and the scoring jobs read it, and as a view each read would count every
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{{ delete_changed_partitions() }}") }}
+-- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
+-- those partitions only.
+-- Materialized: six models and the scoring jobs read it, and as a view each read would count every
 -- response row again (the answered-items count is a group-by of the respondent x item rows).
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 with latest as (
-    select * from {{ ref('int_submissions_latest') }}
+    select * from {{ ref('int_submissions_latest') }} where {{ in_changed_partitions() }}
 ),
 
 answered as (
     select submission_id, count(category) as n_items_answered, count(*) as n_items
     from {{ ref('int_responses_unpivoted') }}
+    where {{ in_changed_partitions() }}
     group by submission_id
 ),
 

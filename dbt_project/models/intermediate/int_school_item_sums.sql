@@ -1,4 +1,7 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{{ delete_changed_partitions() }}") }}
+-- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
+-- those partitions only.
 -- Grain: one row per instrument x school year x term x item x school x grade band x sample x category
 -- chosen (null: skipped). The respondent x item rows summed once, for every estimate that reads them
 -- (macros/weighted_proportion.sql with summed=true: the school's own distribution, the national
@@ -7,7 +10,7 @@
 -- term. Dividing by k first keeps the squares of tiny weights (1e-200) from underflowing; the
 -- estimator multiplies by k / (its cell's mean weight) again, so every estimate is that of the rows.
 with responses as (
-    select * from {{ ref('int_responses_weighted') }}
+    select * from {{ ref('int_responses_weighted') }} where {{ in_changed_partitions() }}
 ),
 
 school_scale as (

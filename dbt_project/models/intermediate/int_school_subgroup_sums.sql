@@ -1,4 +1,7 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{{ delete_changed_partitions() }}") }}
+-- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
+-- those partitions only.
 -- Grain: one row per instrument x school year x term x item x school x subgroup variable x level x
 -- top box (1 at or above the item's top_box_min, 0 below, null skipped), national sample only (the
 -- sample whose weights represent the population), respondents without a level left out. The sums
@@ -9,7 +12,7 @@ with responses as (
         r.parent_education, r.analysis_weight, (r.category >= items.top_box_min)::int as category
     from {{ ref('int_responses_weighted') }} as r
     inner join {{ ref('items') }} as items using (instrument, item_id)
-    where r.sample = 'national'
+    where r.sample = 'national' and {{ in_changed_partitions('r.school_year', 'r.term') }}
 ),
 
 school_scale as (
