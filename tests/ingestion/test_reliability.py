@@ -80,6 +80,14 @@ def test_broker_sigkilled_mid_stream_and_restarted_loses_nothing_acknowledged(ow
     reconcile("broker SIGKILL", stream, trickle, settings.data_dir, **{"broker kills": 1, "service restarts": restarts})
 
 
+def _wait_for_landed(settings, timeout: float) -> int:
+    """Rows landed once the service has flushed something (2 s flushes; longer on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while not (landed := len(landed_ids(settings.data_dir))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return landed
+
+
 def test_sigkilled_node_of_a_three_broker_cluster_stops_nothing(tmp_path):
     """Replication 3, min.insync.replicas 2: with one of three brokers killed mid-stream, producers
     (acks=all) and the ingestion carry on, and nothing is lost or duplicated."""
@@ -95,8 +103,7 @@ def test_sigkilled_node_of_a_three_broker_cluster_stops_nothing(tmp_path):
         svc = IngestProcess("--service", "--quiet")
         try:
             assert svc.wait_for(r"assigned partitions \[[0-9]", timeout=60), svc.log()
-            time.sleep(2)
-            landed_before = len(landed_ids(settings.data_dir))
+            landed_before = _wait_for_landed(settings, timeout=30)  # the kill lands mid-stream, after a flush
             nodes[0].kill()
             trickle.join()
             failed_sends = len(trickle.failed)
