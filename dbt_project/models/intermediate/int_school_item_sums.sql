@@ -9,26 +9,33 @@
 -- (w_scale, int_school_weight_scales) is the school's mean analysis weight on the instrument that
 -- term. Dividing by k first keeps the squares of tiny weights (1e-200) from underflowing; the
 -- estimator multiplies by k / (its cell's mean weight) again, so every estimate is that of the rows.
-with responses as (
-    select * from {{ ref('int_responses_weighted') }} where {{ in_changed_partitions() }}
+-- Summed on narrow keys (a number per instrument x year x term x school x grade band x sample, the item,
+-- the category), the respondent side reduced to submission -> (number, w / k): at ten million
+-- submissions the 37 M groups of eight text keys did not fit DuckDB's memory limit.
+with respondents as (  -- per counted submission: its cell's key and its weight at the school's scale
+    select r.submission_id,
+        dense_rank() over (order by r.instrument, r.school_year, r.term, r.school_id, r.grade_band, r.sample)
+            as cell_id,
+        r.instrument, r.school_year, r.term, r.school_id, r.grade_band, r.sample, k.w_scale,
+        w.analysis_weight / k.w_scale as w
+    from {{ ref('int_respondents') }} as r
+    inner join {{ ref('int_respondent_weights') }} as w using (instrument, school_year, term, respondent_key)
+    inner join {{ ref('int_school_weight_scales') }} as k using (instrument, school_year, term, school_id)
+    where {{ in_changed_partitions('r.school_year', 'r.term') }}
 ),
 
-school_scale as (
-    select * from {{ ref('int_school_weight_scales') }}
+cells as (
+    select distinct cell_id, instrument, school_year, term, school_id, grade_band, sample, w_scale from respondents
 ),
 
-scaled as (
-    select r.instrument, r.school_year, r.term, r.item_id, r.school_id, r.grade_band, r.sample, r.category,
-        k.w_scale, r.analysis_weight / k.w_scale as w
-    from responses as r
-    inner join school_scale as k using (instrument, school_year, term, school_id)
+sums as (  -- the response rows summed on narrow keys: a cell number, the item, the category
+    select r.cell_id, u.item_id, u.category, count(*) as n, sum(r.w) as w_sum, sum(r.w * r.w) as w2_sum
+    from {{ ref('int_responses_unpivoted') }} as u
+    inner join respondents as r using (submission_id)
+    group by all
 )
 
-select
-    instrument, school_year, term, item_id, school_id, grade_band, sample, category,
-    count(*) as n,
-    any_value(w_scale) as w_scale,
-    sum(w) as w_sum,
-    sum(w * w) as w2_sum
-from scaled
-group by all
+select c.instrument, c.school_year, c.term, s.item_id, c.school_id, c.grade_band, c.sample, s.category,
+    s.n, c.w_scale, s.w_sum, s.w2_sum
+from sums as s
+inner join cells as c using (cell_id)

@@ -6,38 +6,40 @@
 -- top box (1 at or above the item's top_box_min, 0 below, null skipped), national sample only (the
 -- sample whose weights represent the population), respondents without a level left out. The sums
 -- int_top_box_by_subgroup estimates from (macros/weighted_proportion.sql, summed=true): n, and the
--- sums of w / k and (w / k)^2 with k the school's mean weight, as in int_school_item_sums.
-with responses as (
-    select r.instrument, r.school_year, r.term, r.item_id, r.school_id, r.race_ethnicity,
-        r.parent_education, r.analysis_weight, (r.category >= items.top_box_min)::int as category
-    from {{ ref('int_responses_weighted') }} as r
-    inner join {{ ref('items') }} as items using (instrument, item_id)
+-- sums of w / k and (w / k)^2 with k the school's mean weight, on narrow keys, as in int_school_item_sums.
+with respondents as (  -- per counted national submission and subgroup variable: its cell's key, w / k
+    select r.submission_id, r.instrument, r.school_year, r.term, r.school_id, k.w_scale,
+        w.analysis_weight / k.w_scale as w,
+        unnest(['race_ethnicity', 'parent_education']) as subgroup_variable,
+        unnest([r.race_ethnicity, r.parent_education]) as subgroup_level
+    from {{ ref('int_respondents') }} as r
+    inner join {{ ref('int_respondent_weights') }} as w using (instrument, school_year, term, respondent_key)
+    inner join {{ ref('int_school_weight_scales') }} as k using (instrument, school_year, term, school_id)
     where r.sample = 'national' and {{ in_changed_partitions('r.school_year', 'r.term') }}
 ),
 
-school_scale as (
-    select * from {{ ref('int_school_weight_scales') }}
+keyed as (
+    select *, dense_rank() over (order by instrument, school_year, term, school_id, subgroup_variable,
+        subgroup_level) as cell_id
+    from respondents
+    where subgroup_level is not null
 ),
 
-scaled as (
-    select r.* exclude (analysis_weight), k.w_scale, r.analysis_weight / k.w_scale as w
-    from responses as r
-    inner join school_scale as k using (instrument, school_year, term, school_id)
+cells as (
+    select distinct cell_id, instrument, school_year, term, school_id, subgroup_variable, subgroup_level, w_scale
+    from keyed
 ),
 
-by_subgroup as (
-    select * exclude (race_ethnicity, parent_education),
-        unnest(['race_ethnicity', 'parent_education']) as subgroup_variable,
-        unnest([race_ethnicity, parent_education]) as subgroup_level
-    from scaled
+sums as (  -- the response rows summed on narrow keys: a cell number, the item, top box or not
+    select k.cell_id, u.item_id, (u.category >= items.top_box_min)::int as category,
+        count(*) as n, sum(k.w) as w_sum, sum(k.w * k.w) as w2_sum
+    from {{ ref('int_responses_unpivoted') }} as u
+    inner join keyed as k using (submission_id)
+    inner join {{ ref('items') }} as items on items.instrument = u.instrument and items.item_id = u.item_id
+    group by all
 )
 
-select
-    instrument, school_year, term, item_id, school_id, subgroup_variable, subgroup_level, category,
-    count(*) as n,
-    any_value(w_scale) as w_scale,
-    sum(w) as w_sum,
-    sum(w * w) as w2_sum
-from by_subgroup
-where subgroup_level is not null
-group by all
+select c.instrument, c.school_year, c.term, s.item_id, c.school_id, c.subgroup_variable, c.subgroup_level,
+    s.category, s.n, c.w_scale, s.w_sum, s.w2_sum
+from sums as s
+inner join cells as c using (cell_id)
