@@ -21,8 +21,8 @@
   school and category (int_school_item_sums): n, w_scale = k, w_sum = sum of w / k, w2_sum = sum of
   (w / k)^2 for any positive k of the group. Either way each group enters as k / mean_w times its sums
   (a respondent row is the group n = 1, k = w, sums 1), so the two forms give the same estimates and
-  the respondent form is computed exactly as before. The categories of a cell come from `categories` (a select of
-  `category_keys` columns and `category`; by default every category of the item's response scale,
+  the respondent form is computed exactly as before. The categories of a cell come from `categories`
+  (a select of `category_keys` columns and `category`; by default every category of the item's response scale,
   joined on instrument and item_id; with binary=true the categories 0 and 1); each gets a row (0 when
   nobody chose it). weights.estimates documents the same formulas and is checked against R;
   tests/e2e/test_warehouse_e2e.py checks this SQL against it. Returns cells x category with
