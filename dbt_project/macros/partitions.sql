@@ -2,8 +2,8 @@
   Models incremental by school year x term, configured
       materialized='incremental', incremental_strategy='append', on_schema_change='fail',
       pre_hook="{{ delete_changed_partitions() }}"
-  and filtering their input with in_changed_partitions(). The orchestrator (leap.orchestration.freshness) passes the
-  partitions whose validated files changed since the last build as var('partitions'), a list of
+  and filtering their input with in_changed_partitions(). The orchestrator
+  (leap.orchestration.freshness) passes the partitions whose validated files changed since the last build as var('partitions'), a list of
   '<school_year>/<term>'; an incremental model then deletes those partitions (pre-hook
   delete_changed_partitions) and appends them rebuilt (filter in_changed_partitions), leaving the others
   untouched. Without the var (a plain `dbt build`) every partition is rebuilt; with --full-refresh, or
