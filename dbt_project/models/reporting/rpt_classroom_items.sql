@@ -10,33 +10,44 @@
 -- only in the report of its own school. A cell is hidden when fewer than var('min_classroom_n')
 -- answered (fewer_than_min_n), when the school's own cell of the item is hidden (school_hidden:
 -- fct_school_item_top_box), or complementary: the classrooms are children of the school's cell.
-with classrooms as (
-    select submission_id, school_id, school_year, term, unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
-    from {{ ref('int_respondents') }}
+with classrooms as (  -- per respondent x classroom: the classroom cell's number (narrow key, see below)
+    select submission_id,
+        dense_rank() over (order by instrument, school_year, term, school_id, classroom_id) as cell_id,
+        instrument, school_year, term, school_id, classroom_id
+    from (
+        select submission_id, instrument, school_year, term, school_id,
+            unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
+        from {{ ref('int_respondents') }}
+    )
+),
+
+cell_keys as (
+    select distinct cell_id, instrument, school_year, term, school_id, classroom_id from classrooms
 ),
 
 responses as (  -- no weights: within a school the analysis weights are equal
-    select u.submission_id, u.instrument, u.item_id, (u.category >= items.top_box_min)::int as is_top_box,
-        u.category
+    select u.submission_id, u.item_id, u.category, (u.category >= items.top_box_min)::int as is_top_box
     from {{ ref('int_responses_unpivoted') }} as u
     inner join {{ ref('items') }} as items using (instrument, item_id)
     where u.instrument = 'student' or items.is_classroom_indicator
 ),
 
-by_classroom as (
-    select c.school_id, c.classroom_id, r.instrument, c.school_year, c.term, r.item_id, r.is_top_box, r.category
+sums as (  -- on narrow keys (a number per classroom cell, the item): at ten million submissions the
+           -- group-by of 310 M rows on five text keys did not fit DuckDB's memory limit
+    select c.cell_id, r.item_id, count(r.category) as n_respondents,
+        sum(r.is_top_box) as n_top_box, sum(r.category) as category_sum
     from responses as r
     inner join classrooms as c using (submission_id)
+    group by all
+    having count(r.category) > 0
 ),
 
 cells as (
-    select school_id, classroom_id, instrument, school_year, term, item_id,
-        count(category) as n_respondents,
-        100.0 * avg(is_top_box) as pct,
-        avg(category) as mean_cat
-    from by_classroom
-    group by all
-    having count(category) > 0
+    select k.school_id, k.classroom_id, k.instrument, k.school_year, k.term, s.item_id, s.n_respondents,
+        100.0 * (s.n_top_box::double / s.n_respondents) as pct,
+        s.category_sum::double / s.n_respondents as mean_cat
+    from sums as s
+    inner join cell_keys as k using (cell_id)
 ),
 
 flagged as (
