@@ -24,7 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 def dbt_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "LEAP_MIN_CELL_N": str(settings.min_cell_n),
             "LEAP_MIN_CLASSROOM_N": str(settings.min_classroom_n),
-            "LEAP_MIN_RESPONSE_RATE": repr(settings.min_response_rate),
+            "LEAP_MIN_RESPONSE_RATE": repr(settings.min_response_rate), "LEAP_DUCKDB_MEMORY": settings.duckdb_memory,
             **settings.layout.dbt_env()}
 
 

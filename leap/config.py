@@ -103,6 +103,7 @@ class Settings:
     min_response_rate: float = 0.5  # a school report below it is marked (5Essentials' 50 % rule)
     session_timeout_ms: int = 10000
     instance_id: str | None = None
+    duckdb_memory: str = "2GB"  # DuckDB's memory limit in dbt builds and the scoring jobs (it spills beyond)
 
     @property
     def on_tansu(self) -> bool:
@@ -142,6 +143,7 @@ def load_settings() -> Settings:
         min_response_rate=_float_env("LEAP_MIN_RESPONSE_RATE", 0.5),
         session_timeout_ms=_int_env("LEAP_CONSUMER_SESSION_TIMEOUT_MS", 10000),
         instance_id=os.environ.get("LEAP_CONSUMER_INSTANCE_ID") or None,
+        duckdb_memory=os.environ.get("LEAP_DUCKDB_MEMORY", "").strip() or "2GB",
     )
 
 

@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
 from leap.errors import LeapError
 
 
-def term_frame(con, instrument: str, school_year: str, term: str, items: list[str]) -> pd.DataFrame:
-    """Counted respondents of a term with their item columns, ordered by submission id."""
+def _term_sql(instrument: str, items: list[str], ids_only: bool = False) -> str:
     cols = ", ".join(f"s.{i}" for i in items)
-    sql = f"""
-        select r.submission_id, r.respondent_key, r.school_id, r.grade_band, r.sample,
-               s.instrument_version, {cols}
+    keys = "" if ids_only else "r.respondent_key, r.school_id, r.grade_band, r.sample, s.instrument_version,"
+    return f"""
+        select r.submission_id, {keys} {cols}
         from intermediate.int_respondents as r
         inner join staging.stg_lake__{instrument}_submissions as s using (submission_id)
         where r.instrument = ? and r.school_year = ? and r.term = ?
         order by r.submission_id"""
+
+
+def _unreadable(instrument: str, school_year: str, term: str, exc: Exception) -> LeapError:
+    return LeapError(f"cannot read {instrument} responses of {school_year} {term} from the warehouse: {exc}",
+                     hint="build the warehouse first with `leap warehouse build`")
+
+
+def term_batches(con, instrument: str, school_year: str, term: str, items: list[str],
+                 rows: int, ids_only: bool = False) -> Iterator[pd.DataFrame]:
+    """The counted respondents of a term with their keys and item columns, ordered by submission id, in
+    batches of at most ``rows`` respondents: a streaming result on a cursor of its own, so that ``con`` can
+    write while the batches are read and memory is set by a batch, not by the term. ``ids_only``: the
+    submission id and the items, no other key."""
+    cur = con.cursor()
     try:
-        return con.execute(sql, [instrument, school_year, term]).df()
-    except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException etc.
-        raise LeapError(f"cannot read {instrument} responses of {school_year} {term} from the warehouse: {exc}",
-                        hint="build the warehouse first with `leap warehouse build`") from None
+        try:
+            # a relation streams (a DB-API result's Arrow reader would hold every row first)
+            reader = cur.sql(_term_sql(instrument, items, ids_only), params=[instrument, school_year, term]
+                             ).to_arrow_reader(rows)
+        except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException etc.
+            raise _unreadable(instrument, school_year, term, exc) from None
+        for batch in reader:
+            if batch.num_rows:
+                yield batch.to_pandas()
+    finally:
+        cur.close()
+
+
+def term_matrix(con, instrument: str, school_year: str, term: str, items: list[str]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The submission ids and the responses (``(n, len(items))`` int8, -1 = missing) of a term, read
+    batch by batch without a DataFrame: the text columns a calibration does not need are never read and
+    a response takes one byte (at ten million submissions the term's frame held several GB)."""
+    ids, blocks = [], []
+    for frame in term_batches(con, instrument, school_year, term, items, 500_000, ids_only=True):
+        ids.append(frame["submission_id"].to_numpy())
+        blocks.append(responses(frame, items).astype(np.int8))
+    if not ids:
+        return np.array([], dtype=object), np.zeros((0, len(items)), dtype=np.int8)
+    return np.concatenate(ids), np.concatenate(blocks)
 
 
 def responses(frame: pd.DataFrame, items: list[str]) -> np.ndarray:

@@ -26,7 +26,7 @@ from leap.errors import LeapError
 from leap.fsutil import write_atomic
 from leap.instrument import cut_scores, levels, load_catalog, scaled_components
 from leap.locks import warehouse_lock
-from scoring_jobs.inputs import responses, term_frame
+from scoring_jobs.inputs import term_matrix
 from scoring_jobs.tables import connect, create_tables, has_table
 
 __all__ = ["calibrate_reference", "list_calibrations"]
@@ -67,24 +67,25 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
         for name in catalog.names:
             ins = catalog.latest(name)
             items = [i.item_id for c in scaled_components() for i in ins.scale_items(c)]
-            data[name] = (ins, term_frame(con, name, school_year, term, items))
+            data[name] = (ins, items, *term_matrix(con, name, school_year, term, items))
         scales_before = reporting_scales(con)
     finally:
         con.close()
-    if all(f.empty for _, f in data.values()):
+    if all(len(ids) == 0 for _, _, ids, _ in data.values()):
         raise LeapError(f"no respondents in {school_year} {term}", hint="pick a term that has data: "
                         "`select distinct school_year, term from intermediate.int_respondents`")
     scales = []
-    for name, (ins, frame) in data.items():
+    for name, (ins, all_items, ids, matrix) in data.items():
         for comp in scaled_components():
             items = [i.item_id for i in ins.scale_items(comp)]
-            resp = responses(frame, items)
+            resp = matrix[:, [all_items.index(i) for i in items]]
             keep = (resp >= 0).sum(axis=1) > 0
+            resp = resp[keep]
             cuts = _cuts(name, ins.version, comp)
+            # the fingerprint of the int64 responses, as before they were read as int8: same data, same id
             fp = _fingerprint([model, name, ins.version, comp, items, cuts, ins.min_answered_share,
-                               np.ascontiguousarray(resp[keep]).tobytes(),
-                               "\n".join(frame["submission_id"][keep]).encode()])
-            scales.append((ins, comp, items, resp[keep], frame["submission_id"][keep].to_numpy(), cuts, fp))
+                               resp.astype(np.int64).tobytes(), "\n".join(ids[keep]).encode()])
+            scales.append((ins, comp, items, resp, ids[keep], cuts, fp))
     cal_id = f"{school_year}-{term}-{model}-" + _fingerprint([s[-1] for s in scales])[:12]
     root = settings.layout.calibrations / cal_id
     rows, thr_rows, summary = [], [], []

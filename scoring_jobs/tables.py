@@ -63,7 +63,7 @@ def connect(settings: Settings, read_only: bool = False):
     if read_only and not path.exists():
         raise LeapError(f"no warehouse at {path}", hint="build it first with `leap warehouse build`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory})
 
 
 

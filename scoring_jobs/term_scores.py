@@ -20,7 +20,7 @@ from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import level_order, levels
 from leap.locks import warehouse_lock
-from scoring_jobs.inputs import responses, term_frame
+from scoring_jobs.inputs import responses, term_batches
 from scoring_jobs.tables import connect, create_tables, has_table
 
 __all__ = ["DRIFT_THRESHOLD", "DRIFT_Z", "drifting_items", "score_term"]
@@ -32,6 +32,7 @@ MISFIT_MSQ = 2.0  # person infit or outfit mean square above this: a pattern tha
 # The reporting scale's nominal range: 200-300 is the reference mean +- 2.5 SD, so ~1% of respondents
 # fall outside. Their scores are reported as they are, never clipped, with is_outside_reporting_range.
 REPORTING_RANGE = (200.0, 300.0)
+BATCH_ROWS = 200_000  # respondents read and scored at a time (a batch of 200,000 holds ~0.5 GB)
 
 
 def _load_bank(con, calibration_id: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -62,14 +63,15 @@ def _bank_arrays(thr: pd.DataFrame, items: list[str]) -> tuple[np.ndarray, np.nd
 
 
 def _persons(resp: np.ndarray, need: int, thresholds: np.ndarray, n_steps: np.ndarray, keep: np.ndarray):
-    """Anchored WLE of the respondents who answered at least ``need`` of the anchor items ``keep``."""
-    from scoring_jobs.rasch import score_responses
+    """Anchored WLE of the respondents who answered at least ``need`` of the anchor items ``keep``, and
+    the item sums of this batch (:class:`scoring_jobs.rasch.anchored.ItemSums`)."""
+    from scoring_jobs.rasch import score_batch
 
     anchored = np.where(keep[None, :], resp, -1)
     n_ans = (anchored >= 0).sum(axis=1)
     ok = n_ans >= need
-    persons, table = score_responses(anchored[ok], thresholds, n_steps)
-    return ok, n_ans, persons, table
+    persons, sums = score_batch(anchored[ok], thresholds, n_steps)
+    return ok, n_ans, persons, sums
 
 
 def drifting_items(table: pd.DataFrame) -> np.ndarray:
@@ -93,25 +95,40 @@ def _drop_from_anchors(table: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def _score_scale(cal: pd.Series, thr: pd.DataFrame, frame: pd.DataFrame, meta: dict) -> tuple:
-    """Score one scale of a term; items that drift are dropped from the anchor set and the term is
-    scored again without them (the decision is recorded per item in item_drift)."""
-    from scoring_jobs.rasch.anchored import unscorable_as_missing
+class _ScaleScoring:
+    """One scale of a term, scored batch by batch. The first pass anchors every item and adds up the
+    item statistics over the batches; only then is the term's drift known (:func:`_drop_from_anchors`),
+    and when it drops items from the anchor set the scale is scored again without them (second pass).
+    The drift rows record the first pass and the decision per item."""
 
-    items = list(dict.fromkeys(thr["item_id"]))  # item order as stored (sorted by item id)
-    thresholds, n_steps = _bank_arrays(thr, items)
-    # categories the item bank cannot score (unused in the reference data) count as missing
-    resp, n_unscorable = unscorable_as_missing(responses(frame, items), thresholds, n_steps)
-    need = max(1, math.ceil(float(cal["min_answered_share"]) * len(items)))
-    all_items = np.ones(len(items), dtype=bool)
-    ok, n_ans, persons, first = _persons(resp, need, thresholds, n_steps, all_items)
-    anchors = _drop_from_anchors(first, all_items)
-    if not anchors.all():
-        need = max(1, math.ceil(float(cal["min_answered_share"]) * anchors.sum()))
-        ok, n_ans, persons, _ = _persons(resp, need, thresholds, n_steps, anchors)
-    scores = _score_rows(cal, frame, meta, resp, ok, n_ans, need, anchors, persons)
-    drift = _drift_rows(cal, thr, items, meta, first, anchors, n_unscorable)
-    return scores, drift
+    def __init__(self, cal: pd.Series, thr: pd.DataFrame, meta: dict):
+        self.cal, self.thr, self.meta = cal, thr, meta
+        self.items = list(dict.fromkeys(thr["item_id"]))  # item order as stored (sorted by item id)
+        self.thresholds, self.n_steps = _bank_arrays(thr, self.items)
+        self.anchors = np.ones(len(self.items), dtype=bool)
+        self.sums, self.n_unscorable, self.first = None, 0, None
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The score rows of a batch (on the current anchors; the first pass also adds its item sums)."""
+        from scoring_jobs.rasch.anchored import unscorable_as_missing
+
+        # categories the item bank cannot score (unused in the reference data) count as missing
+        resp, n_unscorable = unscorable_as_missing(responses(frame, self.items), self.thresholds, self.n_steps)
+        need = max(1, math.ceil(float(self.cal["min_answered_share"]) * self.anchors.sum()))
+        ok, n_ans, persons, sums = _persons(resp, need, self.thresholds, self.n_steps, self.anchors)
+        if self.first is None:
+            self.sums = sums if self.sums is None else self.sums + sums
+            self.n_unscorable = self.n_unscorable + n_unscorable
+        return _score_rows(self.cal, frame, self.meta, resp, ok, n_ans, need, self.anchors, persons)
+
+    def finish_first_pass(self) -> bool:
+        """Decide the anchors from the whole term's drift; True when the scale must be scored again."""
+        self.first = self.sums.table()
+        self.anchors = _drop_from_anchors(self.first, self.anchors)
+        return not self.anchors.all()
+
+    def drift(self) -> pd.DataFrame:
+        return _drift_rows(self.cal, self.thr, self.items, self.meta, self.first, self.anchors, self.n_unscorable)
 
 
 def _level_orders() -> dict[str, int]:
@@ -193,57 +210,74 @@ def _drift_rows(cal, thr, items, meta, first, anchors, n_unscorable) -> pd.DataF
 
 def score_term(settings: Settings, school_year: str, term: str, *, calibration_id: str | None = None) -> dict:
     """Score every counted respondent of a term on every calibrated scale; replace the term's rows of
-    ``scoring.respondent_scores`` and ``scoring.item_drift`` in one transaction. Returns counts."""
-    con = connect(settings, read_only=True)
-    try:
-        cal_id, cals, thr = _load_bank(con, calibration_id)
-        frames = {}
-        for name in sorted(set(cals["instrument"])):
-            items = sorted(set(thr.loc[thr["instrument"] == name, "item_id"]))
-            frames[name] = term_frame(con, name, school_year, term, items)
-    finally:
-        con.close()
-    scores, drift = [], []
-    for _, cal in cals.sort_values(["instrument", "component"]).iterrows():
-        frame = frames[cal["instrument"]]
-        t = thr[(thr["instrument"] == cal["instrument"]) & (thr["component"] == cal["component"])]
-        meta = {"calibration_id": cal_id, "instrument": cal["instrument"], "school_year": school_year, "term": term}
-        if frame.empty:
-            continue
-        s, d = _score_scale(cal, t, frame, meta)
-        scores.append(s)
-        drift.append(d)
-    scores_df = pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(columns=["calibration_id"])
-    drift_df = pd.concat(drift, ignore_index=True) if drift else pd.DataFrame(columns=["calibration_id"])
-    _replace_term(settings, school_year, term, scores_df, drift_df)
-    n_scored = int(scores_df["is_scored"].sum()) if len(scores_df) else 0
-    return {"calibration_id": cal_id, "school_year": school_year, "term": term, "rows": len(scores_df),
-            "scored": n_scored, "not_scored": len(scores_df) - n_scored,
-            "drifting_items": sorted(drift_df.loc[drift_df["is_drifting"], "item_id"]) if len(drift_df) else []}
+    ``scoring.respondent_scores`` and ``scoring.item_drift`` in one transaction. Returns counts.
 
-
-def _replace_term(settings: Settings, school_year: str, term: str, scores: pd.DataFrame,
-                  drift: pd.DataFrame) -> None:
+    The term is read and scored in batches of :data:`BATCH_ROWS` respondents (memory is set by a batch,
+    not by the term: issue 14); the scores are those of scoring the term at once, the item statistics
+    sums over the batches."""
     with warehouse_lock(settings):
         con = connect(settings)
         try:
+            cal_id, cals, thr = _load_bank(con, calibration_id)
             create_tables(con)
             con.execute("begin transaction")
-            for table, df in (("respondent_scores", scores), ("item_drift", drift)):
+            for table in ("respondent_scores", "item_drift"):
                 con.execute(f"delete from scoring.{table} where school_year = ? and term = ?", [school_year, term])
-                if len(df):
-                    con.register("new_rows", df)
-                    con.execute(f"insert into scoring.{table} by name select * from new_rows")
-                    con.unregister("new_rows")
+            drifting = []
+            for name in sorted(set(cals["instrument"])):
+                scales = [_ScaleScoring(cal, thr[(thr["instrument"] == name) & (thr["component"] == cal["component"])],
+                                        {"calibration_id": cal_id, "instrument": name, "school_year": school_year,
+                                         "term": term})
+                          for _, cal in cals[cals["instrument"] == name].sort_values("component").iterrows()]
+                drifting += _score_instrument(con, name, school_year, term, scales)
             stamps.bump(con, "scores")  # what reads the scores is out of date (leap.stamps)
+            rows, scored = con.execute(
+                "select count(*), count(*) filter (where is_scored) from scoring.respondent_scores "
+                "where school_year = ? and term = ?", [school_year, term]).fetchone()
             con.execute("commit")
         except Exception:
-            try:
-                con.execute("rollback")
-            except Exception:  # noqa: BLE001 - no transaction open
-                pass
+            _rollback(con)
             raise
         finally:
             con.close()
+    return {"calibration_id": cal_id, "school_year": school_year, "term": term, "rows": int(rows),
+            "scored": int(scored), "not_scored": int(rows - scored), "drifting_items": sorted(drifting)}
 
 
+def _score_instrument(con, name: str, school_year: str, term: str, scales: list[_ScaleScoring]) -> list[str]:
+    """Write the score and drift rows of an instrument's scales (one read of the term for all of them,
+    a second for the scales whose anchors the drift changed); returns the drifting items."""
+    items = sorted({i for sc in scales for i in sc.items})
+    batches = lambda: term_batches(con, name, school_year, term, items, BATCH_ROWS)  # noqa: E731
+    for frame in batches():
+        for sc in scales:
+            _insert(con, "respondent_scores", sc.score(frame))
+    scored = [sc for sc in scales if sc.sums is not None]  # none when the term has no respondents
+    again = [sc for sc in scored if sc.finish_first_pass()]
+    for sc in again:
+        con.execute("delete from scoring.respondent_scores where school_year = ? and term = ? and instrument = ? "
+                    "and component = ?", [school_year, term, name, sc.cal["component"]])
+    if again:
+        for frame in batches():
+            for sc in again:
+                _insert(con, "respondent_scores", sc.score(frame))
+    drifting = []
+    for sc in scored:
+        drift = sc.drift()
+        _insert(con, "item_drift", drift)
+        drifting += list(drift.loc[drift["is_drifting"], "item_id"])
+    return drifting
+
+
+def _insert(con, table: str, rows: pd.DataFrame) -> None:
+    if len(rows):
+        con.register("new_rows", rows)
+        con.execute(f"insert into scoring.{table} by name select * from new_rows")
+        con.unregister("new_rows")
+
+
+def _rollback(con) -> None:
+    try:
+        con.execute("rollback")
+    except Exception:  # noqa: BLE001 - no transaction open
+        pass

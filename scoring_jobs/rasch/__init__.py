@@ -12,7 +12,7 @@ Conventions: thresholds ``(n_items, max_steps)``, step ``k`` = category ``k-1`` 
 difficulty scale; origin: mean item location 0. See docs/rasch.md.
 """
 
-from .anchored import PersonEstimates, RaschDataError, score_responses
+from .anchored import ItemSums, PersonEstimates, RaschDataError, score_batch, score_responses
 from .api import MODELS, Calibration, NullCategoryWarning, calibrate, score
 from .io import read_item_params
 from .scale import LEVELS, CutScores, ScaleTransform, classify
@@ -20,6 +20,7 @@ from .scale import LEVELS, CutScores, ScaleTransform, classify
 __all__ = [
     "Calibration",
     "CutScores",
+    "ItemSums",
     "LEVELS",
     "MODELS",
     "NullCategoryWarning",
@@ -30,5 +31,6 @@ __all__ = [
     "classify",
     "read_item_params",
     "score",
+    "score_batch",
     "score_responses",
 ]

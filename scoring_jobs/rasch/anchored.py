@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .fit import mean_squares
+from .fit import fit_sums, mean_squares, mean_squares_from_sums
 from .params import log_eps_from_thresholds
 from .patterns import group_patterns
 from .wle import estimate_theta, moments, score_range
 
-__all__ = ["PersonEstimates", "RaschDataError", "score_responses"]
+__all__ = ["ItemSums", "PersonEstimates", "RaschDataError", "score_batch", "score_responses"]
 
 
 class RaschDataError(ValueError):
@@ -97,6 +97,18 @@ def score_responses(
     method: str = "wle",
 ) -> tuple[PersonEstimates, pd.DataFrame]:
     """Score persons; returns the estimates and an item table (n, infit/outfit MSQ/ZSTD, displacement)."""
+    persons, sums = score_batch(responses, thresholds, n_steps, method)
+    return persons, sums.table()
+
+
+def score_batch(
+    responses: np.ndarray,
+    thresholds: np.ndarray,
+    n_steps: np.ndarray,
+    method: str = "wle",
+) -> tuple[PersonEstimates, ItemSums]:
+    """:func:`score_responses` for a batch of persons: the item statistics as sums, which add up over
+    batches (a person's estimate depends on their own responses and the anchored items only)."""
     resp = np.asarray(responses)
     log_eps = log_eps_from_thresholds(thresholds, n_steps)
     _check_categories(resp, log_eps)
@@ -115,7 +127,7 @@ def score_responses(
     for v in pfit.values():
         v[extreme] = np.nan
     keep = ~extreme
-    items = _item_table(resp[keep], mean[keep], var[keep], mu4[keep], observed[keep])
+    items = ItemSums.of(resp[keep], mean[keep], var[keep], mu4[keep], observed[keep])
     persons = PersonEstimates(
         theta=theta_u[inverse], se=se_u[inverse], raw_score=groups.raw_score,
         n_answered=observed.sum(axis=1), extreme=extreme, **pfit,
@@ -123,10 +135,30 @@ def score_responses(
     return persons, items
 
 
-def _item_table(x, mean, var, mu4, observed) -> pd.DataFrame:
-    stats = mean_squares(x, mean, var, mu4, observed, axis=0)
-    resid = np.where(observed, x - mean, 0.0).sum(axis=0)
-    info = np.where(observed, var, 0.0).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        disp = -resid / info
-    return pd.DataFrame({"n": observed.sum(axis=0), **stats, "displacement": disp, "information": info})
+@dataclass
+class ItemSums:
+    """Per-item sums over the non-extreme persons (``(n_items,)`` each): responses ``n``, residuals
+    ``sum (x - E)``, information ``sum Var`` and the sums of :func:`.fit.fit_sums`. ``a + b`` is the
+    sums of both sets of persons; :meth:`table` the item table they give."""
+
+    n: np.ndarray
+    resid: np.ndarray
+    info: np.ndarray
+    fit: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, x, mean, var, mu4, observed) -> ItemSums:
+        return cls(n=observed.sum(axis=0), resid=np.where(observed, x - mean, 0.0).sum(axis=0),
+                   info=np.where(observed, var, 0.0).sum(axis=0),
+                   fit=fit_sums(x, mean, var, mu4, observed, axis=0))
+
+    def __add__(self, other: ItemSums) -> ItemSums:
+        return ItemSums(self.n + other.n, self.resid + other.resid, self.info + other.info,
+                        {k: v + other.fit[k] for k, v in self.fit.items()})
+
+    def table(self) -> pd.DataFrame:
+        """n, infit/outfit MSQ and ZSTD, displacement ``-sum (x - E) / sum Var`` and information."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disp = -self.resid / self.info
+        return pd.DataFrame({"n": self.n, **mean_squares_from_sums(self.fit), "displacement": disp,
+                             "information": self.info})

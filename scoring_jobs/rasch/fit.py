@@ -12,21 +12,38 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean_squares", "separation_reliability", "disordered_items"]
+__all__ = ["fit_sums", "mean_squares", "mean_squares_from_sums", "separation_reliability", "disordered_items"]
 
 
 def mean_squares(x, mean, var, mu4, observed, axis: int) -> dict[str, np.ndarray]:
     """Infit/outfit MSQ and ZSTD along ``axis``; NaN where nothing was observed."""
+    return mean_squares_from_sums(fit_sums(x, mean, var, mu4, observed, axis))
+
+
+def fit_sums(x, mean, var, mu4, observed, axis: int) -> dict[str, np.ndarray]:
+    """The sums along ``axis`` that the mean squares are ratios of. Sums of disjoint sets of persons
+    add up (item statistics of a term scored in batches: :class:`..anchored.ItemSums`)."""
     obs = observed.astype(float)
     resid2 = np.where(observed, (x - mean) ** 2, 0.0)
     safe_var = np.where(observed & (var > 0), var, 1.0)
-    n = obs.sum(axis=axis)
-    sum_var = (var * obs).sum(axis=axis)
+    return {
+        "n": obs.sum(axis=axis),
+        "var": (var * obs).sum(axis=axis),
+        "resid2": resid2.sum(axis=axis),
+        "z2": (resid2 / safe_var * obs).sum(axis=axis),  # squared standardised residuals
+        "kurt_out": np.where(observed, mu4 / safe_var**2, 0.0).sum(axis=axis),
+        "kurt_in": np.where(observed, mu4 - var**2, 0.0).sum(axis=axis),
+    }
+
+
+def mean_squares_from_sums(s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """outfit = mean z^2, infit = sum (x - E)^2 / sum Var; q^2 their model variances (Wright & Masters)."""
+    n, sum_var = s["n"], s["var"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        outfit = (resid2 / safe_var * obs).sum(axis=axis) / n
-        infit = resid2.sum(axis=axis) / sum_var
-        q2_out = (np.where(observed, mu4 / safe_var**2, 0.0)).sum(axis=axis) / n**2 - 1.0 / n
-        q2_in = (np.where(observed, mu4 - var**2, 0.0)).sum(axis=axis) / sum_var**2
+        outfit = s["z2"] / n
+        infit = s["resid2"] / sum_var
+        q2_out = s["kurt_out"] / n**2 - 1.0 / n
+        q2_in = s["kurt_in"] / sum_var**2
         return {
             "infit_msq": infit,
             "outfit_msq": outfit,

@@ -87,16 +87,19 @@ def estimate_theta(
     theta = np.log((target - rmin + 0.5) / (rmax - target + 0.5)) * 4.0 / np.sqrt(span)
     lo = np.full(raw.shape, _LO)
     hi = np.full(raw.shape, _HI)
+    # A row stops at its own convergence (active): its estimate then depends on its own pattern only,
+    # not on which other rows it was solved with, so scoring in batches gives the same bits as at once.
+    active = np.ones(raw.shape, dtype=bool)
     for _ in range(max_iter):
         f, fp, _info = _equation(theta, target, log_eps, masks, method)
         lo = np.where(f > 0, theta, lo)
         hi = np.where(f > 0, hi, theta)
         newton = theta - f / np.where(fp < 0, fp, -1.0)
         ok = (fp < 0) & (newton > lo) & (newton < hi)
-        new = np.where(ok, newton, 0.5 * (lo + hi))
-        done = np.abs(new - theta) < tol
+        new = np.where(active, np.where(ok, newton, 0.5 * (lo + hi)), theta)
+        active &= ~(np.abs(new - theta) < tol)
         theta = new
-        if done.all():
+        if not active.any():
             break
     _, _, info = _equation(theta, target, log_eps, masks, method)
     se = 1.0 / np.sqrt(info)

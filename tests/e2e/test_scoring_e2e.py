@@ -95,6 +95,40 @@ def test_rescoring_a_term_leaves_the_tables_identical(scored):
         pd.testing.assert_frame_equal(frame, after[name], check_exact=True)
 
 
+def test_a_term_scored_in_small_batches_equals_the_term_at_once(scored, monkeypatch):
+    """Batches of 97 respondents against one batch, with every item drifting (thresholds at 0): the
+    first pass drops anchors down to MIN_ANCHORS and the second pass rescores; the rows are the same."""
+    import scoring_jobs.term_scores as ts
+
+    settings, _, cal, fall, _ = scored
+    read, frames = ts.term_batches, []
+
+    def counted(*args, **kwargs):
+        for frame in read(*args, **kwargs):
+            frames[-1].append(len(frame))
+            yield frame
+
+    monkeypatch.setattr(ts, "term_batches", counted)
+    monkeypatch.setattr(ts, "DRIFT_THRESHOLD", 0.0)
+    monkeypatch.setattr(ts, "DRIFT_Z", 0.0)
+    try:
+        tables = {}
+        for rows in (10**9, 97):
+            monkeypatch.setattr(ts, "BATCH_ROWS", rows)
+            frames.append([])
+            out = score_term(settings, YEAR, "fall", calibration_id=cal["calibration_id"])
+            tables[rows] = _scoring_tables(settings)
+        assert max(frames[1]) <= 97 < max(frames[0]) and len(frames[1]) > 3 * len(frames[0])
+        assert out["drifting_items"] and (tables[97]["respondent_scores"]["n_scale_items"] == ts.MIN_ANCHORS).any()
+        for name in ("respondent_scores", "item_drift"):
+            pd.testing.assert_frame_equal(tables[10**9][name], tables[97][name], check_exact=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(tables[10**9]["respondent_scores"], tables[97]["respondent_scores"],
+                                      check_exact=True)  # the person estimates bit for bit
+    finally:
+        monkeypatch.undo()
+        assert score_term(settings, YEAR, "fall", calibration_id=cal["calibration_id"]) == fall
+
+
 def test_every_respondent_scored_or_flagged(scored):
     settings, *_ = scored
     n_resp = _q(settings, f"""select count(*) as n from intermediate.int_respondents
@@ -287,10 +321,10 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
     to them through the common items. The same spring respondents scored against both calibrations
     move by about the linking error, not by a re-norming (21.4 points before: the constants were
     re-derived from each reference's persons). Runs last: it adds a calibration."""
-    from scoring_jobs.inputs import term_frame
+    from scoring_jobs.inputs import term_batches
     from scoring_jobs.item_bank import calibrate_reference
     from scoring_jobs.tables import connect
-    from scoring_jobs.term_scores import _load_bank, _score_scale
+    from scoring_jobs.term_scores import _load_bank, _ScaleScoring
 
     settings, _, cal, *_ = scored
     again = calibrate_reference(settings, YEAR, "spring")
@@ -306,8 +340,8 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
                 _, cals, thr = _load_bank(con, cid)
                 row = cals[(cals["instrument"] == "student") & (cals["component"] == comp)].iloc[0]
                 t = thr[(thr["instrument"] == "student") & (thr["component"] == comp)]
-                frame = term_frame(con, "student", YEAR, "spring", sorted(set(t["item_id"])))
-                rows[cid] = (row, _score_scale(row, t, frame, {"calibration_id": cid})[0])
+                frame = pd.concat(term_batches(con, "student", YEAR, "spring", sorted(set(t["item_id"])), 10**9))
+                rows[cid] = (row, _ScaleScoring(row, t, {"calibration_id": cid}).score(frame))
             (_, a), (linked, b) = rows[cal["calibration_id"]], rows[again["calibration_id"]]
             assert linked["reporting_scale_version"] == f"student-{comp}-v1"
             assert abs(linked["link_shift"]) < 1e-9  # same items, both centred on their mean location

@@ -35,7 +35,8 @@ def test_a_drifting_item_is_flagged_dropped_and_the_term_rescored_without_it(ban
     _, cal, _ = bank
     theta, resp = _term(bank, shift=0.5)
     all_items = np.ones(7, dtype=bool)
-    ok, _, persons, table = _persons(resp, 4, cal.thresholds, N_STEPS, all_items)
+    ok, _, persons, sums = _persons(resp, 4, cal.thresholds, N_STEPS, all_items)
+    table = sums.table()
     flagged = drifting_items(table)
     assert flagged.tolist() == [False, False, False, True, False, False, False]
     d = table["displacement"].to_numpy()
@@ -48,11 +49,27 @@ def test_a_drifting_item_is_flagged_dropped_and_the_term_rescored_without_it(ban
     assert bias_all < -0.04 and abs(bias_anchored) < abs(bias_all) / 3  # the drift no longer leaks into growth
 
 
+def test_a_term_scored_in_batches_is_the_term_scored_at_once(bank):
+    """Persons bit for bit (each estimate stops at its own convergence), item statistics to rounding."""
+    _, cal, _ = bank
+    _, resp = _term(bank, shift=0.5)
+    all_items = np.ones(7, dtype=bool)
+    ok, _, whole, sums = _persons(resp, 4, cal.thresholds, N_STEPS, all_items)
+    parts = [_persons(part, 4, cal.thresholds, N_STEPS, all_items) for part in np.array_split(resp, 3)]
+    theta = np.concatenate([p[2].theta for p in parts])
+    assert np.array_equal(theta, whole.theta, equal_nan=True)
+    assert np.array_equal(np.concatenate([p[2].infit_msq for p in parts]), whole.infit_msq, equal_nan=True)
+    batched = (parts[0][3] + parts[1][3] + parts[2][3]).table()
+    assert batched["n"].tolist() == sums.table()["n"].tolist()
+    np.testing.assert_allclose(batched.to_numpy(float), sums.table().to_numpy(float), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(parts[0][3].table()["displacement"], batched["displacement"], rtol=1e-3)  # sums, not one part
+
+
 def test_no_item_is_flagged_without_drift(bank):
     _, cal, _ = bank
     _, resp = _term(bank, shift=0.0)
-    _, _, _, table = _persons(resp, 4, cal.thresholds, N_STEPS, np.ones(7, dtype=bool))
-    assert not drifting_items(table).any()
+    _, _, _, sums = _persons(resp, 4, cal.thresholds, N_STEPS, np.ones(7, dtype=bool))
+    assert not drifting_items(sums.table()).any()
 
 
 def test_classification_indices():
