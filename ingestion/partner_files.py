@@ -34,6 +34,13 @@ DEMOGRAPHIC_COLUMNS = ["grade", "gender", "race_ethnicity", "parent_education"]
 CLASSROOM_COLUMN = "classroom_ids"
 CLASSROOM_SEPARATOR = ";"  # not in the id pattern, so a list of valid ids splits back unchanged
 
+# The CSV columns a submission cannot do without (the v1 schema's required fields; the items are
+# required per instrument by the validator, row by row).
+CSV_REQUIRED_COLUMNS = ["submission_id", "instrument", "instrument_version", "school_id", "respondent_id",
+                        "school_year", "term", "submitted_at", "grade_band", "sample"]
+OTHER_DELIMITERS = (";", "\t", "|")
+
+
 def csv_columns(catalog: Catalog | None = None) -> list[str]:
     """Header of a partner CSV: event fields, demographics, then every item id of every instrument."""
     catalog = catalog or load_catalog()
@@ -120,10 +127,34 @@ def read_partner_file(path: str | Path, fmt: str | None = None,
         else:
             catalog = catalog or load_catalog()
             text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-            for row in csv.DictReader(text):
+            reader = csv.DictReader(text)
+            check_csv_header(reader.fieldnames or [], catalog)
+            for row in reader:
                 event = csv_row_to_event(row, catalog)
                 school = event.get("school_id")
                 yield (school.encode() if isinstance(school, str) else None), orjson.dumps(event)
+
+
+def check_csv_header(header: list[str], catalog: Catalog | None = None) -> None:
+    """Refuse a partner CSV whose header cannot be read as the format: another delimiter than ``,``,
+    a required column missing, or a column the format does not know (a renamed header would otherwise
+    turn every row into a dead letter, or silently drop an item). Names the columns concerned."""
+    names = [h.strip() for h in header]
+    if len(names) == 1:
+        used = [d for d in OTHER_DELIMITERS if d in names[0]]
+        if used:
+            shown = "tab" if used[0] == "\t" else repr(used[0])
+            raise LeapError(f"the CSV header is delimited by {shown}, not ','",
+                            hint="save the file as comma-separated values (UTF-8), or convert it: "
+                                 "the format is in docs/ingestion.md#partner-files")
+    missing = [c for c in CSV_REQUIRED_COLUMNS if c not in names]
+    unknown = [c for c in names if c not in set(csv_columns(catalog))]
+    if missing or unknown:
+        parts = ([f"missing required column(s): {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown column(s): {', '.join(unknown)}"] if unknown else [])
+        raise LeapError("the partner CSV header does not match the format: " + "; ".join(parts),
+                        hint="rename the columns to the format's names (listed in docs/ingestion.md#partner-files), "
+                             "then produce the file again")
 
 
 def _jsonl_records(fh) -> Iterator[tuple[bytes | None, bytes]]:

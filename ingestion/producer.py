@@ -60,12 +60,22 @@ def produce(records: Iterable, settings, topic: str | None = None, progress: boo
 
 
 def produce_file(path: str | Path, settings, fmt: str | None = None, topic: str | None = None,
-                 progress: bool = True, skip_invalid: bool = False) -> dict:
-    """Produce a partner bulk file into Kafka; returns counts ``{"sent", "valid", "invalid": {reason: n}}``.
+                 progress: bool = True, skip_invalid: bool = False, allow_invalid: bool = False) -> dict:
+    """Produce a partner bulk file into Kafka (:func:`checked_records`, then :func:`produce`); returns
+    counts ``{"sent", "valid", "invalid": {reason: n}}``."""
+    records, counts = checked_records(path, fmt, skip_invalid=skip_invalid, allow_invalid=allow_invalid)
+    return {**counts, "sent": produce(records, settings, topic=topic, progress=progress)}
 
-    Every record is checked with :func:`ingestion.contract.check_submission` for the report; invalid ones
-    are still sent (the ingestion dead-letters them with their reason, keeping one record of bad
-    input) unless ``skip_invalid``.
+
+def checked_records(path: str | Path, fmt: str | None = None, skip_invalid: bool = False,
+                    allow_invalid: bool = False) -> tuple[list, dict]:
+    """The records of a partner bulk file to send, and counts ``{"valid", "invalid": {reason: n}}``.
+
+    Every record is checked with :func:`ingestion.contract.check_submission` before anything is sent.
+    A file with invalid records is refused (:class:`LeapError` naming the reasons and the first invalid
+    record) unless ``allow_invalid`` or ``skip_invalid``: then the invalid records are sent too (the
+    ingestion dead-letters them with their reason, keeping one record of bad input), or dropped with
+    ``skip_invalid``. A CSV whose header does not match the format is refused before any row is read.
     """
     from ingestion.contract import Rejected, check_submission
     from ingestion.partner_files import read_partner_file
@@ -73,15 +83,21 @@ def produce_file(path: str | Path, settings, fmt: str | None = None, topic: str 
 
     catalog = load_catalog()
     invalid: Counter = Counter()
-    records = []
-    for key, value in read_partner_file(path, fmt, catalog):
+    records, first = [], None
+    for number, (key, value) in enumerate(read_partner_file(path, fmt, catalog), start=1):
         try:
             check_submission(value, catalog)
         except Rejected as exc:
             invalid[exc.reason] += 1
+            first = first or f"record {number}: {exc.reason}: {exc.detail}"
             if skip_invalid:
                 continue
         records.append((key, value))
-    sent = produce(records, settings, topic=topic, progress=progress)
-    return {"sent": sent, "valid": len(records) - (0 if skip_invalid else sum(invalid.values())),
-            "invalid": dict(invalid)}
+    n_invalid = sum(invalid.values())
+    if n_invalid and not (allow_invalid or skip_invalid):
+        counts = ", ".join(f"{reason} {n}" for reason, n in sorted(invalid.items()))
+        raise LeapError(f"{n_invalid} of {len(records)} records in {path} are invalid ({counts}); first: {first}; "
+                        "nothing was produced",
+                        hint="fix the file, or send the valid records anyway with --allow-invalid (the invalid "
+                             "ones are dead-lettered) or --skip-invalid (they are dropped)")
+    return records, {"valid": len(records) - (0 if skip_invalid else n_invalid), "invalid": dict(invalid)}

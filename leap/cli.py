@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 
-from leap.errors import LeapError
+from leap.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LeapError
 
 # Each module defines register(subparsers).
 PARTS: list[str] = [
@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kafka").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
+        if getattr(args, "uses_data_dir", True):
+            _check_data_dir()
         return int(args.func(args) or 0)
     except LeapError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -66,13 +68,51 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # an unexpected failure: say what it was, keep the traceback for -v
         if args.verbose:
             raise
+        known = _data_dir_error(exc)
+        if known is not None:
+            print(f"error: {known.message}\nhint: {known.hint}", file=sys.stderr)
+            return known.exit_code
         print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: rerun with `leap -v ...` for the full traceback", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+
+
+def _check_data_dir() -> None:
+    """Every command that keeps state checks first that the data directory takes a file (the ones that
+    do not, `rasch` and `weights`, set ``uses_data_dir=False``): an unwritable LEAP_DATA_DIR is then one
+    clear error, not a NotADirectoryError from the first part that happens to write."""
+    import tempfile
+
+    from leap.config import load_settings
+
+    data_dir = load_settings().data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise LeapError.data_dir(data_dir, NotADirectoryError(20, "it is a file, not a directory"))
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise LeapError.data_dir(data_dir, exc) from None
+
+
+def _data_dir_error(exc: Exception) -> LeapError | None:
+    """A file-system error on a path inside the data directory, as the data-directory error."""
+    from pathlib import Path
+
+    from leap.config import load_settings
+
+    if not isinstance(exc, OSError) or not getattr(exc, "filename", None):
+        return None
+    try:
+        data_dir = load_settings().data_dir
+    except LeapError:
+        return None
+    return LeapError.data_dir(data_dir, exc) if Path(exc.filename).resolve().is_relative_to(data_dir) else None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     """Add ``rasch`` with ``calibrate`` and ``score`` sub-subcommands."""
     p = subparsers.add_parser("rasch", help="Rasch measurement: CML calibration (PCM/RSM) and WLE scoring")
     sub = p.add_subparsers(dest="rasch_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1], uses_data_dir=False)  # files given on the command line
 
     c = sub.add_parser("calibrate", help="calibrate items by CML and score persons (WLE)")
     c.add_argument("input", help="wide CSV or Parquet file, one row per person")

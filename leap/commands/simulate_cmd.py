@@ -54,12 +54,18 @@ def register(sub) -> None:
 
     q = sub.add_parser("produce", help="produce a partner bulk file (JSONL or CSV) into Kafka",
                        description="Send each submission of a partner bulk file to the submissions topic "
-                                   "(key = school id). CSV rows are converted to v1 events; invalid ones are "
-                                   "reported and, unless --skip-invalid, sent on to be dead-lettered.")
+                                   "(key = school id). CSV rows are converted to v1 events. Every record is "
+                                   "checked first: a file with invalid records (or a CSV header that does not "
+                                   "match the format) is refused and nothing is sent, unless --allow-invalid "
+                                   "(the invalid ones are sent on to be dead-lettered) or --skip-invalid (they "
+                                   "are dropped); the exit code is then 1.")
     q.add_argument("file", help="JSONL (one submission per line) or CSV (one row per submission)")
     q.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file extension")
     q.add_argument("--topic", help="default: the submissions topic")
-    q.add_argument("--skip-invalid", action="store_true", help="do not send submissions that fail the check")
+    q.add_argument("--allow-invalid", action="store_true",
+                   help="send the file although some records fail the check (they are dead-lettered); exit 1")
+    q.add_argument("--skip-invalid", action="store_true",
+                   help="send the valid records only, drop those that fail the check; exit 1 if any did")
     q.add_argument("--quiet", action="store_true", help="no progress lines")
     q.set_defaults(func=_produce)
 
@@ -146,18 +152,19 @@ def _kafka_ready(topic: str | None):
 
 
 def _produce(args) -> int:
-    from ingestion.producer import produce_file
+    from ingestion.producer import checked_records, produce
 
     path = Path(args.file)
     if not path.is_file():
         raise LeapError(f"no such file: {path}", hint="give the path of a JSONL or CSV partner file")
+    records, counts = checked_records(path, args.format, skip_invalid=args.skip_invalid,
+                                      allow_invalid=args.allow_invalid)  # the file first, then the broker
     settings = _kafka_ready(args.topic)
-    counts = produce_file(path, settings, fmt=args.format, topic=args.topic, progress=not args.quiet,
-                          skip_invalid=args.skip_invalid)
+    sent = produce(records, settings, topic=args.topic, progress=not args.quiet)
     invalid = sum(counts["invalid"].values())
-    print(f"produced {counts['sent']} records from {path} to {args.topic or settings.topic} "
+    print(f"produced {sent} records from {path} to {args.topic or settings.topic} "
           f"({counts['valid']} valid, {invalid} invalid)")
     for reason, n in sorted(counts["invalid"].items()):
         print(f"  {reason}: {n}" + (" (skipped)" if args.skip_invalid else " (sent; will be dead-lettered)"),
               file=sys.stderr)
-    return 0
+    return 1 if invalid else 0

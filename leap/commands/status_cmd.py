@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 from leap.config import load_settings
+from leap.errors import EXIT_OK, EXIT_UNAVAILABLE
 
 
 def register(sub) -> None:
-    p = sub.add_parser("status", help="operator view: lag per partition, lake contents, dead-letter counts")
+    p = sub.add_parser("status", help="operator view: lag per partition, lake contents, dead-letter counts",
+                       description="Exit code 0, or 3 when the broker does not answer (the lag is then unknown; "
+                                   "the lake and dead-letter counts are shown all the same).")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)
 
@@ -32,4 +35,5 @@ def _run(args) -> int:
         }, indent=2))
     else:
         print(render(report, settings))
-    return 0
+    # the lake and dead-letter counts are shown all the same; the exit code says the lag is unknown
+    return EXIT_OK if report.broker_up else EXIT_UNAVAILABLE

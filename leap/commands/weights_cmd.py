@@ -22,6 +22,7 @@ from leap.errors import LeapError
 def register(sub) -> None:
     p = sub.add_parser("weights", help="survey weights: raking to population margins",
                        description="Survey weights computed by the platform (equal to R survey's rake()).")
+    p.set_defaults(uses_data_dir=False)  # files given on the command line
     wsub = p.add_subparsers(dest="weights_command", metavar="SUBCOMMAND", required=True)
     r = wsub.add_parser(
         "rake", help="rake a sample to population margins; writes id, weight",
