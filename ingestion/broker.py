@@ -79,19 +79,23 @@ def ensure_topics(settings: Settings, partitions: int | None = None) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    from ingestion.dlq import DLQ_RETENTION_DAYS
+
     require_broker(settings)
     parts = partitions or settings.topic_partitions
     replication = settings.topic_replication
     # On a cluster, acks=all waits for min.insync.replicas copies: 2 of 3 survives one lost broker.
     configs = {"min.insync.replicas": str(min(2, replication - 1))} if replication >= 3 else {}
     wanted = {settings.topic: parts, settings.dlq_topic: max(1, parts // 2)}
+    # the dead letters hold raw respondent ids: kept DLQ_RETENTION_DAYS (docs/operations.md#dead-letters)
+    extra = {settings.dlq_topic: {"retention.ms": str(DLQ_RETENTION_DAYS * 24 * 3600 * 1000)}}
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="leap-admin",
                              request_timeout_ms=15000)
     try:
         for name, n in wanted.items():
             try:
                 admin.create_topics([NewTopic(name, num_partitions=n, replication_factor=replication,
-                                              topic_configs=configs)])
+                                              topic_configs={**configs, **extra.get(name, {})})])
                 log.info("created topic %s with %d partitions", name, n)
             except TopicAlreadyExistsError:
                 pass
