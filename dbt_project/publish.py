@@ -6,6 +6,12 @@ the ``restricted`` schema and never leave the warehouse) is written as Parquet u
 (tables in its main schema), both replaced atomically: readers see the old or the new version,
 never half of one. A mart whose content is unchanged since the last publish is carried over, not
 written again (:func:`publish`).
+
+What BI sees is documented where it reads: the dbt descriptions of every mart and column (persisted
+in the warehouse as comments) become the snapshot's comments (``duckdb_columns().comment``), and the
+Parquet directory has ``data_dictionary.csv`` (table, column, type, description). Column types are the
+same in both: a HUGEINT (DuckDB's type for a sum of integers, which Parquet would store as a double) is
+published as BIGINT.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Published:
 
 
 MANIFEST = ".content-hashes.json"  # in the Parquet directory, swapped with it: what each file holds
+DICTIONARY = "data_dictionary.csv"  # in the Parquet directory: every published column and its description
 
 
 def publish(settings: Settings) -> Published:
@@ -62,6 +69,8 @@ def publish(settings: Settings) -> Published:
             con.execute("set enable_progress_bar = false")
             con.execute(f"attach '{source}' as wh (read_only)")
             counts, hashes = _export(con, staged_marts, old_files, layout.published_marts)
+            _copy_comments(con, list(counts))
+            con.execute(f"copy ({DICTIONARY_SQL}) to '{staged_marts / DICTIONARY}' (header, delimiter ',')")
             con.execute("detach wh")
         finally:
             con.close()
@@ -84,14 +93,49 @@ def _export(con, staged_marts: Path, old_files: dict[str, str], published_marts:
         con.execute(f"drop table main.{stale}")
     counts, hashes = {}, {}
     for t in tables:
-        counts[t], hashes[t] = _content_hash(con, f"wh.marts.{t}")
+        published = f"(select {_published_columns(con, t)} from wh.marts.{t})"  # as the snapshot holds it
+        counts[t], hashes[t] = _content_hash(con, published)
         if t not in kept or _content_hash(con, f"main.{t}")[1] != hashes[t]:
             # the snapshot holds the marts in its main schema: `select * from dim_items`
-            con.execute(f"create or replace table main.{t} as select * from wh.marts.{t}")
+            con.execute(f"create or replace table main.{t} as select * from {published}")
         parquet = staged_marts / (t + ".parquet")
         if old_files.get(t) != hashes[t] or not _link(published_marts / parquet.name, parquet):
             con.execute(f"copy main.{t} to '{parquet}' (format parquet)")
     return counts, hashes
+
+
+def _published_columns(con, table: str) -> str:
+    """The select list of a mart: its columns, HUGEINT ones cast to BIGINT (counts; the cast fails
+    rather than wrap if one ever did not fit), so that DuckDB and Parquet give the same type."""
+    cols = con.execute("select column_name, data_type from duckdb_columns() where database_name = 'wh' and "
+                       "schema_name = 'marts' and table_name = ? order by column_index", [table]).fetchall()
+    return ", ".join(f'"{c}"::bigint as "{c}"' if kind in ("HUGEINT", "UHUGEINT") else f'"{c}"' for c, kind in cols)
+
+
+def _copy_comments(con, tables: list[str]) -> None:
+    """The warehouse's comments on the marts and their columns (dbt's descriptions), onto the snapshot
+    (applied on every publish: a description can change while the data do not)."""
+    def quoted(text: str | None) -> str:
+        return "null" if text is None else "'" + text.replace("'", "''") + "'"
+
+    for t, comment in con.execute("select table_name, comment from duckdb_tables() where database_name = 'wh' "
+                                  "and schema_name = 'marts'").fetchall():
+        if t in tables:
+            con.execute(f"comment on table main.{t} is {quoted(comment)}")
+    for t, c, comment in con.execute("select table_name, column_name, comment from duckdb_columns() where "
+                                     "database_name = 'wh' and schema_name = 'marts'").fetchall():
+        if t in tables:
+            con.execute(f'comment on column main.{t}."{c}" is {quoted(comment)}')
+
+
+# every published column: what a reader of the Parquet files has in place of the snapshot's comments
+DICTIONARY_SQL = """
+    select c.table_name as "table", c.column_name as "column", c.data_type as type,
+        coalesce(c.comment, '') as description, coalesce(t.comment, '') as table_description
+    from duckdb_columns() as c
+    inner join duckdb_tables() as t using (database_name, schema_name, table_name)
+    where c.database_name = current_database() and c.schema_name = 'main'
+    order by c.table_name, c.column_index"""
 
 
 def _content_hash(con, table: str) -> tuple[int, str]:

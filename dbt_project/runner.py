@@ -36,7 +36,9 @@ def dbt(settings: Settings, *args: str, quiet: bool = False) -> subprocess.Compl
     settings.layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
     settings.layout.restricted.mkdir(parents=True, exist_ok=True)  # external models write there
     with warehouse_lock(settings):
-        proc = subprocess.run(cmd, env=dbt_env(settings), text=True,
+        # colours only for a person at a terminal (captured or piped output would show the escape codes)
+        colours = not quiet and sys.stdout.isatty()
+        proc = subprocess.run(cmd, env={**dbt_env(settings), "DBT_USE_COLORS": str(colours).lower()}, text=True,
                               stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout or "").splitlines()[-25:]) if quiet else ""

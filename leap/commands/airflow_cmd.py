@@ -29,7 +29,7 @@ def register(sub) -> None:
     r.add_argument("--keep-broker", action="store_true", help="leave the embedded broker running afterwards")
     r.set_defaults(func=_run_all)
     u = asub.add_parser("ui", help="how to open the Airflow UI on the local home (--launch to start it)")
-    u.add_argument("--port", type=int, default=8080)
+    u.add_argument("--port", type=int, default=8080, help="the UI's port on 127.0.0.1 (default 8080)")
     u.add_argument("--launch", action="store_true", help="run `airflow standalone` now (Ctrl-C to stop)")
     u.set_defaults(func=_ui)
 
@@ -57,15 +57,19 @@ def _ui(args) -> int:
 
     settings = load_settings()
     init_airflow(settings)
-    env = airflow_env(settings, retries=2)
-    env["AIRFLOW__API__PORT"] = str(args.port)
-    keys = ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__LOAD_EXAMPLES", "LEAP_DATA_DIR",
-            "AIRFLOW__API__PORT")
+    env = airflow_env(settings, port=args.port)
+    keys = ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__LOAD_EXAMPLES",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS",
+            "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "LEAP_DATA_DIR", "LEAP_AIRFLOW_RETRIES",
+            "LEAP_AIRFLOW_RETRY_DELAY_SECONDS", "PYTHONPATH")
     exports = " ".join(f"{k}={shlex.quote(env[k])}" for k in keys)
     print("Open the Airflow UI on the local home (SQLite; the DAG runs of `leap airflow run-all` are there):")
     print(f"  {exports} {airflow_exe()} standalone")
-    print(f"  then browse http://localhost:{args.port} (user `admin`; the password is printed by standalone and "
+    print(f"  then browse http://127.0.0.1:{args.port} (user `admin`; the password is printed by standalone and "
           f"kept in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)")
+    print("  DAGs start paused: unpause the ones the scheduler should run on its own (toggle in the UI, or "
+          "`airflow dags unpause leap_ingestion_drain` ... with the variables above); see docs/orchestration.md")
     if args.launch:
         os.execvpe(airflow_exe(), [airflow_exe(), "standalone"], env)
     return 0

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from leap.orchestration.assets import WAREHOUSE_POOL
 
+PROGRESS = "==> "  # lines the runner echoes to the terminal as they come (the rest goes to the log file)
+
 
 def _ensure_pool() -> None:
     from airflow.models.pool import Pool
@@ -48,9 +50,12 @@ def run_plan(plan: list[dict], dags_folder: str) -> list[dict]:
     results = []
     for step in plan:
         t = time.perf_counter()
-        print(f"==> airflow: {step['dag_id']} {json.dumps(step.get('conf') or {})}", file=sys.stderr, flush=True)
+        print(f"{PROGRESS}airflow: {step['dag_id']} {json.dumps(step.get('conf') or {})}", file=sys.stderr, flush=True)
         dr = bag.get_dag(step["dag_id"]).test(run_conf=step.get("conf") or {})
         results.append({**_outcome(dr), "seconds": round(time.perf_counter() - t, 2)})
+        states = list(results[-1]["tasks"].values())
+        print(f"{PROGRESS}airflow: {step['dag_id']} {results[-1]['state']} in {results[-1]['seconds']:.1f} s "
+              f"({states.count('success')} of {len(states)} tasks succeeded)", file=sys.stderr, flush=True)
         if results[-1]["state"] != "success":
             break
     return results

@@ -31,18 +31,31 @@ DAG_ORDER = ("leap_ingestion_drain", "leap_validation", "leap_warehouse_build", 
              "leap_scoring", "leap_growth", "leap_school_reports", "leap_partner_refresh")
 
 
-def airflow_env(settings: Settings, *, retries: int = 0) -> dict[str, str]:
-    """The environment of the local Airflow: home, SQLite DB, dags folder, no examples."""
+UI_PORT = 8080  # `leap airflow ui` default
+
+
+def airflow_env(settings: Settings, *, port: int = UI_PORT) -> dict[str, str]:
+    """The environment of the local Airflow home, the same for `run-all` and `ui` (so the DAGs
+    serialize the same and keep one version): SQLite DB, the repo's DAGs, no examples; the API server
+    on loopback at ``port`` and the tasks told where its execution API is (else they call :8080);
+    as many task processes as cores; no retries (the local home fails fast; deployments keep the
+    DAGs' production defaults of 2 retries, 5 minutes apart)."""
     home = settings.layout.airflow_home
+    base = f"http://127.0.0.1:{port}"
     return {**os.environ,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS": "True",
+            "AIRFLOW__CORE__PARALLELISM": str(os.cpu_count() or 2),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
             "LEAP_DATA_DIR": str(settings.data_dir),
-            "LEAP_AIRFLOW_RETRIES": str(retries),
+            "LEAP_AIRFLOW_RETRIES": "0",
             "LEAP_AIRFLOW_RETRY_DELAY_SECONDS": "5",
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
 
@@ -81,7 +94,11 @@ def default_plan(school_year: str, reference_term: str = "fall") -> list[dict]:
 
 def run_dags(settings: Settings, plan: list[dict], *, log_to: Path | None = None) -> list[dict]:
     """Run DAGs in order through Airflow (``dag.test()`` in a child process); return each run's
-    state, task states and XComs. Raises LeapError when a run does not succeed."""
+    state, task states and XComs. The child's output goes to ``log_to``; its progress lines (a DAG
+    starting, and its outcome with the time) are echoed to stderr as they come. Raises LeapError when a
+    run does not succeed, naming the failed task and its own error."""
+    from leap.orchestration.dagrun import PROGRESS
+
     init_airflow(settings)
     with tempfile.TemporaryDirectory(prefix="leap-airflow-") as tmp:
         plan_file, out_file = Path(tmp) / "plan.json", Path(tmp) / "result.json"
@@ -89,15 +106,43 @@ def run_dags(settings: Settings, plan: list[dict], *, log_to: Path | None = None
         log_to = log_to or settings.layout.airflow_home / "logs" / "run-dags.log"
         log_to.parent.mkdir(parents=True, exist_ok=True)
         with open(log_to, "w") as log:
-            proc = subprocess.run([sys.executable, "-m", "leap.orchestration.dagrun", str(plan_file), str(out_file)],
-                                  env=airflow_env(settings), stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            proc = subprocess.Popen([sys.executable, "-m", "leap.orchestration.dagrun", str(plan_file),
+                                     str(out_file)], env=airflow_env(settings), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, cwd=REPO, text=True, errors="replace")
+            for line in proc.stdout:
+                log.write(line)
+                if line.startswith(PROGRESS):
+                    print(line.rstrip(), file=sys.stderr, flush=True)
+            proc.wait()
         results = json.loads(out_file.read_text()) if out_file.exists() else []
     if proc.returncode != 0:
-        failed = [r for r in results if r["state"] != "success"]
-        detail = json.dumps(failed[-1]["tasks"]) if failed else _tail(log_to)
-        raise LeapError(f"Airflow run failed ({failed[-1]['dag_id'] if failed else 'before any DAG ran'}): {detail}",
-                        hint=f"see {log_to} and the task logs under {settings.layout.airflow_home / 'logs'}")
+        raise _run_failed(settings, [r for r in results if r["state"] != "success"], log_to)
     return results
+
+
+def _run_failed(settings: Settings, failed: list[dict], log_to: Path) -> LeapError:
+    """The failed DAG run as an error: the failed task(s) and the last exception in the run's log."""
+    hint = f"the whole run's log: {log_to}; task logs under {settings.layout.airflow_home / 'logs'}"
+    if not failed:
+        return LeapError(f"Airflow run failed before any DAG ran:\n{_tail(log_to)}", hint=hint)
+    tasks = [t for t, state in failed[-1]["tasks"].items() if state == "failed"] or ["(none marked failed)"]
+    cause = _last_exception(log_to)
+    return LeapError(f"Airflow run failed ({failed[-1]['dag_id']}): task {', '.join(tasks)} failed"
+                     + (f": {cause}" if cause else ""), hint=hint)
+
+
+def _last_exception(path: Path) -> str:
+    """The last exception line of the last traceback in a log (what a failed task raised), or ''."""
+    lines = _tail(path, 2000).splitlines()
+    starts = [i for i, line in enumerate(lines) if line.lstrip().startswith("Traceback (most recent call last)")]
+    if not starts:
+        return ""
+    indent = len(lines[starts[-1]]) - len(lines[starts[-1]].lstrip())
+    for line in lines[starts[-1] + 1:]:
+        body = line[indent:] if len(line) - len(line.lstrip()) >= indent else line
+        if body and not body[0].isspace():
+            return body.strip()
+    return ""
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -125,6 +170,7 @@ def _produce_school_year(settings: Settings, summary: RunSummary, *, seed: int, 
     _install_enrolment(settings, sim)
     summary.valid_unique = sim.valid_unique
     summary.seconds["simulate+produce"] = time.perf_counter() - t
+    _step(f"produced {summary.produced:,} records in {summary.seconds['simulate+produce']:.1f} s")
 
 
 def _install_enrolment(settings: Settings, sim) -> None:
@@ -161,6 +207,7 @@ def run_all(settings: Settings, *, school_year: str = "2024-25", seed: int = 202
         plan = plan or default_plan(school_year)
         if through == "airflow":
             t = time.perf_counter()
+            _step("airflow: set up the local home (SQLite; the first time takes ~20 s)")
             init_airflow(settings)
             summary.seconds["airflow init"] = time.perf_counter() - t
             results = run_dags(settings, plan)

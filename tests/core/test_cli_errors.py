@@ -238,3 +238,13 @@ def test_a_partner_file_with_invalid_records_is_refused_unless_allowed(platform,
     clean = _partner_csv(tmp_path, partner_events[:10])
     assert main(["produce", str(clean), "--quiet"]) == EXIT_OK
     assert _topic_records(platform) == 31
+
+
+def test_a_dbt_failure_reads_without_colour_codes(leap_env):
+    """dbt's output captured for an error message (or piped) has no terminal escape codes."""
+    from dbt_project.runner import dbt
+    from leap.errors import LeapError
+
+    with pytest.raises(LeapError) as failed:
+        dbt(leap_env, "run-operation", "no_such_macro", quiet=True)
+    assert "no_such_macro" in failed.value.message and "\x1b[" not in failed.value.message

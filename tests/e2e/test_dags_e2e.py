@@ -101,6 +101,19 @@ def flow(tmp_path_factory, kafka_server):
                "state2": state2}
 
 
+def test_a_failed_run_names_the_task_and_its_own_error(flow, capfd):
+    """The task's exception, not a dump of task states; progress lines on stderr as the DAG runs."""
+    from leap.errors import LeapError
+
+    with pytest.raises(LeapError) as failed:
+        run_dags(flow["settings"], [{"dag_id": "leap_calibration", "conf": {"school_year": "1999-00", "term": "fall"}}])
+    message = failed.value.message
+    assert "Airflow run failed (leap_calibration): task calibrate failed" in message, message
+    assert "no respondents in 1999-00 fall" in message, message
+    err = capfd.readouterr().err
+    assert "==> airflow: leap_calibration {" in err and "==> airflow: leap_calibration failed in" in err, err
+
+
 def test_every_dag_run_succeeds_in_asset_order(flow):
     first = flow["first"]
     assert list(first) == list(CORE)

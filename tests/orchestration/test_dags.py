@@ -54,7 +54,7 @@ def parsed(tmp_path_factory):
 
     mp = pytest.MonkeyPatch()
     mp.setenv("LEAP_DATA_DIR", str(tmp_path_factory.mktemp("dagbag") / "data"))
-    env = airflow_env(load_settings(), retries=2)
+    env = airflow_env(load_settings())
     env.pop("LEAP_AIRFLOW_RETRIES")  # the production defaults
     env.pop("LEAP_AIRFLOW_RETRY_DELAY_SECONDS")
     mp.undo()

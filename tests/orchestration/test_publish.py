@@ -64,3 +64,33 @@ def test_unchanged_marts_are_carried_over_and_changed_ones_rewritten(leap_env):
     assert publish(settings).tables == {"b": 11}
     assert set(_snapshot(settings)) == {"b"}
     assert not (settings.layout.published_marts / "a.parquet").exists()
+
+
+def test_comments_dictionary_and_types_are_published(leap_env):
+    """dbt's descriptions (warehouse comments) reach the snapshot and data_dictionary.csv; a HUGEINT
+    count is a BIGINT in both the snapshot and the Parquet file; the carry-over still works with it."""
+    import csv
+
+    settings = leap_env
+    _warehouse(settings, "create table marts.c as select range::int as k, sum(range)::hugeint as n_in_category "
+                         "from range(5) group by all; comment on table marts.c is 'Counts per k.'; "
+                         "comment on column marts.c.n_in_category is 'Respondents in the category (it''s a count).'")
+    publish(settings)
+    con = duckdb.connect(str(settings.layout.published_duckdb), read_only=True)
+    try:
+        cols = dict(con.execute("select column_name, data_type || ' ' || coalesce(comment, '-') from duckdb_columns() "
+                                "where table_name = 'c'").fetchall())
+        table_comment = con.execute("select comment from duckdb_tables() where table_name = 'c'").fetchone()[0]
+    finally:
+        con.close()
+    assert cols == {"k": "INTEGER -", "n_in_category": "BIGINT Respondents in the category (it's a count)."}
+    assert table_comment == "Counts per k."
+    parquet = settings.layout.published_marts / "c.parquet"
+    assert dict(duckdb.sql(f"select column_name, column_type from (describe from '{parquet}')").fetchall()) == \
+        {"k": "INTEGER", "n_in_category": "BIGINT"}
+    rows = list(csv.DictReader((settings.layout.published_marts / "data_dictionary.csv").open()))
+    assert {(r["table"], r["column"], r["type"], r["description"]) for r in rows} == {
+        ("c", "k", "INTEGER", ""), ("c", "n_in_category", "BIGINT", "Respondents in the category (it's a count).")}
+    inode = _inode(settings, "c")
+    publish(settings)  # unchanged, HUGEINT and all: carried over
+    assert _inode(settings, "c") == inode
