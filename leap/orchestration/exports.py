@@ -1,10 +1,10 @@
 """Partner exports: per partner (sample) and school year, the school results and growth as CSV and
 Parquet plus a manifest (row counts, sha256 checksums), ready to hand over.
 
-Only suppressed-safe marts leave the platform: published marts with an ``is_suppressed`` column
-(cells under the minimum n already carry null estimates) and a ``school_year`` column, restricted
-to the partner's schools (their ``sample`` column, or ``school_id`` joined to ``dim_schools``).
-Respondent-level marts never qualify.
+Only the marts listed in :data:`EXPORTED_MARTS` leave the platform: aggregate, suppressed-safe
+(an ``is_suppressed`` column; cells under the minimum n already carry null estimates), with a
+``school_year`` column, restricted to the partner's schools (their ``sample`` column, or ``school_id``
+joined to ``dim_schools``). Respondent-level marts are never published, so never listed.
 
 Doubles are rounded to 6 decimals: DuckDB's parallel sums can differ in the last bits between two
 builds of the same data, and a partner must get the same bytes for the same results.
@@ -27,24 +27,38 @@ from leap.config import Settings
 from leap.errors import LeapError
 from leap.fsutil import sha256_file, write_atomic
 
+# What leaves the platform for a partner: an explicit list (a mart is exported because it is named here,
+# never because its columns look right), each with how its rows are tied to the partner: the mart's
+# own ``sample`` column, or ``school_id`` joined to ``dim_schools``. Every one is aggregate and carries
+# ``is_suppressed`` (cells under the minimum n have null estimates) and ``school_year``; checked here at
+# export time and by tests/orchestration/test_exports_list.py.
+EXPORTED_MARTS = {
+    "fct_group_scale_means": "sample",
+    "fct_item_response_distribution": "sample",
+    "fct_item_top_box_shares": "sample",
+    "fct_school_growth": "school_id",
+    "fct_school_item_distribution": "school_id",
+    "fct_school_item_top_box": "sample",
+    "fct_school_scale_scores": "sample",
+    "fct_school_subgroup_scores": "school_id",
+    "fct_score_level_distribution": "sample",
+}
+
 
 def exportable_marts(con) -> dict[str, str]:
-    """Suppressed-safe marts of the published snapshot → how their rows are tied to a partner
-    (``sample`` column, or ``school_id`` joined to ``dim_schools``)."""
+    """:data:`EXPORTED_MARTS`, after checking each in the published snapshot: present, with
+    ``is_suppressed``, ``school_year`` and the column that ties it to a partner."""
     cols: dict[str, set[str]] = {}
     for table, column in con.execute("select table_name, column_name from duckdb_columns() "
-                                     "where schema_name = 'main'").fetchall():
+                                     "where schema_name = 'main' and not internal").fetchall():
         cols.setdefault(table, set()).add(column)
-    out = {}
-    for table in sorted(cols):
-        c = cols[table]
-        if not {"is_suppressed", "school_year"} <= c:
-            continue
-        if "sample" in c:
-            out[table] = "sample"
-        elif "school_id" in c and "sample" in cols.get("dim_schools", set()):
-            out[table] = "school_id"
-    return out
+    for table, how in EXPORTED_MARTS.items():
+        need = {"is_suppressed", "school_year", how}
+        if not need <= cols.get(table, set()):
+            raise LeapError(f"the published mart {table} lacks {', '.join(sorted(need - cols.get(table, set())))}; "
+                            "it cannot be exported", hint="rebuild and publish the warehouse "
+                            "(`leap warehouse build`), or update EXPORTED_MARTS in leap/orchestration/exports.py")
+    return dict(EXPORTED_MARTS)
 
 
 def _query(table: str, how: str) -> str:
