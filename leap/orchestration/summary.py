@@ -53,7 +53,7 @@ class RunSummary:
                  f"  item bank calibration:           {self.calibration_id or '-'}",
                  f"  schools scored:                  {self.schools_scored:,} of {self.schools:,}",
                  f"  schools with significant growth: {self.schools_significant_growth:,} of {self.schools_scored:,} "
-                 "(fall to spring, on at least one instrument x scale, matched design, 95%)",
+                 "(fall to spring, on at least one instrument x scale, all respondents as in the school reports, 95%)",
                  f"    school x instrument x scale cells significant: {self.growth_cells_significant:,} of "
                  f"{self.growth_cells:,}",
                  "  weights (instrument x term x sample groups): "
@@ -100,9 +100,10 @@ def school_counts(settings: Settings, summary: RunSummary) -> RunSummary:
             summary.schools_scored = one("select count(distinct school_id) from main.fct_school_scale_scores "
                                          "where school_year = ?")[0]
         if "fct_school_growth" in tables:
+            # the headline design, the one the school reports show (docs/scoring.md#which-growth-is-the-headline)
             schools, cells, significant = one(
-                "select count(distinct school_id) filter (where is_significant_matched), count(*), "
-                "count(*) filter (where is_significant_matched) from main.fct_school_growth where school_year = ?")
+                "select count(distinct school_id) filter (where is_significant_unmatched), count(*), "
+                "count(*) filter (where is_significant_unmatched) from main.fct_school_growth where school_year = ?")
             summary.schools_significant_growth, summary.growth_cells = schools, cells
             summary.growth_cells_significant = significant
         if "fct_weighting_diagnostics" in tables:
