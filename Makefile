@@ -17,6 +17,7 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 	@scripts/system_packages.sh
 	@infra/kafka/fetch.sh
+	@$(BIN)/python infra/gx-assets/fetch.py
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -4,6 +4,10 @@ The runner stores each file's GE result document under ``lake/_validation/gx_res
 module loads the newest ``limit`` of them per suite into
 an in-memory GE context with the committed suites and lets GE's site builder render them into
 ``$LEAP_DATA_DIR/docs/gx/`` (``index.html``). Nothing here runs during validation.
+
+The pages work offline: GE's templates load their scripts, styles and fonts from CDNs, so the pinned
+copies ``make setup`` fetched (``infra/gx-assets/fetch.py``, into ``.deps/gx-assets/``) are copied into
+the site and every page is rewritten to load them (:mod:`expectations.docs_assets`).
 """
 
 from __future__ import annotations
@@ -51,7 +55,13 @@ def _context(site: Path):
 
 
 def build_docs(settings: Settings, limit: int = 200) -> tuple[Path, int]:
-    """Render Data Docs; returns (index.html, number of validation results rendered)."""
+    """Render Data Docs, offline; returns (index.html, number of validation results rendered).
+
+    A LeapError before anything is written when the pinned scripts and styles are not fetched.
+    """
+    from expectations.docs_assets import load_assets, make_offline
+
+    bundle = load_assets()
     g, context = _context(docs_dir(settings))
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
@@ -78,4 +88,5 @@ def build_docs(settings: Settings, limit: int = 200) -> tuple[Path, int]:
                                          RunIdentifier(run_name=run_dir.name), batch)
         store.set(key, result)
     context.build_data_docs(site_names=["leap"])
+    make_offline(site, bundle)
     return site / "index.html", len(files)

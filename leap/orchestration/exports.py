@@ -33,6 +33,7 @@ from leap.fsutil import sha256_file, write_atomic
 # ``is_suppressed`` (cells under the minimum n have null estimates) and ``school_year``; checked here at
 # export time and by tests/orchestration/test_exports_list.py.
 EXPORTED_MARTS = {
+    "fct_group_scale_comparisons": "sample",
     "fct_group_scale_means": "sample",
     "fct_item_response_distribution": "sample",
     "fct_item_top_box_shares": "sample",

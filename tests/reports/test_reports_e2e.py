@@ -264,3 +264,68 @@ def test_subgroup_scores_equal_the_reference_estimator_with_small_groups_pooled(
     assert (shown.mean_scaled_score - shown.mean_ref).abs().max() < 1e-9
     assert ((shown.mean_scaled_score_se - shown.se_ref).abs() <= 1e-9 * shown.se_ref).all()
     assert merged[merged.is_suppressed].mean_scaled_score.isna().all()
+
+
+def _quickstart_sql() -> dict[str, str]:
+    """The SQL blocks of docs/analyst-quickstart.md, by their first line (-- Q1, -- Q2, -- Q3)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "analyst-quickstart.md").read_text()
+    blocks = re.findall(r"```sql\n(-- (Q\d)\n.*?)```", text, flags=re.S)
+    return {name: sql for sql, name in blocks}
+
+
+def test_the_analyst_quickstart_answers_its_questions(reported):
+    """The documented queries run on the published snapshot, and their answers are what an independent
+    computation gives: Q2's schools by Benjamini-Hochberg (leap.inference) over each school's tests,
+    Q3's means and differences from the respondents by weights.estimates (checked against R svymean)."""
+    import numpy as np
+
+    from dbt_project.publish import publish
+    from leap.inference import bh_qvalues
+    from weights.estimates import compare_means, weighted_mean
+
+    settings, _ = reported
+    publish(settings)
+    sql = _quickstart_sql()
+    assert sorted(sql) == ["Q1", "Q2", "Q3"]
+    snapshot = settings.layout.published_duckdb
+    q1 = _q(snapshot, sql["Q1"])
+    assert list(q1.term) == ["fall", "spring"] and q1.wording.str.contains("move ahead").all()
+    few = q1.n_schools < 5
+    assert (q1.caution.notna() == (few | q1.top_box_pct.isna())).all()
+    assert q1.caution[few & q1.top_box_pct.notna()].str.contains("indicative").all()
+
+    growth = _q(snapshot, f"select * from fct_school_growth where school_year = '{YEAR}'")
+    growth["q_ref"] = growth.groupby("school_id")["growth_unmatched_p"].transform(lambda p: bh_qvalues(p.to_numpy()))
+    expected = growth[(growth.component == "LL") & ~growth.is_suppressed & (growth.q_ref < 0.05)
+                      & (growth.growth_unmatched > 0)]
+    q2 = _q(snapshot, sql["Q2"])
+    assert sorted(zip(q2.school_id, q2.instrument, strict=True)) == \
+        sorted(zip(expected.school_id, expected.instrument, strict=True))
+    assert np.allclose(q2.sort_values(["school_id", "instrument"]).q_value,
+                       expected.sort_values(["school_id", "instrument"]).q_ref, rtol=1e-12)
+
+    scores = _q(settings.layout.warehouse, f"""select instrument, term, grade_band, sample, school_id, scaled_score,
+            coalesce(analysis_weight, 1.0) as w from restricted.fct_respondent_scores
+        where is_scored and component = 'LD' and school_year = '{YEAR}'""")
+    q3 = _q(snapshot, sql["Q3"])
+    both = set(scores.grade_band[scores["sample"] == "nextgen"]) & set(scores.grade_band[scores["sample"] == "national"])
+    assert set(q3.grade_band) == both | {"all"}  # a row where both samples have scores, and all grades
+    checked = 0
+    for row in q3.itertuples():
+        cell = scores[(scores.instrument == row.instrument) & (scores.term == row.term)]
+        if row.grade_band != "all":
+            cell = cell[cell.grade_band == row.grade_band]
+        est = {s: weighted_mean(g.scaled_score, g.w, cluster=g.school_id) for s, g in cell.groupby("sample")}
+        if pd.notna(row.nextgen):
+            assert abs(row.nextgen - est["nextgen"]["mean"]) < 1e-9 and abs(row.national - est["national"]["mean"]) < 1e-9
+        if row.comparison_status == "compared":
+            ref = compare_means(est["national"], est["nextgen"])
+            assert abs(row.difference - ref["difference"]) < 1e-9 and abs(row.p_value - ref["p_value"]) < 1e-9
+            assert row.ci_low < row.difference < row.ci_high
+            checked += 1
+        elif row.comparison_status == "too_few_schools":
+            assert min(row.n_schools, row.n_schools_reference) < 5 and pd.isna(row.difference)
+    assert checked > 0 or (q3.comparison_status != "compared").all()

@@ -7,11 +7,11 @@
 --   p_value = P(|T_df| >= |t|);  q_value = Benjamini-Hochberg over the family of one comparison
 --   (instrument x year x term x comparison variable x pair: every item and grade band of it);
 --   is_significant_95 when p < 0.05 (the per-test rate), is_significant_fdr when q < 0.05.
+-- The test itself (status, t, p, q): macros/group_comparison.sql, shared with fct_group_scale_comparisons.
 -- Comparisons: each non-national sample against the national sample (by grade band), and every pair of
 -- levels of a student subgroup variable within the national sample. comparison_status says what is
 -- shown: 'compared'; 'suppressed' when either group is under var('min_cell_n') respondents or has no
 -- standard error; 'too_few_schools' when either has fewer than var('min_schools_per_group') schools.
-{%- set min_schools = var('min_schools_per_group') %}
 with samples as (
     select * from {{ ref('fct_item_top_box_shares') }}
 ),
@@ -22,7 +22,7 @@ sample_pairs as (
         'sample' as comparison_variable, a.sample as group_a, b.sample as group_b,
         a.n_respondents as n_a, b.n_respondents as n_b, a.n_schools as n_schools_a, b.n_schools as n_schools_b,
         a.n_schools + b.n_schools - 2 as df,
-        a.top_box_pct as pct_a, b.top_box_pct as pct_b,
+        a.top_box_pct as est_a, b.top_box_pct as est_b,
         a.top_box_pct_se as se_a, b.top_box_pct_se as se_b
     from samples as a
     inner join samples as b
@@ -45,7 +45,7 @@ subgroup_pairs as (
         a.subgroup_variable as comparison_variable, a.subgroup_level as group_a, b.subgroup_level as group_b,
         a.n_respondents as n_a, b.n_respondents as n_b, a.n_schools as n_schools_a, b.n_schools as n_schools_b,
         least(a.n_schools, b.n_schools) - 1 as df,
-        a.pct as pct_a, b.pct as pct_b, a.se as se_a, b.se as se_b
+        a.pct as est_a, b.pct as est_b, a.se as se_a, b.se as se_b
     from subgroups as a
     inner join subgroups as b
         on a.instrument = b.instrument and a.school_year = b.school_year and a.term = b.term
@@ -59,58 +59,17 @@ pairs as (
     select * from subgroup_pairs
 ),
 
-tested as (
-    select
-        *,
-        case
-            when pct_a is null or pct_b is null or se_a is null or se_b is null then 'suppressed'
-            when n_schools_a < {{ min_schools }} or n_schools_b < {{ min_schools }} then 'too_few_schools'
-            else 'compared'
-        end as comparison_status,
-        pct_a - pct_b as difference_pct,
-        sqrt(power(se_a, 2) + power(se_b, 2)) as difference_se
-    from pairs
-),
-
-with_p as (
-    select
-        *,
-        case when comparison_status = 'compared' and difference_se > 0
-            then t_two_sided_p(difference_pct / difference_se, df)
-            when comparison_status = 'compared' and difference_pct = 0 then 1.0
-            when comparison_status = 'compared' then 0.0
-        end as p_value
-    from tested
-),
-
-ranked as (
-    select
-        *,
-        count(p_value) over family as n_tests,
-        row_number() over (partition by instrument, school_year, term, comparison_variable, group_a, group_b
-                           order by p_value asc nulls last, item_id, grade_band) as p_rank
-    from with_p
-    window family as (partition by instrument, school_year, term, comparison_variable, group_a, group_b)
-),
-
-with_q as (
-    select
-        *,
-        case when p_value is not null then least(1.0, min(p_value * n_tests / p_rank) over (
-            partition by instrument, school_year, term, comparison_variable, group_a, group_b
-            order by p_value desc nulls first, p_rank desc rows between unbounded preceding and current row))
-        end as q_value
-    from ranked
-)
+{{ group_comparison('pairs', ['instrument', 'school_year', 'term', 'comparison_variable', 'group_a', 'group_b'],
+                    ['item_id', 'grade_band']) }}
 
 select
     instrument, school_year, term, item_id, grade_band, comparison_variable, group_a, group_b,
     n_a, n_b, n_schools_a, n_schools_b,
     comparison_status,
     comparison_status = 'suppressed' as is_suppressed,
-    case when comparison_status <> 'suppressed' then pct_a end as pct_a,
-    case when comparison_status <> 'suppressed' then pct_b end as pct_b,
-    case when comparison_status = 'compared' then difference_pct end as difference_pct,
+    case when comparison_status <> 'suppressed' then est_a end as pct_a,
+    case when comparison_status <> 'suppressed' then est_b end as pct_b,
+    case when comparison_status = 'compared' then difference end as difference_pct,
     case when comparison_status = 'compared' then difference_se end as difference_se,
     case when comparison_status = 'compared' then df end as df,
     p_value,

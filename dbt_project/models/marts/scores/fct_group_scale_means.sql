@@ -1,4 +1,5 @@
--- Grain: one row per instrument x school year x term x scaled component x grade band x sample.
+-- Grain: one row per instrument x school year x term x scaled component x grade band x sample, with
+-- grade_band 'all' for every grade band together (the sample's mean over all grades; fct_group_scale_comparisons).
 -- Weighted mean scaled score of the scored respondents and its SE with schools as primary sampling
 -- units (Taylor linearization; R: svymean(~scaled_score, svydesign(ids = ~school_id, weights = ~w))):
 --     mean = sum(w y) / sum(w);   z_h = sum over school h of w (y - mean) / sum(w)
@@ -7,12 +8,21 @@
 -- weights). The network and national benchmark of the school reports; suppressed under min n.
 {%- set cell = ['instrument', 'school_year', 'term', 'component', 'grade_band', 'sample'] %}
 {%- set ok = "n_respondents >= " ~ var('min_cell_n') %}
-with scores as (
+with scored as (  -- each grade band, and all grade bands together (grade_band 'all')
+    select instrument, school_year, term, component, grade_band, sample, school_id, scaled_score, analysis_weight
+    from {{ ref('fct_respondent_scores') }}
+    where is_scored
+    union all
+    select instrument, school_year, term, component, 'all', sample, school_id, scaled_score, analysis_weight
+    from {{ ref('fct_respondent_scores') }}
+    where is_scored
+),
+
+scores as (
     select {{ cell | join(', ') }}, school_id, scaled_score,
         coalesce(analysis_weight, 1.0) / avg(coalesce(analysis_weight, 1.0)) over (
             partition by {{ cell | join(', ') }}) as w
-    from {{ ref('fct_respondent_scores') }}
-    where is_scored
+    from scored
 ),
 
 means as (
