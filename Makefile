@@ -13,7 +13,8 @@ STAMP  := $(VENV)/.installed
 # setup also installs the Debian packages the platform and the tests need, only when missing
 # (scripts/system_packages.sh: Chromium for the reports, Java 17 + Maven for the embedded Apache
 # Kafka, kcat for the interoperability test), then fetches and verifies the pinned Kafka jars
-# (infra/kafka/fetch.sh, into .deps/kafka/, reused by later setups).
+# (infra/kafka/fetch.sh, into .deps/kafka/, reused by later setups) and the Data Docs' offline
+# scripts and styles (infra/gx-assets/fetch.py, npm tarballs pinned by SHA-256, into .deps/gx-assets/).
 setup: $(STAMP)
 	@scripts/system_packages.sh
 	@infra/kafka/fetch.sh

@@ -47,19 +47,24 @@ EXPORTED_MARTS = {
 
 
 def exportable_marts(con) -> dict[str, str]:
-    """:data:`EXPORTED_MARTS`, after checking each in the published snapshot: present, with
-    ``is_suppressed``, ``school_year`` and the column that ties it to a partner."""
+    """The marts of :data:`EXPORTED_MARTS` that the published snapshot has (one not built yet, e.g.
+    growth before spring, is skipped), after checking that each carries ``is_suppressed``,
+    ``school_year`` and the column that ties it to a partner."""
     cols: dict[str, set[str]] = {}
     for table, column in con.execute("select table_name, column_name from duckdb_columns() "
                                      "where schema_name = 'main' and not internal").fetchall():
         cols.setdefault(table, set()).add(column)
+    out = {}
     for table, how in EXPORTED_MARTS.items():
-        need = {"is_suppressed", "school_year", how}
-        if not need <= cols.get(table, set()):
-            raise LeapError(f"the published mart {table} lacks {', '.join(sorted(need - cols.get(table, set())))}; "
-                            "it cannot be exported", hint="rebuild and publish the warehouse "
-                            "(`leap warehouse build`), or update EXPORTED_MARTS in leap/orchestration/exports.py")
-    return dict(EXPORTED_MARTS)
+        if table not in cols:
+            continue
+        missing = {"is_suppressed", "school_year", how} - cols[table]
+        if missing:
+            raise LeapError(f"the published mart {table} lacks {', '.join(sorted(missing))}; it cannot be exported",
+                            hint="rebuild and publish the warehouse (`leap warehouse build`), or update "
+                                 "EXPORTED_MARTS in leap/orchestration/exports.py")
+        out[table] = how
+    return out
 
 
 def _query(table: str, how: str) -> str:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from expectations.docs_assets import (
-    AssetBundle,
     load_assets,
     make_offline,
     remote_loads,

@@ -26,6 +26,12 @@ def test_only_listed_marts_are_exported_whatever_their_columns():
     assert exportable_marts(_snapshot(tables)) == EXPORTED_MARTS  # the look-alike is not exported
 
 
+def test_a_listed_mart_not_published_yet_is_skipped():
+    tables = _complete()
+    del tables["fct_school_growth"]
+    assert exportable_marts(_snapshot(tables)) == {t: h for t, h in EXPORTED_MARTS.items() if t != "fct_school_growth"}
+
+
 def test_a_listed_mart_that_lost_its_suppression_column_stops_the_export():
     tables = _complete()
     tables["fct_school_growth"] = "'2024-25' as school_year, 'S1' as school_id"
