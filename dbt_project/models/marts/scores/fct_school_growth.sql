@@ -14,7 +14,8 @@
 -- effect_size = growth / pooled within-term SD. Growth is only computed when both terms were scored
 -- with the same calibration. Suppression: unmatched estimates need n >= var('min_cell_n') in both
 -- terms and neither term's school cell hidden in fct_school_scale_scores (complementary suppression
--- included), matched estimates need n_matched >= var('min_cell_n'); counts are always kept.
+-- included), matched estimates need n_matched >= var('min_cell_n') and the unmatched ones shown (else a
+-- hidden term's mean comes back as the matched mean when nearly all answered both); counts are kept.
 {%- set min_n = var('min_cell_n') %}
 with growth_terms as (
     -- fall -> spring: the first and the last term of the school year (terms.csv: term_order)
@@ -158,7 +159,10 @@ growth as (
         case when b.is_same_calibration then sqrt(v.var_growth) end as growth_unmatched_se,
         v.n_union - 2 as growth_unmatched_df,
         coalesce(m.n_matched, 0) as n_matched,
-        coalesce(m.n_matched, 0) < {{ min_n }} as is_suppressed_matched,
+        -- matched estimates only where the unmatched ones are shown too: a hidden term's mean would
+        -- come back as the matched mean when (nearly) every respondent answered both terms
+        coalesce(m.n_matched, 0) < {{ min_n }} or b.n_fall < {{ min_n }} or b.n_spring < {{ min_n }}
+            or not b.is_same_calibration or h.school_id is not null as is_suppressed_matched,
         m.mean_fall_matched, m.mean_spring_matched, m.growth_matched, m.growth_matched_se,
         m.n_matched - 1 as growth_matched_df,
         coalesce(m.n_moved_up, 0) as n_moved_up,

@@ -30,7 +30,7 @@ select
     l.level_order,
     s.n_respondents,
     s.n_schools,
-    s.n_in_category as n_in_level,
+    case when s.n_respondents >= {{ var('min_cell_n') }} then s.n_in_category end as n_in_level,  -- a count per level is a share
     s.n_respondents < {{ var('min_cell_n') }} as is_suppressed,
     case when s.n_respondents >= {{ var('min_cell_n') }} then 100 * s.p end as weighted_pct,
     case when s.n_respondents >= {{ var('min_cell_n') }} then 100 * s.se_p end as weighted_pct_se
