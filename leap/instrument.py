@@ -228,6 +228,15 @@ def cut_scores() -> list[dict[str, str]]:
     return _read("cut_scores.csv")
 
 
+def demographic_levels() -> dict[str, list[str]]:
+    """{variable: its levels} of the free-text demographics (demographic_levels.csv); the warehouse maps
+    anything else to ``other_unknown``."""
+    out: dict[str, list[str]] = {}
+    for row in _read("demographic_levels.csv"):
+        out.setdefault(row["variable"], []).append(row["level"])
+    return out
+
+
 def population_margins() -> list[dict[str, str]]:
     return _read("population_margins.csv")
 

@@ -215,3 +215,14 @@ def test_cli_bad_arguments_fail_cleanly(tmp_path, capsys):
     assert main(["simulate", "--malformed-share", "2", "--out", str(tmp_path / "x.jsonl")]) != 0
     assert main(["produce", str(tmp_path / "missing.csv")]) != 0
     assert capsys.readouterr().err.count("error:") == 3
+
+
+def test_simulated_demographics_are_levels_of_the_instrument_vocabulary():
+    """The simulator draws only levels the warehouse knows (else they would all be 'other_unknown')."""
+    from leap.instrument import demographic_levels
+    from simulator.config import DEMOGRAPHICS
+
+    vocabulary = demographic_levels()
+    assert set(DEMOGRAPHICS) == set(vocabulary)
+    for variable, shares in DEMOGRAPHICS.items():
+        assert set(shares) <= set(vocabulary[variable]) and "other_unknown" in vocabulary[variable], variable

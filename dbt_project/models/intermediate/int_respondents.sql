@@ -6,6 +6,9 @@
 -- response row again (the answered-items count is a group-by of the respondent x item rows).
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
+-- Demographics are free text on the way in: a value outside the instrument's vocabulary
+-- (demographic_levels.csv, after trimming and lower-casing) becomes 'other_unknown', so that nothing
+-- a respondent typed (a formula, SQL, a newline) is ever published as a subgroup level.
 with latest as (
     select * from {{ ref('int_submissions_latest') }} where {{ in_changed_partitions() }}
 ),
@@ -33,9 +36,9 @@ select
     latest.region,
     latest.urbanicity,
     latest.grade,
-    latest.gender,
-    latest.race_ethnicity,
-    latest.parent_education,
+    {{ demographic_level('latest.gender', 'gender') }} as gender,
+    {{ demographic_level('latest.race_ethnicity', 'race_ethnicity') }} as race_ethnicity,
+    {{ demographic_level('latest.parent_education', 'parent_education') }} as parent_education,
     latest.classroom_ids,
     latest.external_weight,
     samples.has_external_weights and latest.external_weight is not null as has_external_weight,
