@@ -17,7 +17,8 @@ import yaml
 from leap.errors import LeapError
 
 REPO_EXPECTATIONS = Path(__file__).resolve().parent
-THRESHOLD_KEYS = ("min_rows", "max_skip_share_per_item", "answered_share_mostly", "max_submissions_per_school")
+THRESHOLD_KEYS = ("min_rows", "max_skip_share_per_item", "answered_share_mostly", "max_submissions_per_school",
+                  "min_rows_for_batch_statistics")
 
 
 def expectations_dir() -> Path:
@@ -32,6 +33,7 @@ class Thresholds:
     max_skip_share_per_item: float
     answered_share_mostly: float
     max_submissions_per_school: int
+    min_rows_for_batch_statistics: int  # a file with fewer rows is not judged on a share (skips, answered)
 
 
 def load_thresholds(path: Path | None = None) -> tuple[int, dict[str, Thresholds]]:
@@ -52,5 +54,6 @@ def load_thresholds(path: Path | None = None) -> tuple[int, dict[str, Thresholds
             raise LeapError(f"{path}: instrument {name!r}: unknown keys {unknown}, missing keys {missing}",
                             hint=f"thresholds take {list(THRESHOLD_KEYS)}")
         out[name] = Thresholds(int(merged["min_rows"]), float(merged["max_skip_share_per_item"]),
-                               float(merged["answered_share_mostly"]), int(merged["max_submissions_per_school"]))
+                               float(merged["answered_share_mostly"]), int(merged["max_submissions_per_school"]),
+                               int(merged["min_rows_for_batch_statistics"]))
     return int(doc.get("version", 0)), out

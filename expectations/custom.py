@@ -95,12 +95,17 @@ class ExpectMulticolumnAnsweredShareToBeAtLeast(MulticolumnMapExpectation):
 
     min_share: float = pydantic.Field(description="smallest share of answered items per submission")
     items_by_version: dict[str, list[str]] = pydantic.Field(description="the items of each version")
+    min_rows: int = pydantic.Field(default=0, description="judge ``mostly`` only from this many rows")
     ignore_row_if: Literal["all_values_are_missing", "any_value_is_missing", "never"] = "never"
     map_metric = "multicolumn_values.answered_share_at_least"
     args_keys = ("column_list", "min_share", "items_by_version")
-    success_keys = ("min_share", "items_by_version", "mostly")
+    success_keys = ("min_share", "items_by_version", "mostly", "min_rows")
     library_metadata: ClassVar[dict[str, Any]] = {"maturity": "experimental", "tags": ["leap"],
                                                   "contributors": ["leap"]}
+
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None):
+        result = super()._validate(metrics, runtime_configuration, execution_engine)
+        return _small_batch(result, metrics.get("table.row_count"), self.min_rows)
 
 
 class ExpectTableColumnTypesToMatch(BatchExpectation):
@@ -174,8 +179,9 @@ class ExpectColumnsNullShareToBeAtMost(BatchExpectation):
 
     columns: list[str] = pydantic.Field(description="the columns checked")
     max_null_share: float = pydantic.Field(description="largest share of nulls allowed per column")
-    metric_dependencies = ("table.leap_columns_null_shares",)
-    success_keys = ("columns", "max_null_share")
+    min_rows: int = pydantic.Field(default=0, description="judge the shares only from this many rows")
+    metric_dependencies = ("table.leap_columns_null_shares", "table.row_count")
+    success_keys = ("columns", "max_null_share", "min_rows")
     args_keys = ("columns", "max_null_share")
     domain_keys = ("batch_id", "table", "row_condition", "condition_parser")
     library_metadata: ClassVar[dict[str, Any]] = _META
@@ -184,10 +190,24 @@ class ExpectColumnsNullShareToBeAtMost(BatchExpectation):
         limit = self._get_success_kwargs()["max_null_share"]
         shares = metrics["table.leap_columns_null_shares"]
         over = {c: round(v, 6) for c, v in shares.items() if v > limit}
-        return {"success": not over,
-                "result": {"observed_value": over or f"every column at most {limit:.0%} null",
-                           "unexpected_count": len(over), "partial_unexpected_list": sorted(over)[:SAMPLE],
-                           "details": {"null_shares": {c: round(v, 6) for c, v in shares.items()}}}}
+        result = {"success": not over,
+                  "result": {"observed_value": over or f"every column at most {limit:.0%} null",
+                             "unexpected_count": len(over), "partial_unexpected_list": sorted(over)[:SAMPLE],
+                             "details": {"null_shares": {c: round(v, 6) for c, v in shares.items()}}}}
+        return _small_batch(result, metrics.get("table.row_count"),
+                            self._get_success_kwargs().get("min_rows") or 0)
+
+
+def _small_batch(result, rows: int | None, min_rows: int):
+    """A share judged on fewer than ``min_rows`` rows says nothing about the batch (one respondent in
+    three is 33%): such a result passes, marked "not evaluated", and the term is checked as a whole
+    (expectations.term_checks)."""
+    if rows is None or rows >= min_rows:
+        return result
+    doc = result.to_json_dict() if hasattr(result, "to_json_dict") else dict(result)
+    details = {**(doc.get("result") or {}), "observed_value": f"not evaluated: {rows} rows, fewer than {min_rows} "
+                                                             "(a batch statistic; checked per term)"}
+    return {"success": True, "result": details}
 
 
 class ExpectColumnsValuesToBeInSets(BatchExpectation):

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from expectations.engine import Outcome
 from expectations.store import Store, result_rows, unreadable_row, utc_stamp
+from expectations.term_checks import check_terms
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.fsutil import atomic_target, write_atomic
@@ -65,10 +66,16 @@ class RunReport:
     skipped: int = 0
     stale: int = 0  # done under another suite version and not re-validated (see --revalidate)
     seconds: float = 0.0
+    term_checks: list[dict] = field(default_factory=list)  # batch statistics per term (expectations.term_checks)
 
     @property
     def rows(self) -> int:
         return sum(r for _, r in self.validated) + sum(r for _, r, _ in self.quarantined)
+
+
+def _partition(rel: str) -> tuple[str, str, str]:
+    parts = parse_partition(Path(rel))
+    return parts["instrument"], parts["school_year"], parts["term"]
 
 
 def parse_partition(rel: Path) -> dict[str, str] | None:
@@ -300,5 +307,6 @@ def run_validation(settings: Settings, *, instruments: list[str] | None = None, 
                 if on_file:
                     on_file(done, len(todo))
             run.commit()
+            report.term_checks = check_terms(settings, {_partition(rel) for rel, _ in report.validated})
     report.seconds = time.perf_counter() - started
     return report

@@ -132,8 +132,10 @@ def _item_expectations(catalog: Catalog, ins: Instrument, th: Thresholds) -> lis
            "every answer is a category of its item (items.csv × response_scales.csv); null = skipped",
            value_sets=cats),
         _e("expect_columns_null_share_to_be_at_most", "skips",
-           f"no item is skipped by more than {th.max_skip_share_per_item:.0%} of a batch's submissions",
-           columns=list(cats), max_null_share=th.max_skip_share_per_item),
+           f"no item is skipped by more than {th.max_skip_share_per_item:.0%} of a batch's submissions "
+           f"(batches of {th.min_rows_for_batch_statistics}+ rows; smaller files: per term)",
+           columns=list(cats), max_null_share=th.max_skip_share_per_item,
+           min_rows=th.min_rows_for_batch_statistics),
     ]
 
 
@@ -146,11 +148,12 @@ def _submission_expectations(catalog: Catalog, ins: Instrument, th: Thresholds) 
     return [
         _e("expect_multicolumn_answered_share_to_be_at_least", "answered_share",
            f"a submission answers at least {shares.pop():.0%} of its version's items "
-           f"(in at least {th.answered_share_mostly:.0%} of a batch's submissions)",
+           f"(in at least {th.answered_share_mostly:.0%} of a batch's submissions; batches of "
+           f"{th.min_rows_for_batch_statistics}+ rows, smaller files: per term)",
            column_list=["instrument_version", *catalog.item_columns(ins.name)],
            min_share=min(v.min_answered_share for v in versions),
            items_by_version={v.version: v.item_ids for v in versions},
-           ignore_row_if="never", mostly=th.answered_share_mostly),
+           ignore_row_if="never", mostly=th.answered_share_mostly, min_rows=th.min_rows_for_batch_statistics),
         _e("expect_column_values_to_occur_at_most", "batch.school_flood",
            f"no school sends more than {th.max_submissions_per_school} submissions in one batch",
            column="school_id", max_count=th.max_submissions_per_school),

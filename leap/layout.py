@@ -10,7 +10,7 @@ variables (``profiles.yml`` and the source YAML read them with ``env_var``).
       lake/raw/instrument=…/school_year=…/term=…/<file>.parquet   ingestion (immutable)
       lake/validated/<same path>                                 passing files (the warehouse reads these)
       lake/quarantine/<same path> (+ .validation.json)           failing files; _released/ after a release
-      lake/_validation/{status,results,files,releases,gx_results}/   validation bookkeeping
+      lake/_validation/{status,results,files,releases,term_checks,gx_results}/   validation bookkeeping
       lake/_ingest_log/<topic>/cluster=<tag>/partition=<p>/      the ingestion commit log
       warehouse/leap.duckdb                                      the dbt warehouse (+ .dbt.lock)
       dbt/{target,logs}/                                         dbt's own output
@@ -85,6 +85,12 @@ class Layout:
     def validation_releases(self) -> Path:
         """Append-only Parquet: one row per operator release (who, why, how)."""
         return self.validation / "releases"
+
+    @property
+    def validation_term_checks(self) -> Path:
+        """One JSON document per instrument x school year x term: its batch statistics over every
+        validated file (expectations.term_checks)."""
+        return self.validation / "term_checks"
 
     @property
     def gx_results(self) -> Path:

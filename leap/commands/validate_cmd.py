@@ -92,7 +92,7 @@ def _run(args) -> int:
         print(json.dumps({"run_id": report.run_id, "validated": len(report.validated),
                           "quarantined": [{"file": f, "rows": n, "failed_checks": c} for f, n, c in report.quarantined],
                           "skipped": report.skipped, "stale": report.stale, "rows": report.rows,
-                          "seconds": round(report.seconds, 3)}, indent=2))
+                          "term_checks": report.term_checks, "seconds": round(report.seconds, 3)}, indent=2))
     else:
         _print_run(report)
     return 1 if args.strict and report.quarantined else 0
@@ -112,6 +112,10 @@ def _print_run(report) -> None:
               "re-check them with `leap validate run --revalidate`")
     if report.quarantined:
         print("see `leap validate quarantine list` for the reasons")
+    for f in report.term_checks:  # batch statistics of a whole term (expectations.term_checks)
+        what = f"item {f['item']} skipped by" if f["check"] == "skips" else "submissions answering enough:"
+        print(f"  TERM CHECK {f['instrument']} {f['school_year']} {f['term']}: {what} {f['value']:.1%} "
+              f"(limit {f['limit']:.0%}); no file quarantined for it — look at the sources of this term")
 
 
 def _status(args) -> int:

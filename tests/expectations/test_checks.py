@@ -72,6 +72,18 @@ def flood(t: pa.Table) -> pa.Table:
     return _table(rows, t.schema)
 
 
+def big(t: pa.Table, copies: int = 4) -> pa.Table:
+    """The batch ``copies`` times over (new ids, five schools): large enough for the batch statistics
+    (thresholds.yml: min_rows_for_batch_statistics)."""
+    rows = [{**r, "school_id": f"SCH-{i % 5:04d}", "submission_id": str(uuid.UUID(int=i + 1, version=4))}
+            for i, r in enumerate(_rows(t) * copies)]
+    return _table(rows, t.schema)
+
+
+def on_big(defect):
+    return lambda t: defect(big(t))
+
+
 def cast(column: str, to: pa.DataType):
     def apply(t: pa.Table) -> pa.Table:
         i = t.schema.get_field_index(column)
@@ -96,14 +108,14 @@ CASES = {
     "unknown grade band": (edit(grade_band="college"), {"domain.grade_band"}),
     "unknown sample": (edit(sample="pilot"), {"domain.sample"}),
     "other instrument": (edit(instrument="student"), {"domain.instrument"}),
-    "unknown version": (edit(instrument_version="9.9"), {"domain.instrument_version", "answered_share"}),
+    "unknown version": (edit(instrument_version="9.9"), {"domain.instrument_version"}),  # 30 rows: no share judged
     "after the window": (edit(submitted_at=datetime(2024, 12, 1, tzinfo=UTC)), {"window.submitted_at"}),
     "before the window": (edit(submitted_at=datetime(2024, 7, 31, 23, 59, tzinfo=UTC)), {"window.submitted_at"}),
     "negative weight": (edit(weight=-1.0), {"domain.weight"}),
     "category out of range": (edit(t_lf01=5), {"categories"}),
     "negative category": (edit(t_ld03=-1), {"categories"}),
-    "item mostly skipped": (skip_item("t_ll02", 0.5), {"skips"}),
-    "empty submissions": (null_items(3), {"answered_share"}),
+    "item mostly skipped": (on_big(skip_item("t_ll02", 0.5)), {"skips"}),
+    "empty submissions": (on_big(null_items(3)), {"answered_share"}),
     "school flood": (flood, {"batch.school_flood"}),
 }
 
@@ -126,6 +138,20 @@ def test_defect_fails_exactly_its_checks(name, suite_runner, tmp_path):
 NAMES = {"null school": ("not_null", "school_id", None), "null respondent key": ("not_null", "respondent_key", None),
          "category out of range": ("categories", "t_lf01", 5), "negative category": ("categories", "t_ld03", -1),
          "item mostly skipped": ("skips", "t_ll02", None)}
+
+
+def test_a_small_file_is_not_judged_on_batch_statistics(suite_runner, tmp_path):
+    """A 3-row file (a service-mode flush) with one respondent who skipped most items and one empty
+    submission: 33% skips and answered share in 1 of 3 are no evidence about the batch. Both checks
+    pass "not evaluated"; the per-term check (expectations.term_checks) sees the term as a whole."""
+    t = fixture_table(SUITE).slice(0, 3)
+    t = skip_item("t_ll02", 0.34)(null_items(1)(t))
+    pq.write_table(t, tmp_path / "f.parquet")
+    out = suite_runner.run_file(tmp_path / "f.parquet", *PARTITION)
+    assert out.success, out.failed
+    observed = {r["expectation_config"]["meta"]["check"]: r["result"].get("observed_value")
+                for r in out.result["results"]}
+    assert observed["skips"].startswith("not evaluated: 3 rows") and observed["answered_share"].startswith("not")
 
 
 def test_window_edges_are_inclusive(suite_runner, tmp_path):
