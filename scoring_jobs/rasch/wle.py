@@ -71,7 +71,7 @@ def estimate_theta(
     log_eps: np.ndarray,
     method: str = "wle",
     extreme_adjust: float = 0.3,
-    tol: float = 1e-10,
+    tol: float = 1e-12,  # per row (see below): its own last step; 1e-12 logit = 2e-11 scaled points
     max_iter: int = 200,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(theta, se)`` each ``(n,)``; NaN for rows with no answered item. ``method``: 'wle' or 'mle'."""
