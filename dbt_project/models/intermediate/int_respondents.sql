@@ -9,8 +9,8 @@
 -- Demographics are free text on the way in: a value outside the instrument's vocabulary
 -- (demographic_levels.csv, after trimming and lower-casing) becomes 'other_unknown', so that nothing
 -- a respondent typed (a formula, SQL, a newline) is ever published as a subgroup level.
-with latest as (
-    select * from {{ ref('int_submissions_latest') }} where {{ in_changed_partitions() }}
+with latest as (  -- the counted submissions: without those the response-quality checks keep out
+    select * from {{ ref('int_submissions_counted') }} where {{ in_changed_partitions() }}
 ),
 
 answered as (

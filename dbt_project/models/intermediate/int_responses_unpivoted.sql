@@ -5,7 +5,7 @@
 -- depends_on: {{ ref('items') }}
 -- Grain: one row per counted submission x item (long form), skipped items included with a null category.
 with latest as (
-    select submission_id from {{ ref('int_submissions_latest') }} where {{ in_changed_partitions() }}
+    select submission_id from {{ ref('int_submissions_counted') }} where {{ in_changed_partitions() }}
 ),
 
 {% for instrument in ['teacher', 'student'] %}

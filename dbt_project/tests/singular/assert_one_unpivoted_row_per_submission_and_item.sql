@@ -7,7 +7,7 @@
 with expected as (
     {%- for instrument in ['teacher', 'student'] %}
     select '{{ instrument }}' as instrument, count(*) * {{ item_ids(instrument) | length }} as n_rows
-    from {{ ref('int_submissions_latest') }}
+    from {{ ref('int_submissions_counted') }}
     where instrument = '{{ instrument }}'
     {{ "union all" if not loop.last }}
     {%- endfor %}
