@@ -43,6 +43,8 @@ from great_expectations.expectations.metrics.map_metric_provider.multicolumn_con
 )
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
+from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
 
 VERSION_COLUMN = "instrument_version"
 
@@ -75,7 +77,23 @@ class MulticolumnAnsweredShareAtLeast(MulticolumnMapMetricProvider):
         return pd.Series(share >= min_share, index=column_list.index)
 
 
-class ExpectColumnValuesToOccurAtMost(ColumnMapExpectation):
+class _Sentence:
+    """Data Docs show a custom check as the sentence the suite gives it (``meta.guards``, e.g. "no item
+    is skipped by more than 25% of a batch's submissions") with its check name, not as a dump of its
+    arguments (hundreds of item columns and value sets)."""
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None):
+        config = configuration or (result.expectation_config if result is not None else None)
+        meta = (config.meta if config is not None else None) or {}
+        sentence = meta.get("guards") or cls.__doc__.strip().splitlines()[0]
+        return [RenderedStringTemplateContent(content_block_type="string_template", string_template={
+            "template": "$check: $sentence", "params": {"check": meta.get("check", ""), "sentence": sentence},
+            "styling": (runtime_configuration or {}).get("styling", {})})]
+
+
+class ExpectColumnValuesToOccurAtMost(_Sentence, ColumnMapExpectation):
     """Expect no value of the column to occur more than ``max_count`` times in the batch."""
 
     max_count: int = pydantic.Field(description="most rows one value may have")
@@ -86,7 +104,7 @@ class ExpectColumnValuesToOccurAtMost(ColumnMapExpectation):
                                                   "contributors": ["leap"]}
 
 
-class ExpectMulticolumnAnsweredShareToBeAtLeast(MulticolumnMapExpectation):
+class ExpectMulticolumnAnsweredShareToBeAtLeast(_Sentence, MulticolumnMapExpectation):
     """Expect each row to answer at least ``min_share`` of the items of its instrument version.
 
     ``column_list`` is ``instrument_version`` followed by every item column; ``items_by_version``
@@ -108,7 +126,7 @@ class ExpectMulticolumnAnsweredShareToBeAtLeast(MulticolumnMapExpectation):
         return _small_batch(result, metrics.get("table.row_count"), self.min_rows)
 
 
-class ExpectTableColumnTypesToMatch(BatchExpectation):
+class ExpectTableColumnTypesToMatch(_Sentence, BatchExpectation):
     """Expect every listed column to have the given dtype (``str(dtype)`` of the pandas column).
 
     Columns that are absent are left to ``expect_table_columns_to_match_set``.
@@ -174,7 +192,7 @@ class ColumnsUnexpectedValues(TableMetricProvider):
         return out
 
 
-class ExpectColumnsNullShareToBeAtMost(BatchExpectation):
+class ExpectColumnsNullShareToBeAtMost(_Sentence, BatchExpectation):
     """Expect each listed column to have at most ``max_null_share`` nulls (0: no null at all)."""
 
     columns: list[str] = pydantic.Field(description="the columns checked")
@@ -192,7 +210,10 @@ class ExpectColumnsNullShareToBeAtMost(BatchExpectation):
         over = {c: round(v, 6) for c, v in shares.items() if v > limit}
         result = {"success": not over,
                   "result": {"observed_value": over or f"every column at most {limit:.0%} null",
-                             "unexpected_count": len(over), "partial_unexpected_list": sorted(over)[:SAMPLE],
+                             # columns over the limit, of the columns checked (Data Docs need all three)
+                             "element_count": len(shares), "unexpected_count": len(over),
+                             "unexpected_percent": 100.0 * len(over) / len(shares) if shares else 0.0,
+                             "partial_unexpected_list": sorted(over)[:SAMPLE],
                              "details": {"null_shares": {c: round(v, 6) for c, v in shares.items()}}}}
         return _small_batch(result, metrics.get("table.row_count"),
                             self._get_success_kwargs().get("min_rows") or 0)
@@ -210,11 +231,11 @@ def _small_batch(result, rows: int | None, min_rows: int):
     return {"success": True, "result": details}
 
 
-class ExpectColumnsValuesToBeInSets(BatchExpectation):
+class ExpectColumnsValuesToBeInSets(_Sentence, BatchExpectation):
     """Expect every non-null value of each column in ``value_sets`` to be in that column's set."""
 
     value_sets: dict[str, list] = pydantic.Field(description="column -> allowed values")
-    metric_dependencies = ("table.leap_columns_unexpected_values",)
+    metric_dependencies = ("table.leap_columns_unexpected_values", "table.row_count")
     success_keys = ("value_sets",)
     args_keys = ("value_sets",)
     domain_keys = ("batch_id", "table", "row_condition", "condition_parser")
@@ -224,6 +245,9 @@ class ExpectColumnsValuesToBeInSets(BatchExpectation):
         bad = metrics["table.leap_columns_unexpected_values"]
         observed = {c: {"unexpected_count": n, "sample": sample} for c, (n, sample) in sorted(bad.items())}
         sample = [f"{c}={v}" for c, (_, vals) in sorted(bad.items()) for v in vals][:SAMPLE]
+        cells = (metrics.get("table.row_count") or 0) * len(self._get_success_kwargs()["value_sets"])
+        n_bad = sum(n for n, _ in bad.values())
         return {"success": not bad,
-                "result": {"observed_value": observed or "every value in its set",
-                           "unexpected_count": sum(n for n, _ in bad.values()), "partial_unexpected_list": sample}}
+                "result": {"observed_value": observed or "every value in its set", "element_count": cells,
+                           "unexpected_count": n_bad, "unexpected_percent": 100.0 * n_bad / cells if cells else 0.0,
+                           "partial_unexpected_list": sample}}

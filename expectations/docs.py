@@ -54,6 +54,21 @@ def _context(site: Path):
     return g, g.get_context(project_config=config, mode="ephemeral")
 
 
+def _renderable(doc: dict, raw_file: str) -> dict:
+    """A stored result as GE's pages need it: the raw file as the page's data asset (every page said
+    "Data asset: None": files are validated as in-memory frames), and, for results stored before the
+    custom checks reported them, ``unexpected_percent`` and ``element_count`` beside an
+    ``unexpected_count`` (GE's renderer raised KeyError on a failed custom check without them)."""
+    doc["meta"] = {**(doc.get("meta") or {}), "batch_kwargs": {"data_asset_name": raw_file}}
+    for r in doc.get("results", []):
+        res = r.get("result") or {}
+        if "unexpected_count" in res and "unexpected_percent" not in res:
+            res.setdefault("element_count", res["unexpected_count"])
+            res["unexpected_percent"] = 100.0 * res["unexpected_count"] / res["element_count"] \
+                if res["element_count"] else 0.0
+    return doc
+
+
 def build_docs(settings: Settings, limit: int = 200) -> tuple[Path, int]:
     """Render Data Docs, offline; returns (index.html, number of validation results rendered).
 
@@ -79,11 +94,12 @@ def build_docs(settings: Settings, limit: int = 200) -> tuple[Path, int]:
     zones = settings.layout
     files = _result_files(zones, limit)
     for path in files:
-        doc = json.loads(path.read_bytes())
+        run_dir = next(p for p in path.parents if p.parent.parent == zones.gx_results)
+        raw_file = str(path.relative_to(run_dir)).removesuffix(".json")
+        doc = _renderable(json.loads(path.read_bytes()), raw_file)
         result = ExpectationSuiteValidationResult(**{k: doc[k] for k in ("success", "results", "suite_name",
                                                                          "statistics", "meta") if k in doc})
-        run_dir = next(p for p in path.parents if p.parent.parent == zones.gx_results)
-        batch = str(path.relative_to(run_dir)).removesuffix(".json").replace("/", "__")
+        batch = raw_file.replace("/", "__")
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(doc["suite_name"]),
                                          RunIdentifier(run_name=run_dir.name), batch)
         store.set(key, result)

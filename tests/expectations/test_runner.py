@@ -236,3 +236,27 @@ def test_batches_keep_partitions_apart_and_bound_their_rows(leap_env):
     sizes = [len(b) for b in batches(files, max_rows=2 * table.num_rows)]
     assert sizes == [1, 2, 2, 1]  # path order: the student partition, then five teacher files by twos
     assert all(len({(f.instrument, f.term) for f in b}) == 1 for b in batches(files))
+
+
+def test_data_docs_name_each_file_and_render_failed_custom_checks(leap_env):
+    """A file failing two custom checks (an answer outside its item's categories, an item skipped by 52%):
+    its page names the raw file as the data asset, shows each check as its sentence, and renders
+    (GE's renderer raised KeyError: 'unexpected_percent' on a failed custom check)."""
+    import pyarrow as pa
+
+    from expectations.docs import build_docs
+
+    t = fixture_table("raw_student_submissions")
+    rows = t.to_pylist()
+    for i, r in enumerate(rows):
+        r["s_ld02"] = None if i < 90 else r["s_ld02"]
+    rows[0]["s_lf01"] = 9
+    path = write_raw(leap_env, pa.Table.from_pylist(rows, schema=t.schema), ("student", "2024-25", "spring"), 4)
+    report = run_validation(leap_env)
+    assert [sorted(c) for _, _, c in report.quarantined] == [["categories", "skips"]]
+    index, _ = build_docs(leap_env)
+    (page,) = list(index.parent.rglob(f"validations/**/*{path.name}.html"))
+    html = page.read_text()
+    assert f"Data asset: {path.relative_to(leap_env.layout.raw)}" in html
+    assert "no item is skipped by more than 25%" in html and "every answer is a category of its item" in html
+    assert "KeyError" not in html and "unexpected_percent" not in html
