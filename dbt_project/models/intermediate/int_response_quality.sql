@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}  -- read by int_submissions_counted for two models and by a mart: computed once per build
 -- Grain: one row per counted submission (int_submissions_latest): response-quality flags, and whether
 -- the submission is kept out of every estimate (is_excluded; int_respondents drops it). Rules, each
 -- about a pattern a real respondent does not produce, judged only on submissions answering at least
