@@ -9,6 +9,7 @@ under ``$LEAP_DATA_DIR/dbt/``.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from leap.errors import LeapError
 from leap.locks import warehouse_lock
 
 PROJECT_DIR = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -40,6 +42,9 @@ def dbt(settings: Settings, *args: str, quiet: bool = False) -> subprocess.Compl
         colours = not quiet and sys.stdout.isatty()
         proc = subprocess.run(cmd, env={**dbt_env(settings), "DBT_USE_COLORS": str(colours).lower()}, text=True,
                               stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None)
+    if quiet:  # dbt's closing line (counts of models and tests) for the logs; the rest is in dbt.log
+        done = [line for line in (proc.stdout or "").splitlines() if "Done. PASS=" in line]
+        log.info("dbt %s: %s", args[0], done[-1].split("Done. ", 1)[1] if done else f"exit {proc.returncode}")
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout or "").splitlines()[-25:]) if quiet else ""
         raise LeapError(f"dbt {' '.join(args)} failed (exit {proc.returncode})\n{tail}".rstrip(),

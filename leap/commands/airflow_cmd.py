@@ -62,7 +62,7 @@ def _ui(args) -> int:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS",
             "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "LEAP_DATA_DIR", "LEAP_AIRFLOW_RETRIES",
-            "LEAP_AIRFLOW_RETRY_DELAY_SECONDS", "PYTHONPATH")
+            "LEAP_AIRFLOW_RETRY_DELAY_SECONDS", "PATH", "PYTHONPATH")
     exports = " ".join(f"{k}={shlex.quote(env[k])}" for k in keys)
     print("Open the Airflow UI on the local home (SQLite; the DAG runs of `leap airflow run-all` are there):")
     print(f"  {exports} {airflow_exe()} standalone")

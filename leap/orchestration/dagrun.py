@@ -43,6 +43,9 @@ def _outcome(dr) -> dict:
 def run_plan(plan: list[dict], dags_folder: str) -> list[dict]:
     from airflow.dag_processing.dagbag import DagBag
 
+    from leap.orchestration.tasklogs import register
+
+    register()  # task log files the UI can show (dag.test() writes none)
     bag = DagBag(dags_folder)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")

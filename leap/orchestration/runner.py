@@ -39,8 +39,11 @@ def airflow_env(settings: Settings, *, port: int = UI_PORT) -> dict[str, str]:
     serialize the same and keep one version): SQLite DB, the repo's DAGs, no examples; the API server
     on loopback at ``port`` and the tasks told where its execution API is (else they call :8080);
     as many task processes as cores; no retries (the local home fails fast; deployments keep the
-    DAGs' production defaults of 2 retries, 5 minutes apart)."""
+    DAGs' production defaults of 2 retries, 5 minutes apart). ``airflow standalone`` starts its
+    components as ``airflow`` from ``PATH``: this interpreter's bin folder goes first, so the venv's
+    Airflow is found without activating the venv."""
     home = settings.layout.airflow_home
+    bindir = str(Path(sys.executable).parent)
     base = f"http://127.0.0.1:{port}"
     return {**os.environ,
             "AIRFLOW_HOME": str(home),
@@ -53,10 +56,11 @@ def airflow_env(settings: Settings, *, port: int = UI_PORT) -> dict[str, str]:
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": base,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
             "LEAP_DATA_DIR": str(settings.data_dir),
             "LEAP_AIRFLOW_RETRIES": "0",
             "LEAP_AIRFLOW_RETRY_DELAY_SECONDS": "5",
+            "PATH": os.pathsep.join(p for p in (bindir, os.environ.get("PATH", "")) if p),
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
 
 

@@ -72,6 +72,8 @@ def validate(settings: Settings, revalidate: bool = False) -> dict:
                            for rel, rows, checks in report.quarantined],
            "quarantined_rows": sum(r for _, r, _ in report.quarantined),
            "skipped": report.skipped}
+    log.info("validated %d file(s): %d row(s) promoted, %d file(s) quarantined (%d rows)", out["validated_files"],
+             out["validated_rows"], len(out["quarantined"]), out["quarantined_rows"])
     write_report(settings, "validation", out)
     return out
 

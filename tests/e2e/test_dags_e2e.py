@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import subprocess
+import sys
 import uuid
 
 import duckdb
@@ -20,7 +22,7 @@ import pytest
 from support.kafka import shared_platform
 from test_validation_e2e import bad_batches
 
-from leap.orchestration.runner import default_plan, run_dags
+from leap.orchestration.runner import airflow_env, default_plan, run_dags
 
 pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
 
@@ -112,6 +114,41 @@ def test_a_failed_run_names_the_task_and_its_own_error(flow, capfd):
     assert "no respondents in 1999-00 fall" in message, message
     err = capfd.readouterr().err
     assert "==> airflow: leap_calibration {" in err and "==> airflow: leap_calibration failed in" in err, err
+
+
+# Airflow's own log reader (what the UI's log view calls) on a task's first or latest run.
+_READ_TASK_LOG = """
+import sys
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.log.log_reader import TaskLogReader
+from airflow.utils.session import create_session
+with create_session() as session:
+    ti = (session.query(TaskInstance).filter_by(dag_id=sys.argv[1], task_id=sys.argv[2])
+          .order_by(getattr(TaskInstance.start_date, sys.argv[3])()).first())
+    stream, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
+    for message in stream:
+        print(message.event)
+"""
+
+
+def _task_log_in_the_ui(settings, dag_id: str, task_id: str, run: str = "latest") -> str:
+    order = {"first": "asc", "latest": "desc"}[run]
+    proc = subprocess.run([sys.executable, "-c", _READ_TASK_LOG, dag_id, task_id, order], env=airflow_env(settings),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_run_all_task_logs_are_the_ones_the_ui_reads(flow):
+    """dag.test() writes no task logs; the listener of leap.orchestration.tasklogs does, where the UI looks."""
+    text = _task_log_in_the_ui(flow["settings"], "leap_warehouse_build", "dbt_build", run="first")
+    assert "not found" not in text and "No logs available" not in text, text
+    assert "dbt build: PASS=" in text and "task succeeded" in text, text
+    with pytest.raises(Exception):  # noqa: B017 - the failure itself is asserted in the next lines
+        run_dags(flow["settings"], [{"dag_id": "leap_calibration", "conf": {"school_year": "1998-99", "term": "fall"}}])
+    failed = _task_log_in_the_ui(flow["settings"], "leap_calibration", "calibrate")
+    assert "task failed: LeapError: no respondents in 1998-99 fall" in failed, failed
+    assert "Traceback (most recent call last)" in failed, failed
 
 
 def test_every_dag_run_succeeds_in_asset_order(flow):
