@@ -43,7 +43,7 @@ Record = tuple[int, bytes | None, bytes | None]
 
 _DEMOGRAPHICS = ("grade", "gender", "race_ethnicity", "parent_education")
 _FROM_EVENT = ("submission_id", "instrument", "instrument_version", "school_id", "school_year", "term",
-               "grade_band", "sample", "region", "urbanicity", "weight")
+               "grade_band", "sample", "region", "urbanicity", "weight", "duration_seconds")
 
 
 @dataclass
@@ -242,7 +242,7 @@ def _normalized(event: dict) -> bytes:
 def _json_schema(item_columns: tuple[str, ...]) -> pa.Schema:
     demo = pa.struct([("grade", pa.int8()), ("gender", pa.string()), ("race_ethnicity", pa.string()),
                       ("parent_education", pa.string())])
-    fields = [(c, pa.float64() if c == "weight" else pa.string()) for c in _FROM_EVENT]
+    fields = [(c, pa.float64() if c in ("weight", "duration_seconds") else pa.string()) for c in _FROM_EVENT]
     fields += [("submitted_at", pa.string()), ("demographics", demo), ("classroom_ids", pa.list_(pa.string())),
                ("responses", pa.struct([(c, pa.int8()) for c in item_columns]))]
     return pa.schema(fields)

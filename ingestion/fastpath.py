@@ -29,7 +29,7 @@ from leap.instrument import Catalog, Instrument
 # unusual (floats for integers, extra keys, unknown items) returns False and goes to the
 # reference validator, which decides and explains.
 
-_FAST_SCHEMA_SHA256 = "f60e0b5330255c00b9189b363a90f611e0a033dc7293f0435a2e2e453d4cb19d"
+_FAST_SCHEMA_SHA256 = "047809f045d170b0232931f37d5ec2570e02c956f646ae3106b62fc6145e3b0c"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _VERSION = re.compile(r"[0-9]+\.[0-9]+")
@@ -138,6 +138,9 @@ def _fast_optional(e: dict, vocab: _Vocab) -> bool:
     w = e.get("weight")
     if w is not None and not (type(w) in (int, float) and w > 0):
         return False
+    d = e.get("duration_seconds")
+    if d is not None and not (type(d) in (int, float) and d >= 0):
+        return False
     ids = e.get("classroom_ids")
     if ids is not None and not _classrooms_conform(ids, vocab):
         return False
@@ -231,6 +234,7 @@ class _FastEvent(msgspec.Struct, forbid_unknown_fields=True):
     region: str | None = None
     urbanicity: str | None = None
     weight: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    duration_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
     demographics: _FastDemographics | None = None
     classroom_ids: _ClassroomIds | None = None
     schema_version: Literal[1] | msgspec.UnsetType = msgspec.UNSET

@@ -2,7 +2,7 @@
 
 CSV format (wide, one row per submission, UTF-8 with a header row):
 ``submission_id, instrument, instrument_version, school_id, respondent_id, school_year, term,
-submitted_at, grade_band, sample, region, urbanicity, weight, grade, gender, race_ethnicity,
+submitted_at, grade_band, sample, region, urbanicity, weight, duration_seconds, grade, gender, race_ethnicity,
 parent_education, classroom_ids`` then one column per item id of every instrument (catalog order).
 ``classroom_ids`` holds the section ids separated by ``;`` (optional: files without the column still
 import). An empty cell means the field is absent; for an item of the row's instrument version an empty cell means
@@ -29,7 +29,7 @@ from leap.instrument import Catalog, load_catalog
 
 CSV_BASE_COLUMNS = ["submission_id", "instrument", "instrument_version", "school_id", "respondent_id",
                     "school_year", "term", "submitted_at", "grade_band", "sample", "region", "urbanicity",
-                    "weight"]
+                    "weight", "duration_seconds"]
 DEMOGRAPHIC_COLUMNS = ["grade", "gender", "race_ethnicity", "parent_education"]
 CLASSROOM_COLUMN = "classroom_ids"
 CLASSROOM_SEPARATOR = ";"  # not in the id pattern, so a list of valid ids splits back unchanged
@@ -84,8 +84,9 @@ def csv_row_to_event(row: Mapping[str, str], catalog: Catalog | None = None) -> 
     """A partner CSV row as a v1 event (see the module docstring for the rules)."""
     catalog = catalog or load_catalog()
     event: dict = {k: row[k] for k in CSV_BASE_COLUMNS if row.get(k)}
-    if "weight" in event:
-        event["weight"] = _number(event["weight"], float)
+    for k in ("weight", "duration_seconds"):
+        if k in event:
+            event[k] = _number(event[k], float)
     demo = {k: row.get(k) or None for k in DEMOGRAPHIC_COLUMNS}
     if any(v is not None for v in demo.values()):
         demo["grade"] = _number(demo["grade"], int) if demo["grade"] is not None else None

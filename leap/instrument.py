@@ -156,6 +156,9 @@ BASE_FIELDS: list[pa.Field] = [
     # written before it existed lack the column: readers take them by name (DuckDB union_by_name).
     pa.field("classroom_ids", pa.list_(pa.string())),
     pa.field("weight", pa.float64()),
+    # Seconds the respondent took (event field duration_seconds); null = unknown. Files written before
+    # it existed lack the column (read by name, as classroom_ids).
+    pa.field("duration_seconds", pa.float64()),
     pa.field("kafka_partition", pa.int32(), nullable=False),
     pa.field("kafka_offset", pa.int64(), nullable=False),
     pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),

@@ -135,6 +135,7 @@ def _encode(config: SimConfig, schools: _Schools, people: _People, term: str, su
     wlist = weights.tolist() if weights is not None else None
     keys = [sid.encode() for sid in schools.ids]
     school_of = people.school[sub_rows].tolist()
+    durations = _durations(resp, sids, config.seed).tolist()
     out = []
     for j, (p, row) in enumerate(zip(sub_rows.tolist(), resp.tolist(), strict=True)):
         s = school_of[j]
@@ -148,9 +149,22 @@ def _encode(config: SimConfig, schools: _Schools, people: _People, term: str, su
             event["demographics"] = people.demographics[p]
         if people.classrooms is not None and people.classrooms[p] is not None:
             event["classroom_ids"] = people.classrooms[p]
+        event["duration_seconds"] = durations[j]
         event["responses"] = dict(zip(item_ids, map(lookup.__getitem__, row), strict=True))
         out.append((int(times[j]), 0, keys[s], orjson.dumps(event), kinds[j], None))
     return out
+
+
+def _durations(resp: np.ndarray, sids: list[str], seed: int) -> np.ndarray:
+    """Seconds each respondent took: 20 s of instructions plus, per answered item, a lognormal time
+    (median 7 s, sigma 0.35) floored at 3 s, so no simulated respondent is a speeder (the response-quality
+    rule flags < 2 s per item; tests seed speeders themselves). Drawn from a generator of its own, seeded by
+    the block's first submission id, so the other streams (answers, times, ids) are as without it."""
+    if not sids:
+        return np.zeros(0)
+    rng = np.random.default_rng([seed, int(sids[0][:8], 16)])
+    per_item = np.maximum(3.0, rng.lognormal(np.log(7.0), 0.35, size=len(sids)))
+    return np.round(20.0 + per_item * (resp >= 0).sum(axis=1), 1)
 
 
 def _resubmissions(pending: list[tuple], share: float, rng: np.random.Generator) -> list[tuple]:

@@ -2,10 +2,11 @@
 {% macro stg_submissions(instrument) -%}
 with source as (
     select * from {{ source('lake', instrument ~ '_submissions') }}
-    -- Files written before classroom_ids existed lack the column. read_parquet(union_by_name) fills
-    -- it with NULL when some file has it; this empty branch supplies it when none does.
+    -- Files written before classroom_ids (or duration_seconds) existed lack the column.
+    -- read_parquet(union_by_name) fills it with NULL when some file has it; this empty branch supplies
+    -- it when none does.
     union all by name
-    select cast(null as varchar[]) as classroom_ids where false
+    select cast(null as varchar[]) as classroom_ids, cast(null as double) as duration_seconds where false
 ),
 
 renamed as (
@@ -28,6 +29,7 @@ renamed as (
         cast(parent_education as varchar) as parent_education,
         cast(classroom_ids as varchar[]) as classroom_ids,
         cast(weight as double) as external_weight,
+        cast(duration_seconds as double) as duration_seconds,
         cast(kafka_partition as integer) as kafka_partition,
         cast(kafka_offset as bigint) as kafka_offset,
         cast(ingested_at as timestamptz) as ingested_at,

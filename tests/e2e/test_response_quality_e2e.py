@@ -1,6 +1,6 @@
 """Seeded bad batches through the whole pipeline (broker, ingestion, GE, dbt): a batch of straight-liners
-answering 4 everywhere, one answering 0 everywhere, and real submissions re-sent under new submission and
-respondent ids. Each passes validation (every value is legal), is caught by the response-quality checks
+answering 4 everywhere, one answering 0 everywhere, real submissions re-sent under new submission and
+respondent ids, and real answers given in 1 second per item (speeders). Each passes validation (every value is legal), is caught by the response-quality checks
 (int_response_quality) and has none of its rows in the estimates, while the school's genuine respondents
 stay (neighbours are not quarantined)."""
 
@@ -29,9 +29,11 @@ def _student_fall(sim) -> list[dict]:
             and json.loads(r.value)["instrument"] == "student" and json.loads(r.value)["term"] == "fall"]
 
 
-def _copies(events: list[dict], n: int, rng: random.Random, answer: int | None, tag: str) -> list[dict]:
+def _copies(events: list[dict], n: int, rng: random.Random, answer: int | None, tag: str,
+            seconds_per_item: float | None = None) -> list[dict]:
     """``n`` new submissions (new submission and respondent ids) from ``events``: every answer
-    ``answer``, or (None) the very answers of the originals."""
+    ``answer``, or (None) the very answers of the originals; with ``seconds_per_item``, answered that
+    fast (and each answer vector made unique, so only the speed gives them away)."""
     out = []
     for k in range(n):
         e = json.loads(json.dumps(events[k % len(events)]))
@@ -39,6 +41,10 @@ def _copies(events: list[dict], n: int, rng: random.Random, answer: int | None, 
                  respondent_id=f"S-{e['school_id']}-{tag}-{k}")
         if answer is not None:
             e["responses"] = dict.fromkeys(e["responses"], answer)
+        if seconds_per_item is not None:
+            items = sorted(e["responses"])
+            e["responses"] = {i: rng.randint(0, 3) for i in items}
+            e["duration_seconds"] = seconds_per_item * len(items)
         out.append(e)
     return out
 
@@ -55,7 +61,8 @@ def built(tmp_path_factory, kafka_server):
         rng = random.Random(3)
         bad = {"all_fours": _copies(by_school[schools[0]], 40, rng, 4, "x4"),
                "all_zeros": _copies(by_school[schools[1]], 40, rng, 0, "x0"),
-               "resent": _copies(by_school[schools[2]][:30], 30, rng, None, "dup")}
+               "resent": _copies(by_school[schools[2]][:30], 30, rng, None, "dup"),
+               "speeders": _copies(by_school[schools[3]], 25, rng, None, "fast", seconds_per_item=1.0)}
         records = [(r.key, r.value) for r in sim.records]
         records += [(e["school_id"].encode(), json.dumps(e).encode()) for batch in bad.values() for e in batch]
         produce(records, settings, progress=False)
@@ -85,14 +92,15 @@ def test_each_bad_batch_is_caught_and_out_of_the_estimates(built):
                                 "where is_excluded"))
     assert {flagged.get(i) for i in ids["all_fours"] | ids["all_zeros"]} == {"straightline_batch"}
     assert {flagged.get(i) for i in ids["resent"]} == {"duplicate_content"}
+    assert {flagged.get(i) for i in ids["speeders"]} == {"too_fast"}
     assert set(flagged) == set().union(*ids.values())  # nothing genuine excluded
     counted = {r[0] for r in _q(settings, "select submission_id from intermediate.int_respondents")}
     in_responses = {r[0] for r in _q(settings, "select distinct submission_id from intermediate.int_responses_unpivoted")}
     assert not (counted | in_responses) & set().union(*ids.values())
     (row,) = _q(settings, f"""select sum(n_excluded_straightline_batch), sum(n_excluded_duplicate_content),
-        sum(n_excluded) from marts.fct_response_quality where school_year = '{YEAR}' and term = 'fall'
-        and instrument = 'student'""")
-    assert row == (80, 30, 110)
+        sum(n_too_fast), sum(n_excluded), sum(n_with_duration) = sum(n_submissions)
+        from marts.fct_response_quality where school_year = '{YEAR}' and term = 'fall' and instrument = 'student'""")
+    assert row == (80, 30, 25, 135, True)
 
 
 def test_the_schools_genuine_respondents_stay_in_their_marts(built):

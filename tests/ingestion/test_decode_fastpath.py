@@ -43,7 +43,7 @@ def _event(rng: random.Random, name: str | None = None) -> dict:
     }
     if rng.random() < 0.7:
         e.update(region=rng.choice(["west", "south", None]), urbanicity=rng.choice(["city", "rural", None]),
-                 weight=rng.choice([12.5, 1, None, 0.001]))
+                 weight=rng.choice([12.5, 1, None, 0.001]), duration_seconds=rng.choice([0, 0.5, 412.3, 90, None]))
     if rng.random() < 0.6:
         e["demographics"] = rng.choice([None, {}, {"grade": 3, "gender": "female"},
                                         {"grade": None, "race_ethnicity": "x" * 64, "parent_education": None}])
@@ -76,7 +76,7 @@ def _mutate_dict(rng: random.Random, e: dict) -> dict:
             else:
                 e[key] = _odd(rng)
         elif where < 0.55:
-            e[rng.choice(["extra", "schema_version", "weight", "region"])] = _odd(rng)
+            e[rng.choice(["extra", "schema_version", "weight", "duration_seconds", "region"])] = _odd(rng)
         elif where < 0.85 and isinstance(e.get("responses"), dict):
             if e["responses"] and rng.random() < 0.8:
                 e["responses"][rng.choice(list(e["responses"]))] = _odd(rng)
@@ -149,6 +149,7 @@ def test_fast_check_never_accepts_what_the_reference_rejects():
     b'{"schema_version": null}', b'{"schema_version": true}', b'{"schema_version": 1.0}', b'{"responses": {}}',
     b'{"responses": {"t_lf01": true}}', b'{"responses": {"t_lf01": 3.0}}', b'{"responses": {"t_zz99": null}}',
     b'{"responses": {"s_lf01": 1}}', b'{"responses": null}', b'{"weight": 0}', b'{"weight": true}',
+    b'{"duration_seconds": -0.5}', b'{"duration_seconds": "60"}', b'{"duration_seconds": true}',
     b'{"demographics": {"grade": 12.0}}', b'{"demographics": {"x": null}}', b'{"extra": null}',
     b'{"term": "fall", "term": "summer"}', b'{"school_id": 5}', b'{"respondent_id": ""}',
     b'{"submitted_at": "2024-09-10T10:00:00Z\\n"}', b'{"school_id": "SCH-1\\n"}', b'{"region": ""}',

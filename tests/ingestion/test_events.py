@@ -49,6 +49,7 @@ _DEEP = b"[" * 1000 + b"]" * 1000  # the json module itself cannot load or dump 
         (lambda e: {k: v for k, v in e.items() if k != "school_id"}, "schema_violation"),
         (lambda e: e | {"term": "summer"}, "schema_violation"),
         (lambda e: e | {"weight": -1}, "schema_violation"),
+        (lambda e: e | {"duration_seconds": -1}, "schema_violation"),
         (lambda e: e | {"extra": 1}, "schema_violation"),
         (lambda e: e | {"responses": {"t_lf01": True}}, "schema_violation"),
         (lambda e: e | {"responses": {"t_lf01": "3"}}, "schema_violation"),

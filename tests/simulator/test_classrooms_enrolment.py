@@ -124,12 +124,14 @@ def test_classroom_share_is_the_share_of_respondents_sending_them():
 
 def test_earlier_draws_did_not_move():
     """The fixture was written by the simulator before classrooms: the same config gives the same events
-    apart from the new field (classroom draws are on their own, new random stream)."""
+    apart from the new fields (classroom draws and durations are on their own, new random streams)."""
     before = FIXTURE.read_bytes().splitlines()
     now = [orjson.loads(r.value) for r in simulate(SimConfig(seed=7).with_total_schools(3)).records
            if r.valid and r.kind == "original"]
     assert any("classroom_ids" in e for e in now)
-    stripped = [orjson.dumps({k: v for k, v in e.items() if k != "classroom_ids"}) for e in now]
+    assert all(e["duration_seconds"] > 20 for e in now)
+    stripped = [orjson.dumps({k: v for k, v in e.items() if k not in ("classroom_ids", "duration_seconds")})
+                for e in now]
     assert stripped == before[:len(stripped)] and len(before) - len(stripped) == 4  # + 4 hand-made edge events
 
 

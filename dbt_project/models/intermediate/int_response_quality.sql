@@ -11,12 +11,19 @@
 --                      are at least var('straightline_batch_share') of its submissions and at least
 --                      var('straightline_batch_min'): a batch of them, not a few enthusiastic (or
 --                      bored) respondents, who are flagged (is_straightlined) but kept.
+--   too_fast           answered faster than var('min_seconds_per_item') seconds per answered item
+--                      (duration_seconds, when the front end sent it): too fast to have read the
+--                      items. 2 s per item is the speeding rule of Huang et al. (2012, J. Bus.
+--                      Psychol. 27:99-114) and of Zhang & Conrad (2014, Surv. Res. Methods 8:127-135)
+--                      for web surveys; no duration, no judgement.
 -- The neighbours of a flagged submission (its file, its school) are not affected.
 {%- set min_items = var('pattern_min_items') %}
 with counted as (
     select l.submission_id, l.instrument, l.school_year, l.term, l.school_id, l.respondent_key, l.submitted_at,
-        l.ingested_at, l.kafka_partition, l.kafka_offset,
+        l.ingested_at, l.kafka_partition, l.kafka_offset, l.duration_seconds,
         p.n_answered, p.n_answered >= {{ min_items }} and p.is_same_answer as is_straightlined,
+        coalesce(p.n_answered >= {{ min_items }}
+            and l.duration_seconds < {{ var('min_seconds_per_item') }} * p.n_answered, false) as is_too_fast,
         p.content_hash
     from {{ ref('int_submissions_latest') }} as l
     inner join {{ ref('int_response_patterns') }} as p using (submission_id, instrument)
@@ -43,9 +50,10 @@ flagged as (
 )
 
 select
-    submission_id, instrument, school_year, term, school_id, n_answered, is_straightlined, is_duplicate_content,
-    is_straightline_batch,
+    submission_id, instrument, school_year, term, school_id, n_answered, duration_seconds, is_straightlined,
+    is_duplicate_content, is_straightline_batch, is_too_fast,
     case when is_duplicate_content then 'duplicate_content' when is_straightline_batch then 'straightline_batch'
+        when is_too_fast then 'too_fast'
     end as exclusion_reason,
-    is_duplicate_content or is_straightline_batch as is_excluded
+    is_duplicate_content or is_straightline_batch or is_too_fast as is_excluded
 from flagged

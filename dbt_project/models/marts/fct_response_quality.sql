@@ -7,6 +7,8 @@ select
     count(*) filter (where q.is_straightlined) as n_straightlined,
     count(*) filter (where q.is_straightline_batch) as n_excluded_straightline_batch,
     count(*) filter (where q.is_duplicate_content) as n_excluded_duplicate_content,
+    count(*) filter (where q.duration_seconds is not null) as n_with_duration,
+    count(*) filter (where q.is_too_fast) as n_too_fast,
     count(*) filter (where q.is_excluded) as n_excluded,
     count(distinct l.school_id) filter (where q.is_excluded) as n_schools_with_exclusions
 from {{ ref('int_submissions_latest') }} as l
