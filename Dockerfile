@@ -54,6 +54,10 @@ COPY . ./
 # the data root. Named volumes mounted on these paths start with this ownership.
 RUN mkdir -p dags dbt_project/target dbt_project/logs expectations/uncommitted /data/published \
  && chown -R leap:leap dbt_project/target dbt_project/logs expectations/uncommitted /data
+# The Great Expectations Data Docs' scripts and styles, served from the image instead of a CDN: the npm
+# tarballs pinned by SHA-256 in infra/gx-assets/ (stdlib only; the build reaches the npm registry, the
+# containers need no network), into .deps/gx-assets/ where expectations/docs_assets.py looks.
+RUN python infra/gx-assets/fetch.py
 
 # --------------------------------------------------------------------------- airflow target
 FROM source AS airflow

@@ -381,6 +381,12 @@ def test_dockerfile_installs_the_lock_then_the_project_without_deps():
     assert not any("requirements-airflow" in r for r in runs("platform")), "the platform image stays lean"
 
 
+def test_the_images_carry_the_data_docs_assets():
+    """Data Docs without a CDN in the containers too: both targets inherit the fetch of the pinned assets."""
+    for target in ("platform", "airflow"):
+        assert any(r.startswith("python infra/gx-assets/fetch.py") for r in runs(target)), target
+
+
 def test_dockerfile_runs_as_non_root():
     for target in ("platform", "airflow"):
         user = effective(target, "USER")
@@ -425,8 +431,8 @@ def test_build_context_is_an_allow_list_of_what_the_image_needs():
     assert patterns[0] == "*", ".dockerignore must start by excluding everything"
     admitted = {p[1:] for p in patterns if p.startswith("!")}
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    needed = {"pyproject.toml", "README.md", "requirements.lock", "infra/airflow", "expectations", "dbt_project",
-              "dags"} | {p.rstrip("*") for p in packages["include"]}
+    needed = {"pyproject.toml", "README.md", "requirements.lock", "infra/airflow", "infra/gx-assets", "expectations",
+              "dbt_project", "dags"} | {p.rstrip("*") for p in packages["include"]}
     assert admitted == needed, f"admitted {sorted(admitted)}, needed {sorted(needed)}"
     for path in admitted - MAY_BE_ABSENT:
         assert (ROOT / path).exists(), f"{path} admitted to the build context but missing"
