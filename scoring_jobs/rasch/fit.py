@@ -1,5 +1,5 @@
-"""Rasch fit statistics: infit/outfit mean squares with Wilson-Hilferty standardisation, person
-separation reliability, and category diagnostics.
+"""Rasch fit statistics: infit/outfit mean squares with Wilson-Hilferty standardisation, point-measure
+correlations, person separation reliability, and category diagnostics.
 
 Shapes: ``x, mean, var, mu4`` are ``(n_persons, n_items)`` (observed response, its model mean,
 variance and 4th central moment at the person's estimate); ``observed`` is the same-shape bool mask.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_sums", "mean_squares", "mean_squares_from_sums", "separation_reliability", "disordered_items"]
+__all__ = ["fit_sums", "mean_squares", "mean_squares_from_sums", "point_measure_correlation", "separation_reliability",
+           "disordered_items"]
 
 
 def mean_squares(x, mean, var, mu4, observed, axis: int) -> dict[str, np.ndarray]:
@@ -55,6 +56,34 @@ def mean_squares_from_sums(s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _zstd(msq: np.ndarray, q2: np.ndarray) -> np.ndarray:
     q = np.sqrt(np.clip(q2, 1e-12, None))
     return (np.cbrt(msq) - 1.0) * (3.0 / q) + q / 3.0
+
+
+def point_measure_correlation(x, theta, mean, var, observed) -> tuple[np.ndarray, np.ndarray]:
+    """Per item (over persons, axis 0): the observed correlation of the responses with the person measures
+    (Winsteps' PTMEASURE) and its model expectation, ``(n_items,)`` each; ``theta`` is ``(n_persons,)``.
+
+    The expectation replaces each response by its model mean and adds the model variance to the
+    response variance (Linacre 2008, "The expected value of a point-biserial (or similar) correlation",
+    Rasch Measurement Transactions 22:1, 1154)::
+
+        r_exp = sum (E - mean E)(theta - mean theta) / sqrt(sum [(E - mean E)^2 + Var] * sum (theta - mean theta)^2)
+
+    over the persons who answered the item. An observed value well below the expected one says the item
+    discriminates less than the model predicts (outfit/infit above 1); above, more (overfit). On data that
+    fit, the observed value runs a little higher (about 0.02 with 12 items): the item's own response is
+    part of the measure it is correlated with, which the expectation at fixed measures leaves out.
+    """
+    m = observed.astype(float)
+    t = np.where(observed, theta[:, None], 0.0)
+    n = m.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dt = np.where(observed, t - t.sum(axis=0) / n, 0.0)  # centred measures, per item's persons
+        dx = np.where(observed, x - np.where(observed, x, 0).sum(axis=0) / n, 0.0)
+        de = np.where(observed, mean - np.where(observed, mean, 0.0).sum(axis=0) / n, 0.0)
+        st = (dt * dt).sum(axis=0)
+        obs = (dx * dt).sum(axis=0) / np.sqrt((dx * dx).sum(axis=0) * st)
+        exp = (de * dt).sum(axis=0) / np.sqrt((de * de + np.where(observed, var, 0.0)).sum(axis=0) * st)
+    return obs, exp
 
 
 def separation_reliability(theta: np.ndarray, se: np.ndarray, weights: np.ndarray | None = None) -> float:
