@@ -7,7 +7,8 @@
 {% macro national_benchmark_rows(measures) %}
 versions as (
     select benchmark_version, reference_school_year, adopted_on,
-        adopted_on = max(adopted_on) over () as is_current
+        -- one current version even when two were adopted the same day: the later version name wins
+        row_number() over (order by adopted_on desc, benchmark_version desc) = 1 as is_current
     from {{ ref('benchmarks') }}
 )
 
@@ -26,7 +27,7 @@ select
     m.is_suppressed,
     m.value,
     m.se,
-    case when m.n_schools > 1 then m.n_schools - 1 end as df
+    case when not m.is_suppressed and m.n_schools > 1 then m.n_schools - 1 end as df  -- blank with its value
 from {{ measures }} as m
 inner join versions as v on m.school_year = v.reference_school_year
 {% endmacro %}
