@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     c.add_argument("--weight-col", help="case weight column (optional)")
     c.add_argument("--max-category", type=int, help="highest category of every item (default: highest observed)")
     c.add_argument("--out", required=True, help="output directory")
+    c.add_argument("--cut-scores", help="level cut scores for the quality report: a JSON file {level: logit cut} "
+                                        "or a calibration folder with cut_scores.json and scale.json")
+    c.add_argument("--simulations", type=int, default=50,
+                   help="data sets simulated for the dimensionality critical values (default 50; 0 = none)")
     c.set_defaults(func=_calibrate)
 
     s = sub.add_parser("score", help="score persons against given item parameters (anchored WLE)")
@@ -70,7 +74,13 @@ def _calibrate(args) -> int:
 
     from scoring_jobs.rasch.anchored import RaschDataError
     from scoring_jobs.rasch.api import calibrate
+    from scoring_jobs.rasch.report import read_cuts, write_quality
 
+    try:
+        cuts = None if args.cut_scores is None else read_cuts(args.cut_scores)
+    except ValueError as exc:
+        raise LeapError(str(exc), hint="--cut-scores takes a JSON file {level: logit cut} or a calibration folder "
+                                       "holding cut_scores.json and scale.json (docs/rasch.md)") from exc
     ids, resp, names, weights = _load(args.input, args.id_col, _items(args.items), args.weight_col)
     n_steps = None if args.max_category is None else np.full(len(names), args.max_category)
     if n_steps is not None and int(resp.max()) > args.max_category:
@@ -83,6 +93,7 @@ def _calibrate(args) -> int:
         except RaschDataError as exc:
             raise LeapError(str(exc), hint="drop or recode the item, or check the data") from exc
     out = cal.to_dir(args.out, ids=ids)
+    write_quality(out, cal, resp, cuts=cuts, n_sim=max(args.simulations, 0), title=Path(args.input).name)
     for note in cal.warnings:
         log.warning(note)
     s = cal.summary()
