@@ -49,6 +49,21 @@ def register(subparsers) -> None:
     s.add_argument("--item-report", help="optional CSV with each item's fit and displacement")
     s.set_defaults(func=_score)
 
+    d = sub.add_parser("dif", help="differential item functioning between groups (Andersen LR, Wald, Mantel)")
+    d.add_argument("input", help="wide CSV or Parquet file, one row per person")
+    d.add_argument("--group-col", required=True, help="column with each person's group (empty = left out)")
+    d.add_argument("--id-col", required=True, help="person id column")
+    d.add_argument("--items", help="comma-separated item columns (default: all but id and group)")
+    d.add_argument("--model", choices=MODELS, default="pcm")
+    d.add_argument("--min-group-n", type=int, default=100, help="fewest persons for a group to be tested (default 100)")
+    d.add_argument("--min-category-n", type=int, default=5,
+                   help="fewest non-extreme responses in each used category of an item, per group (default 5)")
+    d.add_argument("--reference-group", help="the reference group (default: the largest)")
+    d.add_argument("--anchor", default="purify",
+                   help="purify (default), all, or comma-separated anchor items (docs/rasch.md#dif)")
+    d.add_argument("--out", required=True, help="output directory")
+    d.set_defaults(func=_dif)
+
 
 def _items(arg: str | None) -> list[str] | None:
     if arg is None:
@@ -129,3 +144,44 @@ def _score(args) -> int:
         write_csv(table, args.item_report)
     log.info("scored %d persons into %s", len(ids), args.out)
     return 0
+
+
+def _dif_input(args):
+    """Read the file: (responses, item names, group labels), the group column never an item."""
+    from scoring_jobs.rasch.anchored import RaschDataError
+    from scoring_jobs.rasch.io import read_table, select_columns
+
+    try:
+        df = read_table(args.input)
+        df.columns = [str(c) for c in df.columns]
+        if args.group_col not in df.columns:
+            raise RaschDataError(f"group column {args.group_col!r} is not in the file")
+        items = _items(args.items) or [c for c in df.columns if c not in (args.id_col, args.group_col)]
+        if args.group_col in items:
+            raise RaschDataError(f"group column {args.group_col!r} is also listed in --items")
+        _, resp, names, _ = select_columns(df, args.id_col, items, None)
+    except RaschDataError as exc:
+        raise LeapError(str(exc), hint=_HINT + "; plus a group column (--group-col)") from exc
+    return resp, names, df[args.group_col]
+
+
+def _dif(args) -> int:
+    from scoring_jobs.rasch.dif import dif_analysis
+
+    resp, names, groups = _dif_input(args)
+    anchor = args.anchor if args.anchor in ("purify", "all") else _items(args.anchor)
+    try:
+        res = dif_analysis(resp, groups, model=args.model, item_names=names, reference_group=args.reference_group,
+                           min_group_n=args.min_group_n, min_category_n=args.min_category_n, anchor=anchor)
+    except ValueError as exc:
+        raise LeapError(str(exc), hint="see docs/rasch.md#dif for the options and what each group and item "
+                                       "needs to be tested") from exc
+    out = res.to_dir(args.out)
+    for note in res.notes:
+        log.warning(note)
+    s = res.summary()
+    print(json.dumps({"model": s["model"], "reference_group": s["reference_group"], "lr_p_value": s["lr"]["p_value"],
+                      "n_rows_testable": s["n_rows_testable"], "n_flagged": len(s["flagged"]),
+                      "converged": s["converged"]}))
+    log.info("wrote %s", out)
+    return 0 if s["converged"] else 1

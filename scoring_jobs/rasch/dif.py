@@ -464,7 +464,7 @@ def _run(resp, labels, names, gtab, ref, persons, kept, excluded, settings) -> D
 
 def _why_untestable(gtab, ref, n_analysed, n_kept) -> dict[str, str | None]:
     """Why each focal group's rows are not testable (None = they are); ``"*"``: why nothing is."""
-    reason = dict(zip(gtab["group"], gtab["reason"], strict=True))
+    reason = {g: None if pd.isna(r) else r for g, r in zip(gtab["group"], gtab["reason"], strict=True)}
     out: dict[str, str | None] = {g: None if r is None else f"group {g}: {r}" for g, r in reason.items()}
     if reason[ref] is not None:
         out = {g: r or f"reference group {ref}: {reason[ref]}" for g, r in out.items()}

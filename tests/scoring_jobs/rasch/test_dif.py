@@ -315,3 +315,12 @@ def test_bad_options(sim, kwargs, message):
     resp, groups, items, _ = sim
     with pytest.raises(ValueError, match=message):
         dif_analysis(resp, groups, item_names=items, **kwargs)
+
+
+def test_small_reference_group_makes_its_comparisons_not_testable(sim):
+    """The LR test still runs over the groups large enough; no item is compared with a too-small reference."""
+    resp, groups, items, _ = sim
+    res = dif_analysis(resp, groups, item_names=items, min_category_n=1, min_group_n=400, reference_group="C")
+    assert res.lr.iloc[0]["testable"] and res.lr.iloc[0]["groups"] == "A|B"
+    assert not res.items["testable"].any() and set(res.items["group"]) == {"A", "B"}
+    assert res.items["reason"].str.startswith("reference group C: 300 persons, fewer than min_group_n").all()
