@@ -28,18 +28,22 @@ Statistics (details and references in docs/rasch.md, "DIF"):
   1988; Wang & Yeh 2003). A list of item names: those items are the anchor (as psychotools'
   ``anchortest(class = "fixed")``).
 * **Mantel's chi-square**, the standardized mean difference and the ETS A/B/C class: :mod:`.mantel`,
-  matched on answered-items pattern x total score over the analysed items.
+  matched on answered-items pattern x total score over the studied item and the anchor items, so
+  the items the Wald test found with DIF (with the purified anchor) stay out of the other items'
+  matching score (criterion refinement); with ``anchor="all"`` every analysed item is in it.
 * **Multiple testing**: Benjamini-Hochberg q-values over the testable items of one comparison (one
   focal group against the reference), separately for the Wald (``q_value``) and the Mantel
   (``mantel_q``) p-values; ``flagged`` = testable and ``q_value < alpha``. The ETS class keeps its own
   per-item .05 rule.
 
 **Not testable** (never read as "no DIF"): a group with fewer than ``min_group_n`` persons who answered
-an item (all its rows, reason given); an item some category of which, used in the pooled data, has fewer
-than ``min_category_n`` responses in an analysed group, counting persons with a non-extreme score (the
-ones CML uses). Such an item's location would mean something else in that group (eRm's ``LRtest`` drops
-it likewise), so it is left out of every fit and every comparison, with the reason in each of its rows
-and in the LR row's ``items_excluded``.
+at least one item (all its rows, reason given; also every comparison with a too-small reference group);
+an item some category of which, used in the pooled data, has fewer than ``min_category_n`` responses
+in an analysed group, counting persons with a non-extreme score (the ones CML uses). Without the
+category the item's location would mean something else in that group (eRm's ``LRtest`` drops such an
+item likewise, at 0 responses), and with a handful of responses the step estimate is too far from normal
+for a Wald z; so the item is left out of every fit and every comparison, with the reason in each of its
+rows and in the LR row's ``items_excluded``.
 """
 
 from __future__ import annotations
@@ -341,7 +345,7 @@ def _mantel_columns(data: _Data, focal: str, reference: str, anchor: np.ndarray)
         ok = resp[:, j] >= 0
         m = mantel(resp[ok, j], is_focal[ok], _strata(resp[ok][:, match]))
         cols["mantel_chi2"][j], cols["mantel_p"][j], cols["smd"][j] = m.chi2, m.p_value, m.smd
-        cols["smd_sd"][j], cols["ets_class"][j] = m.smd / m.sd, m.ets_class
+        cols["smd_sd"][j], cols["ets_class"][j] = m.smd / m.sd if m.sd > 0 else np.nan, m.ets_class
     cols["mantel_q"] = _bh(cols["mantel_p"])
     return cols
 
@@ -424,8 +428,8 @@ def dif_analysis(
                 "multiple_testing": "Benjamini-Hochberg over the items of each focal-vs-reference comparison",
                 "n_persons": int(answered.sum()), "n_items": len(names)}
     persons = answered & np.isin(labels, analysed)
-    excluded = _screen_items(resp[persons], labels[persons], analysed, names, min_category_n) if len(
-        analysed) >= 2 else {}
+    excluded = {} if len(analysed) < 2 else _screen_items(resp[persons], labels[persons], analysed, names,
+                                                          min_category_n)
     kept = [i for i, n in enumerate(names) if n not in excluded]
     if not isinstance(anchor, str):
         _check_anchor(anchor, names, excluded)
@@ -455,7 +459,7 @@ def _run(resp, labels, names, gtab, ref, persons, kept, excluded, settings) -> D
                                                             settings["anchor"], settings["alpha"], settings["model"])
     else:
         lr.update(testable=False, reason=why["*"])
-    frames = [_focal_frame(g, ref, names, tested.get(g), excluded, why.get(g) or why["*"])
+    frames = [_focal_frame(g, ref, names, tested.get(g), [why[g] or excluded.get(n) or why["*"] for n in names])
               for g in gtab.loc[gtab["role"] == "focal", "group"]]
     result.items = _with_counts(pd.concat(frames, ignore_index=True), resp, labels, names, ref)
     result.lr = pd.DataFrame([lr]).reindex(columns=LR_COLUMNS)
@@ -482,12 +486,13 @@ def _fit(result: DIFResult, data: _Data, analysed: list[str], model: str) -> Non
                                                                    *result.group_fits.items()] if not f.converged]
 
 
-def _focal_frame(focal, ref, names, tested, excluded, why) -> pd.DataFrame:
-    """All items of one focal group, in scale order: the tested rows and the not-testable ones."""
+def _focal_frame(focal, ref, names, tested, reasons) -> pd.DataFrame:
+    """All items of one focal group, in scale order: the tested rows and the not-testable ones with
+    their reason (the group's or the reference group's size first, then the item's own)."""
     done = set() if tested is None else set(tested["item"])
-    rest = [n for n in names if n not in done]
-    frame = pd.concat([f for f in (tested, _untestable(rest, focal, ref, [excluded.get(n, why) for n in rest]))
-                       if f is not None and len(f)], ignore_index=True)
+    rest = [(n, r) for n, r in zip(names, reasons, strict=True) if n not in done]
+    untested = _untestable([n for n, _ in rest], focal, ref, [r for _, r in rest])
+    frame = pd.concat([f for f in (tested, untested) if f is not None and len(f)], ignore_index=True)
     order = {n: i for i, n in enumerate(names)}
     return frame.sort_values("item", key=lambda s: s.map(order)).reindex(columns=ITEM_COLUMNS)
 
