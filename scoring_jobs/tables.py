@@ -9,7 +9,9 @@ before every dbt build (:func:`leap.orchestration.tasks.run_dbt`), so the source
 - ``respondent_scores``: one row per counted respondent × term × scale, with the calibration id used;
 - ``item_drift``: one row per term × calibration × scale × item (anchored displacement);
 - ``reporting_scales``: one row per instrument × scaled component: the fixed 200-300 scale, derived once
-  from a named reference calibration (scoring_jobs.item_bank._link).
+  from a named reference calibration (scoring_jobs.item_bank._link);
+- ``item_dif``: one row per calibration × scale × grouping × item × focal group (scoring_jobs.item_dif);
+- ``scale_dif``: one row per calibration × scale × grouping: Andersen's LR test across its groups.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ COLUMNS = {
         item_id varchar, n_responses bigint, anchored_location double, displacement double, infit_msq double,
         outfit_msq double, n_unscorable_responses bigint, drift_threshold double, is_drifting boolean,
         displacement_se double, displacement_z double, is_dropped_from_anchor boolean""",
+    "item_dif": """calibration_id varchar, instrument varchar, component varchar, school_year varchar, term varchar,
+        grouping varchar, item_id varchar, focal_group varchar, reference_group varchar, n_focal bigint,
+        n_reference bigint, testable boolean, reason varchar, is_anchor boolean, dif_contrast_logits double,
+        dif_contrast_se double, wald_z double, p_value double, q_value double, flagged boolean, steps_chi2 double,
+        steps_df integer, steps_p double, mantel_chi2 double, mantel_p double, mantel_q double, smd double,
+        smd_sd double, ets_class varchar""",
+    "scale_dif": """calibration_id varchar, instrument varchar, component varchar, school_year varchar, term varchar,
+        grouping varchar, model varchar, groups varchar, reference_group varchar, n_groups integer, n_persons bigint,
+        n_items integer, items_excluded varchar, loglik_pooled double, loglik_groups double, lr_chi2 double,
+        df integer, p_value double, testable boolean, reason varchar""",
 }
 
 TABLES = tuple(COLUMNS)

@@ -175,25 +175,14 @@ def _score_rows(cal, frame, meta, resp, ok, n_ans, need, anchors, persons) -> pd
 
 
 def classification_quality(scaled: np.ndarray, scaled_se: np.ndarray, cuts) -> tuple[np.ndarray, np.ndarray]:
-    """Rudner's (2001) classification indices per respondent, from the measure and its SE.
+    """Rudner's (2001) classification indices per respondent (the engine's
+    :func:`scoring_jobs.rasch.classification.person_indices`) on the 200-300 scale: accuracy, that the
+    true level is the reported one; consistency, that two independent administrations agree. The level
+    bands are narrow against the person SE, which is why these are reported: a school's mean of them
+    says how far its level shares can be trusted."""
+    from scoring_jobs.rasch.classification import person_indices
 
-    With the true score ~ Normal(scaled, se), P_k is the probability that it lies in level k's band
-    [c_k, c_{k+1}). Accuracy = P of the level assigned (that the true level is the reported one);
-    consistency = sum_k P_k^2 (that two independent administrations agree). The level bands are narrow
-    against the person SE, which is why these are reported: a school's mean of them says how far its
-    level shares can be trusted.
-    """
-    from scipy.stats import norm
-
-    edges = np.array([-np.inf, cuts.moderate_low, cuts.moderate_high, cuts.high, np.inf])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cdf = norm.cdf((edges[None, :] - scaled[:, None]) / scaled_se[:, None])
-    p = np.diff(cdf, axis=1)  # (n, 4) probability of each level band
-    assigned = np.searchsorted(edges[1:-1], scaled, side="right")
-    ok = np.isfinite(scaled) & np.isfinite(scaled_se) & (scaled_se > 0)
-    accuracy = np.where(ok, p[np.arange(len(scaled)), np.clip(assigned, 0, 3)], np.nan)
-    consistency = np.where(ok, (p * p).sum(axis=1), np.nan)
-    return accuracy, consistency
+    return person_indices(scaled, scaled_se, (cuts.moderate_low, cuts.moderate_high, cuts.high))
 
 
 def _drift_rows(cal, thr, items, meta, first, anchors, n_unscorable) -> pd.DataFrame:

@@ -40,8 +40,9 @@ def warehouse_build(settings: Settings, conf: dict) -> dict:
 
 
 def calibration(settings: Settings, conf: dict) -> dict:
-    return {"calibrate": tasks.calibrate(settings, conf["school_year"], conf["term"], conf.get("model") or "pcm",
-                                         bool(conf.get("force", False)))}
+    force = bool(conf.get("force", False))
+    calibrated = tasks.calibrate(settings, conf["school_year"], conf["term"], conf.get("model") or "pcm", force)
+    return {"calibrate": calibrated, "item_dif": tasks.item_dif(settings, calibrated, force)}
 
 
 def scoring(settings: Settings, conf: dict) -> dict:

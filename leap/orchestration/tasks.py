@@ -187,6 +187,20 @@ def calibrate(settings: Settings, school_year: str, term: str, model: str = "pcm
     return freshness.unless_current(settings, {step: fp}, run, force)
 
 
+def item_dif(settings: Settings, calibrated: dict, force: bool = False) -> dict:
+    """DIF of the calibration's items by respondent group (scoring.item_dif, scoring.scale_dif), once per
+    calibration id (``force``: again)."""
+    from scoring_jobs.item_dif import analyse_calibration
+
+    cal_id = calibrated.get("calibration_id")
+    if not cal_id:
+        raise LeapError("the calibration task returned no calibration id", hint="see the calibrate task's log")
+    out = jsonable(analyse_calibration(settings, cal_id, force=force))
+    log.info("DIF of %s: %s", cal_id, out.get("skipped") or f"{out['item_rows']} item rows, {out['flagged']} flagged")
+    write_report(settings, f"dif-{cal_id}", out)
+    return out
+
+
 def score(settings: Settings, school_year: str, term: str, calibration_id: str | None = None,
           force: bool = False) -> dict:
     """Score every respondent of one term against the anchored item bank (rewrites the partition)."""

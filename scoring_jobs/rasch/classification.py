@@ -25,7 +25,7 @@ from scipy.stats import norm
 
 from .scale import LEVELS, CutScores, ScaleTransform
 
-__all__ = ["LevelCuts", "classification_accuracy"]
+__all__ = ["LevelCuts", "classification_accuracy", "level_probabilities", "person_indices"]
 
 MAX_ABS_LOGIT_CUT = 15.0  # a cut beyond this is almost surely on the 200-300 reporting scale
 
@@ -78,11 +78,29 @@ class LevelCuts:
         return {"version": self.version, "levels": list(self.names), "cuts_logit": list(self.cuts)}
 
 
-def level_probabilities(theta: np.ndarray, se: np.ndarray, cuts: LevelCuts) -> np.ndarray:
-    """``(n, n_levels)``: probability that the true measure, ``N(theta, se^2)``, lies in each level."""
-    below = norm.cdf((np.asarray(cuts.cuts)[None, :] - theta[:, None]) / se[:, None])  # P(true < c_k)
-    edges = np.hstack([np.zeros((theta.size, 1)), below, np.ones((theta.size, 1))])
+def level_probabilities(measure: np.ndarray, se: np.ndarray, cuts) -> np.ndarray:
+    """``(n, n_levels)``: probability that the true measure, ``N(measure, se^2)``, lies in each level.
+    ``cuts``: the increasing cut values on the measure's metric (any linear metric: logits, or 200-300
+    with the scaled SEs; the probabilities do not depend on which)."""
+    c = np.asarray(cuts, float)
+    below = norm.cdf((c[None, :] - measure[:, None]) / se[:, None])  # P(true < c_k)
+    edges = np.hstack([np.zeros((measure.size, 1)), below, np.ones((measure.size, 1))])
     return np.diff(edges, axis=1)
+
+
+def person_indices(measure, se, cuts) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's Rudner accuracy (``P`` of the level assigned) and consistency (``sum_k P_k^2``);
+    NaN where the measure or SE is missing or the SE is not positive. ``cuts`` as for
+    :func:`level_probabilities`."""
+    t, s = np.asarray(measure, float), np.asarray(se, float)
+    ok = np.isfinite(t) & np.isfinite(s) & (s > 0)
+    accuracy, consistency = np.full(t.size, np.nan), np.full(t.size, np.nan)
+    if ok.any():
+        p = level_probabilities(t[ok], s[ok], cuts)
+        assigned = np.searchsorted(np.asarray(cuts, float), t[ok], side="right")
+        accuracy[ok] = p[np.arange(p.shape[0]), assigned]
+        consistency[ok] = (p * p).sum(axis=1)
+    return accuracy, consistency
 
 
 def classification_accuracy(theta, se, cuts: LevelCuts) -> dict:
@@ -93,7 +111,7 @@ def classification_accuracy(theta, se, cuts: LevelCuts) -> dict:
     t, s = t[ok], s[ok]
     if t.size == 0:
         return {"n_persons": 0, "method": "Rudner (2001, 2005)", **cuts.to_dict()}
-    p = level_probabilities(t, s, cuts)
+    p = level_probabilities(t, s, cuts.cuts)
     assigned = cuts.level_index(t)
     consistency = float((p * p).sum(axis=1).mean())
     chance = float((p.mean(axis=0) ** 2).sum())

@@ -83,6 +83,44 @@ def test_calibration_is_stored_versioned_and_stable(scored):
     row = cals[(cals["component"] == "LF") & (cals["instrument"] == "student")].iloc[0]
     assert scale["slope"] == pytest.approx(row["scale_slope"]) and scale["intercept"] == pytest.approx(
         row["scale_intercept"])
+    # the measurement-quality report of every scale, its cut scores mapped back to logits
+    for scale_dir in (settings.layout.calibrations / cal["calibration_id"]).glob("*-L?"):
+        for f in ("report.html", "quality.json", "wright_map.svg", "category_curves.svg", "item_fit.svg",
+                  "information.svg"):
+            assert (scale_dir / f).stat().st_size > 0, (scale_dir.name, f)
+    quality = json.loads((files / "quality.json").read_text())
+    cuts = [(c - row["scale_intercept"]) / row["scale_slope"]
+            for c in (row["cut_moderate_low"], row["cut_moderate_high"], row["cut_high"])]
+    assert quality["classification"]["cuts_logit"] == pytest.approx(cuts)
+    assert 0.4 < quality["classification"]["accuracy"] < 1 and quality["summary"]["persons"]["n"] > 1000
+
+
+def test_dif_by_every_grouping_is_stored_once_and_in_the_marts(scored):
+    """DIF of the calibration (scoring_jobs.item_dif): every scale x grouping has its LR row, every item its
+    rows per focal group, testable or with the reason; teachers carry no demographics: not testable."""
+    from scoring_jobs.item_dif import GROUPINGS, analyse_calibration
+
+    settings, _, cal, *_ = scored
+    out = analyse_calibration(settings, cal["calibration_id"])
+    assert out["scale_rows"] == 6 * len(GROUPINGS) and out["item_rows"] > 0
+    assert analyse_calibration(settings, cal["calibration_id"]) == {"calibration_id": cal["calibration_id"],
+                                                                   "skipped": "already analysed"}
+    run_dbt(settings, "fct_item_dif", "fct_scale_dif", "stg_scoring__item_dif", "stg_scoring__scale_dif")
+    scales = _q(settings, "select * from marts.fct_scale_dif")
+    assert len(scales) == 30 and set(scales["grouping"]) == set(GROUPINGS)
+    student = scales[scales["instrument"] == "student"].set_index(["component", "grouping"])
+    assert student.loc[("LF", "gender"), "is_testable"] and student.loc[("LF", "gender"), "n_groups"] == 2
+    assert (student["p_value"].dropna().between(0, 1)).all()
+    teacher_demo = scales[(scales["instrument"] == "teacher") & scales["grouping"].isin(["gender", "race_ethnicity"])]
+    assert not teacher_demo["is_testable"].any() and teacher_demo["not_testable_reason"].notna().all()
+    items = _q(settings, "select * from marts.fct_item_dif")
+    assert (items["is_testable"] | items["not_testable_reason"].notna()).all()  # never a silent "no DIF"
+    assert items.loc[~items["is_testable"], ["wald_z", "q_value"]].isna().all().all()
+    assert (items["is_suppressed"] == (items["n_focal"].isna() | items["n_reference"].isna())).all()
+    tested = items[items["is_testable"]]
+    assert len(tested) > 50 and tested["ets_class"].isin(["A", "B", "C"]).all()
+    # no DIF is simulated: flags are false discoveries, few at q < .05
+    assert tested["is_flagged"].mean() < 0.05, tested["is_flagged"].mean()
 
 
 def test_rescoring_a_term_leaves_the_tables_identical(scored):
@@ -362,3 +400,14 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
     finally:
         con.close()
     print("recalibration moves (scale, linking error, mean |move|, 95th pct |move|, share changing level):", moves)
+    # fct_item_linking: each item's drift from the reference on the linked metric; mean-mean linking makes
+    # the drifts of a scale sum to 0 and their SD / sqrt(k) the linking error
+    run_dbt(settings, "stg_scoring__item_locations", "fct_item_linking")
+    linking = _q(settings, f"select * from marts.fct_item_linking where calibration_id = '{again['calibration_id']}'")
+    assert len(linking) > 0 and linking["drift_se"].notna().all()
+    assert (linking["previous_calibration_id"] == cal["calibration_id"]).all()
+    for _, scale in linking.groupby(["instrument", "component"]):
+        assert abs(scale["drift_from_reference"].sum()) < 1e-9
+        k = len(scale)
+        assert scale["drift_from_reference"].std(ddof=1) / np.sqrt(k) == pytest.approx(scale["linking_error"].iloc[0])
+        assert np.allclose(scale["change_from_previous"], scale["drift_from_reference"])

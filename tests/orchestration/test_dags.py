@@ -98,7 +98,7 @@ def test_warehouse_writers_share_the_one_slot_pool_and_never_overlap(parsed):
     dags = parsed["dags"]
     writers = {("leap_warehouse_build", "dbt_build"), ("leap_warehouse_build", "publish_marts"),
                ("leap_scoring", "build_scores"), ("leap_scoring", "score_term"), ("leap_growth", "build_growth"),
-               ("leap_calibration", "calibrate")}
+               ("leap_calibration", "calibrate"), ("leap_calibration", "item_dif")}
     for dag_id, task_id in writers:
         assert dags[dag_id]["tasks"][task_id]["pool"] == assets.WAREHOUSE_POOL, (dag_id, task_id)
     assert all(d["max_active_runs"] == 1 for d in dags.values())
@@ -167,6 +167,7 @@ def test_the_direct_flows_run_each_dags_tasks_in_its_order(parsed, monkeypatch, 
             "growth_years": ["2024-25"], "export_targets": [{"partner": "nextgen", "school_year": "2024-25"}],
             "report_terms": [{"school_year": "2024-25", "term": "fall"}]}
     for name in ("drain", "validate", "report_quarantine", "dbt_build", "build_scores", "publish_marts", "calibrate",
+                 "item_dif",
                  "terms_to_score", "score", "growth_years", "build_growth", "report_terms", "render_reports",
                  "export_targets", "export_partner"):
         monkeypatch.setattr(tasks, name, lambda *a, _n=name, **k: calls.append(_n) or fake.get(_n, {}))
@@ -177,3 +178,4 @@ def test_the_direct_flows_run_each_dags_tasks_in_its_order(parsed, monkeypatch, 
         ran = {re.sub(r"\[\d+\]$", "", k) for k in out}
         assert ran == set(parsed["dags"][dag_id]["tasks"]), dag_id
     assert calls.index("score") < calls.index("build_scores")  # scores, then the marts on them
+    assert calls.index("calibrate") < calls.index("item_dif")

@@ -1,0 +1,160 @@
+"""DIF of every calibration: each scale's items by respondent group, into ``scoring.item_dif`` and
+``scoring.scale_dif``.
+
+For a calibration id, every instrument × scaled component it calibrated is analysed on the calibration's
+own data (its reference administration's counted respondents) by each grouping of :data:`GROUPINGS`,
+with the engine's :func:`scoring_jobs.rasch.dif.dif_analysis` (Andersen LR across groups; per item and
+focal group the anchored Wald test of the item location, Mantel's chi-square with the ETS class,
+Benjamini-Hochberg q-values; the largest group is the reference). The demographic levels are the
+warehouse's mapped ones (``int_respondents``); ``other_unknown`` and missing values are no group (a
+mixture of the unmapped is not a group whose items could differ), so those respondents are left out of
+that grouping's analysis. Groups under ``min_group_n`` (100) persons are reported as not testable.
+
+Idempotent per calibration: a calibration already analysed is skipped; re-analysing replaces its rows.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from leap import stamps
+from leap.config import Settings
+from leap.errors import LeapError
+from leap.instrument import load_catalog
+from leap.locks import warehouse_lock
+from scoring_jobs.tables import columns, connect, create_tables, has_table
+
+__all__ = ["GROUPINGS", "analyse_calibration"]
+
+# Respondent groupings (int_respondents columns): three demographics (mapped to the instrument's
+# vocabulary) and the two school-level design variables.
+GROUPINGS = ("gender", "race_ethnicity", "parent_education", "grade_band", "sample")
+NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what is outside the vocabulary
+
+
+def _term_sql(instrument: str, items: list[str]) -> str:
+    groups = ", ".join(f"r.{g}" for g in GROUPINGS)
+    cols = ", ".join(f"s.{i}" for i in items)
+    return f"""
+        select {groups}, {cols}
+        from intermediate.int_respondents as r
+        inner join staging.stg_lake__{instrument}_submissions as s using (submission_id)
+        where r.instrument = ? and r.school_year = ? and r.term = ?
+        order by r.submission_id"""
+
+
+def _read_term(con, instrument: str, school_year: str, term: str, items: list[str], rows: int = 500_000):
+    """Group labels (one object array per grouping) and responses (int8, -1 = missing) of a term, streamed
+    in batches: responses take a byte each and a label is a reference to one string per level."""
+    import pyarrow.compute as pc
+
+    levels: dict[str, dict[str, int]] = {g: {} for g in GROUPINGS}
+    codes: dict[str, list[np.ndarray]] = {g: [] for g in GROUPINGS}
+    blocks = []
+    cur = con.cursor()
+    try:
+        reader = cur.sql(_term_sql(instrument, items), params=[instrument, school_year, term]).to_arrow_reader(rows)
+        for batch in reader:
+            for g in GROUPINGS:
+                enc = pc.dictionary_encode(batch.column(g))
+                lookup = np.array([levels[g].setdefault(v, len(levels[g])) if v not in (None, NO_GROUP) else -1
+                                   for v in enc.dictionary.to_pylist()] + [-1], dtype=np.int32)
+                idx = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+                codes[g].append(lookup[idx])
+            blocks.append(np.column_stack([batch.column(i).fill_null(-1).to_numpy(zero_copy_only=False)
+                                           for i in items]).astype(np.int8) if batch.num_rows else
+                          np.zeros((0, len(items)), np.int8))
+    finally:
+        cur.close()
+    labels = {}
+    for g in GROUPINGS:
+        names = np.array([*levels[g], None], dtype=object)  # code -1 -> the last entry: no group
+        labels[g] = names[np.concatenate(codes[g])] if codes[g] else np.array([], dtype=object)
+    resp = np.concatenate(blocks) if blocks else np.zeros((0, len(items)), np.int8)
+    return labels, resp
+
+
+def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray, items: list[str],
+                model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item and scale rows of one scale × grouping (one not-testable scale row when there are fewer
+    than two groups at all)."""
+    from scoring_jobs.rasch.dif import dif_analysis
+
+    keep = (resp >= 0).any(axis=1)
+    present = sorted({g for g in labels[keep] if g is not None})
+    base = {**meta, "grouping": grouping}
+    if len(present) < 2:
+        reason = f"{len(present)} group(s) among the respondents: nothing to compare"
+        return pd.DataFrame(), pd.DataFrame([{**base, "groups": "|".join(present), "n_groups": len(present),
+                                              "n_persons": int(keep.sum()), "n_items": len(items),
+                                              "testable": False, "reason": reason}])
+    try:
+        result = dif_analysis(resp[keep], labels[keep], model=model, item_names=items)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # one scale x grouping never stops the others
+        return pd.DataFrame(), pd.DataFrame([{**base, "groups": "|".join(present), "n_groups": len(present),
+                                              "n_persons": int(keep.sum()), "n_items": len(items),
+                                              "testable": False, "reason": f"analysis failed: {exc}"}])
+    item_rows = result.items.rename(columns={"item": "item_id", "group": "focal_group"}).assign(**base)
+    lr = result.lr.assign(**base, reference_group=result.reference_group)
+    return item_rows, lr
+
+
+def analyse_calibration(settings: Settings, calibration_id: str, force: bool = False) -> dict:
+    """DIF of every scale of ``calibration_id`` by every grouping; returns counts and seconds per scale."""
+    con = connect(settings, read_only=True)
+    try:
+        cals = con.execute("select * from scoring.item_bank_calibrations where calibration_id = ?",
+                           [calibration_id]).df() if has_table(con, "item_bank_calibrations") else pd.DataFrame()
+        done = (has_table(con, "scale_dif") and con.execute(
+            "select count(*) from scoring.scale_dif where calibration_id = ?", [calibration_id]).fetchone()[0] > 0)
+        if cals.empty:
+            raise LeapError(f"no calibration {calibration_id}", hint="list them with `leap scoring calibrations`")
+        if done and not force:
+            return {"calibration_id": calibration_id, "skipped": "already analysed"}
+        items_out, scales_out, timings = [], [], {}
+        catalog = load_catalog()
+        for cal in cals.to_dict("records"):
+            ins = catalog.get(cal["instrument"], cal["instrument_version"])
+            items = [i.item_id for i in ins.scale_items(cal["component"])]
+            labels, resp = _read_term(con, cal["instrument"], cal["reference_school_year"], cal["reference_term"],
+                                      items)
+            t = time.perf_counter()
+            meta = {"calibration_id": calibration_id, "instrument": cal["instrument"], "component": cal["component"],
+                    "school_year": cal["reference_school_year"], "term": cal["reference_term"]}
+            for grouping in GROUPINGS:
+                it, sc = _scale_rows(meta, grouping, labels[grouping], resp, items, cal["model"])
+                items_out.append(it)
+                scales_out.append(sc)
+            timings[f"{cal['instrument']}-{cal['component']}"] = round(time.perf_counter() - t, 2)
+    finally:
+        con.close()
+    item_rows = pd.concat([f for f in items_out if len(f)], ignore_index=True)
+    scale_rows = pd.concat(scales_out, ignore_index=True)
+    _store(settings, calibration_id, item_rows, scale_rows)
+    return {"calibration_id": calibration_id, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
+            "flagged": int(item_rows["flagged"].sum()) if len(item_rows) else 0, "seconds": timings}
+
+
+def _store(settings: Settings, calibration_id: str, item_rows: pd.DataFrame, scale_rows: pd.DataFrame) -> None:
+    with warehouse_lock(settings):
+        con = connect(settings)
+        try:
+            create_tables(con)
+            con.execute("begin transaction")
+            for table, rows in (("item_dif", item_rows), ("scale_dif", scale_rows)):
+                con.execute(f"delete from scoring.{table} where calibration_id = ?", [calibration_id])
+                frame = rows.reindex(columns=[c for c, _ in columns(table)])
+                for c, kind in columns(table):  # NaN cannot become an integer: nullable integers
+                    if kind in ("integer", "bigint"):
+                        frame[c] = pd.to_numeric(frame[c]).astype("Int64")
+                if len(frame):
+                    con.register("dif_rows", frame)
+                    con.execute(f"insert into scoring.{table} by name select * from dif_rows")
+                    con.unregister("dif_rows")
+            stamps.bump(con, "calibrations")  # what reads the calibrations' tables is out of date
+            con.execute("commit")
+        finally:
+            con.close()
