@@ -71,5 +71,5 @@ def test_scoring_staging_passes_the_one_table_definition_through():
         sql = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("--"))
         assert sql.strip().startswith("select * from {{ source('scoring'"), path.name
     assert set(TABLES) == {"item_bank_calibrations", "item_bank_thresholds", "respondent_scores", "item_drift",
-                           "reporting_scales"}
+                           "reporting_scales", "item_dif", "scale_dif"}
     assert column_names("respondent_scores")[:3] == ["calibration_id", "instrument", "instrument_version"]

@@ -402,7 +402,7 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
     print("recalibration moves (scale, linking error, mean |move|, 95th pct |move|, share changing level):", moves)
     # fct_item_linking: each item's drift from the reference on the linked metric; mean-mean linking makes
     # the drifts of a scale sum to 0 and their SD / sqrt(k) the linking error
-    run_dbt(settings, "stg_scoring__item_locations", "fct_item_linking")
+    run_dbt(settings, "stg_scoring__item_bank_thresholds", "int_item_locations", "fct_item_linking")
     linking = _q(settings, f"select * from marts.fct_item_linking where calibration_id = '{again['calibration_id']}'")
     assert len(linking) > 0 and linking["drift_se"].notna().all()
     assert (linking["previous_calibration_id"] == cal["calibration_id"]).all()

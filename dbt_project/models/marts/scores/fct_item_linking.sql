@@ -20,7 +20,7 @@ items as (
     select l.*, c.reference_school_year, c.reference_term, c.reporting_scale_version, c.link_shift,
         c.linking_error, c.n_link_items, c.reference_calibration_id, c.created_at,
         l.location + c.link_shift as linked_location
-    from {{ ref('stg_scoring__item_locations') }} as l
+    from {{ ref('int_item_locations') }} as l
     inner join calibrations as c using (calibration_id, instrument, component)
 ),
 
@@ -37,7 +37,7 @@ compared as (
         lag(i.calibration_id) over item_history as previous_calibration_id,
         i.linked_location - lag(i.linked_location) over item_history as change_from_previous
     from ordered as i
-    left join {{ ref('stg_scoring__item_locations') }} as r
+    left join {{ ref('int_item_locations') }} as r
         on r.calibration_id = i.reference_calibration_id and r.instrument = i.instrument
         and r.component = i.component and r.item_id = i.item_id
     window item_history as (partition by i.instrument, i.component, i.item_id
