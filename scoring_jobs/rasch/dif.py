@@ -24,7 +24,10 @@ Statistics (details and references in docs/rasch.md, "DIF"):
   group); a DIF of size ``d`` on one of ``I`` items then shows as ``d (1 - 1/I)`` on it and ``-d/I`` on
   every other item. ``anchor="purify"`` (default): start from all items, drop the items flagged
   (Benjamini-Hochberg q < alpha) from the anchor and test again, until the anchor set no longer
-  changes (at most 10 rounds; an anchor is never emptied) — iterative purification (Candell & Drasgow
+  changes (at most 10 rounds; an anchor is never emptied). When every item is flagged (a large sample,
+  where one item's DIF spread over the all-items anchor is itself significant), the anchor item whose
+  contrast lies farthest from the anchor's median contrast is dropped, one per round (at least two
+  stay) — iterative purification (Candell & Drasgow
   1988; Wang & Yeh 2003). A list of item names: those items are the anchor (as psychotools'
   ``anchortest(class = "fixed")``).
 * **Mantel's chi-square**, the standardized mean difference and the ETS A/B/C class: :mod:`.mantel`,
@@ -307,8 +310,19 @@ def _anchor_mask(anchor, names, run, alpha) -> np.ndarray:
     if anchor == "all":
         return mask
     for _ in range(MAX_PURIFY_ROUNDS):
-        clean = ~(_bh(run(mask).p) < alpha)
-        if not clean.any() or np.array_equal(clean, mask):
+        w = run(mask)
+        clean = ~(_bh(w.p) < alpha)
+        if not clean.any():
+            # Every item flagged: with a large sample the all-items anchor spreads one item's DIF d over
+            # the others as -d/I, and that alone is significant. Drop the one anchor item whose contrast
+            # lies farthest from the anchor's median contrast (the median is what DIF-free items share)
+            # and test again; an anchor keeps at least two items.
+            if mask.sum() <= 2:
+                break
+            dev = np.where(mask, np.abs(w.contrast - np.median(w.contrast[mask])), -np.inf)
+            clean = mask.copy()
+            clean[np.argmax(dev)] = False
+        if np.array_equal(clean, mask):
             break
         mask = clean
     return mask

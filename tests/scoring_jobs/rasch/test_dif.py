@@ -324,3 +324,24 @@ def test_small_reference_group_makes_its_comparisons_not_testable(sim):
     assert res.lr.iloc[0]["testable"] and res.lr.iloc[0]["groups"] == "A|B"
     assert not res.items["testable"].any() and set(res.items["group"]) == {"A", "B"}
     assert res.items["reason"].str.startswith("reference group C: 300 persons, fewer than min_group_n").all()
+
+
+def test_a_large_sample_purifies_the_anchor_when_every_item_is_flagged():
+    """200,000 persons per group, 0.3 logit DIF on one of 7 items: against the all-items anchor the other
+    six items carry -0.3/7 each, which is significant at this size, so every item is flagged and dropping
+    the flagged ones would empty the anchor. Purification then drops the item farthest from the median
+    contrast: only the planted item is flagged, its contrast recovered (it was 0.253 = 0.3 (1 - 1/7))."""
+    from scoring_jobs.rasch.simulate import simulate_responses
+
+    rng = np.random.default_rng(5)
+    thr = np.sort(rng.normal(0, 1.2, (7, 4)), axis=1)
+    n = 200_000
+    theta_r, theta_f = rng.normal(0.3, 1, n), rng.normal(0.0, 1, n)
+    shifted = thr.copy()
+    shifted[0] += 0.3
+    resp = np.vstack([simulate_responses(theta_r, thr, rng), simulate_responses(theta_f, shifted, rng)])
+    r = dif_analysis(resp, ["ref"] * n + ["focal"] * n, reference_group="ref")
+    flagged = r.items[r.items["flagged"]]
+    assert list(flagged["item"]) == ["item1"]
+    assert flagged["dif_contrast_logits"].iloc[0] == pytest.approx(0.3, abs=0.03)
+    assert "item1" not in r.anchors["focal"] and len(r.anchors["focal"]) == 6
