@@ -11,6 +11,8 @@ mixture of the unmapped is not a group whose items could differ), so those respo
 that grouping's analysis. Groups under ``min_group_n`` (100) persons are reported as not testable.
 
 Idempotent per calibration: a calibration already analysed is skipped; re-analysing replaces its rows.
+The calibration's measurement-quality page (``<calibration folder>/index.html``,
+:mod:`scoring_jobs.calibration_report`) is written with the DIF results.
 """
 
 from __future__ import annotations
@@ -134,8 +136,22 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
     item_rows = pd.concat([f for f in items_out if len(f)], ignore_index=True)
     scale_rows = pd.concat(scales_out, ignore_index=True)
     _store(settings, calibration_id, item_rows, scale_rows)
-    return {"calibration_id": calibration_id, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
+    report = _report(settings, calibration_id, scale_rows, item_rows)
+    return {"calibration_id": calibration_id, "report": str(report) if report else None, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
             "flagged": int(item_rows["flagged"].sum()) if len(item_rows) else 0, "seconds": timings}
+
+
+def _report(settings: Settings, calibration_id: str, scale_rows: pd.DataFrame, item_rows: pd.DataFrame):
+    """The calibration's measurement-quality page (``index.html`` beside its scale folders), or None when
+    its folder is gone (the warehouse rows are what count)."""
+    import json
+
+    from scoring_jobs.calibration_report import write_calibration_report
+
+    root = settings.layout.calibrations / calibration_id
+    if not (root / "manifest.json").exists():
+        return None
+    return write_calibration_report(root, json.loads((root / "manifest.json").read_text()), scale_rows, item_rows)
 
 
 def _store(settings: Settings, calibration_id: str, item_rows: pd.DataFrame, scale_rows: pd.DataFrame) -> None:

@@ -19,7 +19,7 @@ from .classification import LevelCuts
 from .displays import category_curves, information_chart, item_fit_chart, num, wright_map
 from .quality import MNSQ_RANGE, Quality, assess, logit_range
 
-__all__ = ["QUALITY_FILES", "read_cuts", "render_report", "write_quality"]
+__all__ = ["CSS", "QUALITY_FILES", "flag", "read_cuts", "render_report", "section", "table", "write_quality"]
 
 SVG_FILES = ("wright_map.svg", "category_curves.svg", "item_fit.svg", "information.svg")
 QUALITY_FILES = (*SVG_FILES, "quality.json", "report.html")
@@ -108,14 +108,14 @@ def render_report(q: Quality, svgs: dict[str, str], title: str) -> str:
     """The whole ``report.html`` as one string."""
     s = q.summary
     sections = [
-        _section("Summary", _summary_html(q)),
-        _section("Wright map", f"<figure>{svgs['wright_map.svg']}</figure>"),
-        _section("Item fit", _items_html(q) + f"<figure>{svgs['item_fit.svg']}</figure>"),
-        _section("Category structure", _categories_html(q) + f"<figure>{svgs['category_curves.svg']}</figure>"),
-        _section("Test information and conditional SEM", _information_html(q)
+        section("Summary", _summary_html(q)),
+        section("Wright map", f"<figure>{svgs['wright_map.svg']}</figure>"),
+        section("Item fit", _items_html(q) + f"<figure>{svgs['item_fit.svg']}</figure>"),
+        section("Category structure", _categories_html(q) + f"<figure>{svgs['category_curves.svg']}</figure>"),
+        section("Test information and conditional SEM", _information_html(q)
                  + f"<figure>{svgs['information.svg']}</figure>"),
-        _section("Dimensionality and local independence", _local_html(q)),
-        _section("Classification accuracy and consistency", _classification_html(q)),
+        section("Dimensionality and local independence", _local_html(q)),
+        section("Classification accuracy and consistency", _classification_html(q)),
     ]
     notes = "".join(f"<li>{escape(n)}</li>" for n in [*s["warnings"], *q.notes])
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -127,18 +127,18 @@ def render_report(q: Quality, svgs: dict[str, str], title: str) -> str:
             + (f"<ul class=\"muted\">{notes}</ul>" if notes else "") + "".join(sections) + "</body></html>")
 
 
-def _section(heading: str, html: str) -> str:
+def section(heading: str, html: str) -> str:
     return f"<section><h2>{escape(heading)}</h2>{html}</section>"
 
 
-def _table(header: list[str], rows: list[list[str]], name_cols: int = 1) -> str:
+def table(header: list[str], rows: list[list[str]], name_cols: int = 1) -> str:
     th = "".join(f'<th{" class=name" if i < name_cols else ""}>{escape(h)}</th>' for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(f'<td{" class=name" if i < name_cols else ""}>{c}</td>' for i, c in enumerate(r))
                    + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _flag(flagged: bool, yes: str = "flagged", no: str = "ok") -> str:
+def flag(flagged: bool, yes: str = "flagged", no: str = "ok") -> str:
     return f'<span class="flag">{escape(yes)}</span>' if flagged else f'<span class="ok">{escape(no)}</span>'
 
 
@@ -148,11 +148,11 @@ def _summary_html(q: Quality) -> str:
             ("separation", "Separation"), ("reliability", "Reliability"), ("strata", "Strata")]
     rows = [[label] + [_cell(s[who].get(k), k) for k, _ in keys]
             for who, label in (("persons", "Persons (non-extreme)"), ("items", "Items"))]
-    table = _table(["", *(h for _, h in keys)], rows)
+    summary = table(["", *(h for _, h in keys)], rows)
     t = s["targeting"]
     where = "" if t is None else (" (the persons find the items easy)" if t > 0.5 else
                                   " (the persons find the items hard)" if t < -0.5 else " (well centred)")
-    return (table + f"<p>Targeting: mean person measure − mean item location = <b>{num(t)}</b> logits{where}; "
+    return (summary + f"<p>Targeting: mean person measure − mean item location = <b>{num(t)}</b> logits{where}; "
             f"{s['n_persons_extreme']} {'person' if s['n_persons_extreme'] == 1 else 'persons'} with an extreme "
             "(lowest or highest possible) score.</p>"
             '<p class="muted">Separation = true SD / RMSE; reliability = true variance / observed variance; strata '
@@ -168,13 +168,13 @@ def _cell(v, key=None) -> str:
 def _items_html(q: Quality) -> str:
     rows = []
     for r in q.items.itertuples(index=False):
-        flag = ", ".join(f for f, on in (("underfit", r.underfit), ("overfit", r.overfit),
-                                         ("negative PTMEA", r.negative_ptmeasure)) if on)
+        why = ", ".join(f for f, on in (("underfit", r.underfit), ("overfit", r.overfit),
+                                        ("negative PTMEA", r.negative_ptmeasure)) if on)
         rows.append([escape(str(r.item)), num(r.location), num(r.se), num(r.infit_msq), num(r.infit_z, 1),
                      num(r.outfit_msq), num(r.outfit_z, 1), num(r.ptmeasure), num(r.ptmeasure_expected),
-                     str(int(r.n)), _flag(bool(r.flagged), flag)])
+                     str(int(r.n)), flag(bool(r.flagged), why)])
     lo, hi = MNSQ_RANGE
-    return (_table(["Item", "Measure", "SE", "Infit MNSQ", "Infit ZSTD", "Outfit MNSQ", "Outfit ZSTD", "PTMEA",
+    return (table(["Item", "Measure", "SE", "Infit MNSQ", "Infit ZSTD", "Outfit MNSQ", "Outfit ZSTD", "PTMEA",
                     "PTMEA exp.", "N", "Flag"], rows)
             + f'<p class="muted">Flags: infit or outfit MNSQ above {hi} (underfit: noise) or below {lo} (overfit: '
               "redundancy) — Linacre's range productive for measurement; a point-measure correlation (PTMEA) at "
@@ -194,8 +194,8 @@ def _categories_html(q: Quality) -> str:
         problems = [what for what, bad in (("thresholds disordered", g["disordered_thresholds"].iloc[0]),
                                            ("averages disordered", not g["averages_ordered"].iloc[0])) if bad]
         rows.append([escape(str(item)), *cells, *[""] * (n_cats - len(cells)), thr,
-                     _flag(bool(problems), ", ".join(problems), "ordered")])
-    return (_table(["Item", *(f"Category {x}" for x in range(n_cats)), "Andrich thresholds", "Order"], rows)
+                     flag(bool(problems), ", ".join(problems), "ordered")])
+    return (table(["Item", *(f"Category {x}" for x in range(n_cats)), "Andrich thresholds", "Order"], rows)
             + '<p class="muted">Per category: count (share of the item\'s responses); mean WLE measure of the '
               "(non-extreme) persons choosing it, with the model's expectation of that mean in brackets; category "
               "outfit MNSQ. Andrich threshold k: the measure where categories k−1 and k are equally likely "
@@ -219,7 +219,7 @@ def _information_html(q: Quality) -> str:
             "CSEM = 1/√information: the standard error of a measure at that point.</p>")
     at = q.information_at_cuts()
     if at:
-        text += _table(["Cut", "Logit", "Information", "CSEM"],
+        text += table(["Cut", "Logit", "Information", "CSEM"],
                        [[escape(a["level"]), num(a["cut_logit"]), num(a["information"], 1), num(a["csem"])] for a in at])
     return text
 
@@ -233,18 +233,18 @@ def _local_html(q: Quality) -> str:
     load = sorted(c["loadings"], key=lambda r: -r["loading"])
     pos = ", ".join(f"{escape(r['item'])} ({num(r['loading'])})" for r in load[:5])
     neg = ", ".join(f"{escape(r['item'])} ({num(r['loading'])})" for r in load[::-1][:5])
-    pairs = _table(["Item pair", "Q3", "Q3 − mean"], [[escape(" & ".join(p["items"])), num(p["q3"]),
+    pairs = table(["Item pair", "Q3", "Q3 − mean"], [[escape(" & ".join(p["items"])), num(p["q3"]),
                                                        num(p["above_mean"])] for p in l3["largest_pairs"][:5]])
     return (f"<p>First contrast of the standardized residuals: eigenvalue <b>{num(c['first_contrast_eigenvalue'])}</b> "
             f"(item units; {100 * c['first_contrast_share']:.1f}% of the residual variance); critical value "
             f"{num(c['critical_value'])} = max(2.0, simulated 95th percentile {num(sim) if sim else '—'} from "
-            f"{c['n_simulations']} data sets drawn from the fitted model): {_flag(c['flagged'])}.</p>"
+            f"{c['n_simulations']} data sets drawn from the fitted model): {flag(c['flagged'])}.</p>"
             f"<p class=\"muted\">Items loading positively: {pos}. Negatively: {neg}. A flagged contrast means "
             "these two groups of items share something beyond the Rasch dimension.</p>"
             f"<p>Yen's Q3 (raw-residual correlations): mean {num(l3['q3_mean'])}, largest {num(l3['q3_max'])} "
             f"({escape(' & '.join(l3['q3_max_pair'] or []))}); Q3* = max − mean = <b>{num(l3['q3_star'])}</b>; "
             f"critical value {num(l3['critical_value'])} = max(0.2, simulated 95th percentile): "
-            f"{_flag(l3['flagged'])}.</p>" + pairs
+            f"{flag(l3['flagged'])}.</p>" + pairs
             + '<p class="muted">Linacre (Winsteps manual, "Dimensionality: contrasts &amp; variances"); Raîche (2005), '
               "Rasch Meas. Trans. 19:1; Yen (1984); Christensen, Makransky &amp; Horton (2017), Appl. Psych. "
               "Meas. 41(3). Residuals at the WLE measures of non-extreme persons, pairwise deletion of missing "
@@ -258,11 +258,11 @@ def _classification_html(q: Quality) -> str:
                 "accuracy and consistency not computed.</p>")
     if not c.get("n_persons"):
         return "<p>No scored persons.</p>"
-    per_cut = _table(["Cut (lower bound of)", "Logit", "Accuracy", "False positive", "False negative", "Consistency"],
+    per_cut = table(["Cut (lower bound of)", "Logit", "Accuracy", "False positive", "False negative", "Consistency"],
                      [[escape(k["level"]), num(k["cut_logit"]), _pct(k["accuracy"]), _pct(k["false_positive"]),
                        _pct(k["false_negative"]), _pct(k["consistency"])] for k in c["per_cut"]])
     names = c["levels"]
-    conf = _table(["Assigned \\ true", *names, "Assigned"],
+    conf = table(["Assigned \\ true", *names, "Assigned"],
                   [[escape(n), *(_pct(v) for v in row), _pct(c["assigned_shares"][k])]
                    for k, (n, row) in enumerate(zip(names, c["expected_confusion"], strict=True))])
     return (f"<p>Accuracy <b>{_pct(c['accuracy'])}</b> (probability that a person's reported level is the true one), "

@@ -123,6 +123,38 @@ def test_dif_by_every_grouping_is_stored_once_and_in_the_marts(scored):
     assert tested["is_flagged"].mean() < 0.05, tested["is_flagged"].mean()
 
 
+def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):
+    """<calibration>/index.html (written with the DIF) in headless Chromium: no request but its own file,
+    a working link to every scale's report, the DIF table with a row per scale x grouping."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    settings, _, cal, *_ = scored
+    index = settings.layout.calibrations / cal["calibration_id"] / "index.html"
+    assert index.exists()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            page.goto(index.resolve().as_uri(), wait_until="load")
+            links = page.eval_on_selector_all("a", "els => els.map(e => e.href)")
+            headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+            dif_rows = page.eval_on_selector_all("section:nth-of-type(2) tbody tr", "els => els.length")
+        finally:
+            browser.close()
+    assert requests == [index.resolve().as_uri()], requests
+    assert headings == ["Scales", "Differential item functioning"]
+    assert len(links) == 6 and all(link.endswith("/report.html") for link in links)
+    assert all((index.parent / link.rsplit("/", 2)[1] / "report.html").exists() for link in links)
+    assert dif_rows == 30
+
+
 def test_rescoring_a_term_leaves_the_tables_identical(scored):
     settings, _, cal, fall, _ = scored
     before = _scoring_tables(settings)
