@@ -74,13 +74,15 @@ def load_pseudonymizer(key_file: Path, *, allow_create: bool = True) -> tuple[Ps
         return _from_hex(key_file.read_text(), f"the key file {key_file}"), str(key_file)
     if not allow_create:
         raise LeapError(f"no pseudonymization key at {key_file}", hint="set LEAP_PSEUDONYM_KEY")
-    created = _create_key_file(key_file)
+    created = create_key_file(key_file)
     pseudonymizer = _from_hex(key_file.read_text(), f"the key file {key_file}")
     return pseudonymizer, f"{key_file} (created now)" if created else str(key_file)
 
 
-def _create_key_file(path: Path) -> bool:
-    """Write a new random key to ``path`` unless another process got there first; True if this call did."""
+def create_key_file(path: Path, what: str = "pseudonymization key", env: str = "LEAP_PSEUDONYM_KEY") -> bool:
+    """Write a new random key to ``path`` unless another process got there first; True if this call did.
+
+    Also the intake service's key (:mod:`intake.keys`): ``what`` and ``env`` name the key in the error."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +97,8 @@ def _create_key_file(path: Path) -> bool:
         except FileExistsError:
             return False
     except OSError as exc:
-        raise LeapError(f"cannot create the pseudonymization key file {path}: {exc.strerror}",
-                        hint="make LEAP_DATA_DIR writable or set LEAP_PSEUDONYM_KEY") from None
+        raise LeapError(f"cannot create the {what} file {path}: {exc.strerror}",
+                        hint=f"make LEAP_DATA_DIR writable or set {env}") from None
     finally:
         try:
             tmp.unlink(missing_ok=True)

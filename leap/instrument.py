@@ -240,6 +240,11 @@ def demographic_levels() -> dict[str, list[str]]:
     return out
 
 
+def demographic_labels() -> dict[tuple[str, str], str]:
+    """{(variable, level): label} of the demographic levels (demographic_levels.csv), for forms and reports."""
+    return {(r["variable"], r["level"]): r["label"] for r in _read("demographic_levels.csv")}
+
+
 def population_margins() -> list[dict[str, str]]:
     return _read("population_margins.csv")
 

@@ -21,6 +21,8 @@ variables (``profiles.yml`` and the source YAML read them with ``env_var``).
       exports/<partner>/<school_year>/<version>/                 partner refreshes
       scoring/calibrations/<calibration id>/                     item banks as files
       secrets/pseudonym.key                                      the local HMAC key (embedded default)
+      secrets/intake.key                                         the intake service's key (embedded default)
+      intake/access.sqlite                                       survey access codes (hashes only), leap intake
       kafka/                                                     the embedded Apache Kafka: server.properties,
                                                                  data/ (KRaft log, durable), logs/server.log, broker.pid
       run/                                                       Tansu's pid and log files (LEAP_EMBEDDED_BROKER=tansu)
@@ -182,6 +184,16 @@ class Layout:
     @property
     def pseudonym_key(self) -> Path:
         return self.secrets / "pseudonym.key"
+
+    @property
+    def intake_key(self) -> Path:
+        """The intake service's signing key when LEAP_INTAKE_SECRET is unset (intake.keys)."""
+        return self.secrets / "intake.key"
+
+    @property
+    def intake_codes(self) -> Path:
+        """Survey access codes of the intake service: salted hashes, never the codes (intake.access)."""
+        return self.root / "intake" / "access.sqlite"
 
     @property
     def kafka(self) -> Path:
