@@ -22,6 +22,7 @@ PARTS: list[str] = [
     "leap.commands.ingest_cmd",
     "leap.commands.status_cmd",
     "leap.commands.dlq_cmd",
+    "leap.commands.intake_cmd",
     "leap.commands.validate_cmd",
     "leap.commands.weights_cmd",
     "leap.commands.warehouse_cmd",

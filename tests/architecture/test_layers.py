@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("leap", "ingestion", "simulator", "expectations", "weights", "dbt_project", "scoring_jobs")
+PACKAGES = ("leap", "ingestion", "simulator", "expectations", "weights", "dbt_project", "scoring_jobs", "intake")
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 
 
@@ -35,13 +35,17 @@ def copy_packages(dest: Path) -> None:
 def test_the_contracts_hold():
     proc = lint(ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 kept, 0 broken" in proc.stdout
+    assert "4 kept, 0 broken" in proc.stdout
 
 
 @pytest.mark.parametrize(("module", "forbidden", "contract"), [
     ("scoring_jobs/rasch/esf.py", "import leap.config", "The Rasch engine is a library"),
     ("ingestion/decode.py", "import expectations.store", "CLI above orchestration above the parts"),
     ("leap/instrument.py", "import ingestion.broker", "CLI above orchestration above the parts"),
+    ("ingestion/consumer.py", "import intake.app", "CLI above orchestration above the parts"),
+    ("intake/app.py", "import simulator.population", "CLI above orchestration above the parts"),
+    ("intake/app.py", "import expectations.store", "The intake service is a front door"),
+    ("leap/orchestration/tasks.py", "import intake.access", "Nothing below the leap commands imports"),
 ])
 def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden, contract):
     copy_packages(tmp_path)
