@@ -1,4 +1,4 @@
-"""``leap rasch calibrate`` and ``leap rasch score``: the file front end of the Rasch engine.
+"""``leap rasch calibrate``, ``leap rasch score`` and ``leap rasch dif``: the file front end of the Rasch engine.
 
 The engine (:mod:`scoring_jobs.rasch`) is a library that imports nothing from the platform; this
 command maps its errors to the CLI's. File formats are documented in docs/rasch.md.
@@ -20,8 +20,8 @@ _HINT = "see docs/rasch.md for the input format: one row per person, integer cat
 
 
 def register(subparsers) -> None:
-    """Add ``rasch`` with ``calibrate`` and ``score`` sub-subcommands."""
-    p = subparsers.add_parser("rasch", help="Rasch measurement: CML calibration (PCM/RSM) and WLE scoring")
+    """Add ``rasch`` with ``calibrate``, ``score`` and ``dif`` sub-subcommands."""
+    p = subparsers.add_parser("rasch", help="Rasch measurement: CML calibration (PCM/RSM), WLE scoring, DIF")
     sub = p.add_subparsers(dest="rasch_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1], uses_data_dir=False)  # files given on the command line
 

@@ -1,5 +1,6 @@
 """Rasch measurement engine: CML calibration of the partial credit (PCM) and rating scale (RSM) models,
-Warm WLE person estimates, infit/outfit, anchored scoring and the 200–300 reporting scale.
+Warm WLE person estimates, infit/outfit, anchored scoring, the 200–300 reporting scale, DIF between groups
+(:func:`dif_analysis`) and the measurement-quality statistics and report (:mod:`.quality`, :mod:`.report`).
 
 Public API::
 
@@ -14,12 +15,14 @@ difficulty scale; origin: mean item location 0. See docs/rasch.md.
 
 from .anchored import ItemSums, PersonEstimates, RaschDataError, score_batch, score_responses
 from .api import MODELS, Calibration, NullCategoryWarning, calibrate, score
+from .dif import DIFResult, dif_analysis
 from .io import read_item_params
 from .scale import LEVELS, CutScores, ScaleTransform, classify
 
 __all__ = [
     "Calibration",
     "CutScores",
+    "DIFResult",
     "ItemSums",
     "LEVELS",
     "MODELS",
@@ -29,6 +32,7 @@ __all__ = [
     "ScaleTransform",
     "calibrate",
     "classify",
+    "dif_analysis",
     "read_item_params",
     "score",
     "score_batch",
