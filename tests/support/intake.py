@@ -161,3 +161,27 @@ def submit_form(client, survey: Survey, form_page, answers: dict | None = None, 
             **{f"q_{k}": str(v) for k, v in (answers or {}).items()}}
     data.update(override)
     return client.post(survey.path + "/submit", data={k: v for k, v in data.items() if v is not None})
+
+
+@contextmanager
+def served(app):
+    """The application served by uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    from support.kafka import free_port
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None,
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, name="intake-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
