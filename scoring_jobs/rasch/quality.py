@@ -45,6 +45,10 @@ __all__ = ["MNSQ_RANGE", "Quality", "assess", "logit_range"]
 
 MNSQ_RANGE = (0.5, 1.5)  # Linacre: productive for measurement
 MIN_PERSONS = 10  # fewer non-extreme persons: no residual statistics
+# Above this many persons the item, category and residual statistics are computed on a seeded random
+# sample of them: they are means and correlations, whose sampling error at 100,000 persons (~0.003 in a
+# correlation) is far below what the flags distinguish, and a national calibration has ~500,000 per scale.
+MAX_PERSONS = 100_000
 
 
 @dataclass
@@ -124,8 +128,12 @@ def assess(cal, responses, cuts: LevelCuts | None = None, n_sim: int = 50, seed:
     log_eps = log_eps_from_thresholds(cal.thresholds, cal.n_steps)
     notes = []
     local = None
+    everyone, sc, kp = (_sample(m, seed) for m in (np.ones(scored.size, bool), scored, keep))
+    if scored.sum() > MAX_PERSONS:
+        notes.append(f"item, category and residual statistics on a random {MAX_PERSONS:,} of the "
+                     f"{int(scored.sum()):,} scored persons (seed {seed})")
     if keep.sum() >= MIN_PERSONS and len(cal.item_names) >= 2:
-        local = local_dependence(resp, cal.thresholds, cal.n_steps, n_sim=n_sim, seed=seed)
+        local = local_dependence(resp[everyone], cal.thresholds, cal.n_steps, n_sim=n_sim, seed=seed)
     else:
         notes.append(f"dimensionality and Q3 need at least {MIN_PERSONS} persons with a non-extreme score and "
                      "two items: not computed")
@@ -133,12 +141,20 @@ def assess(cal, responses, cuts: LevelCuts | None = None, n_sim: int = 50, seed:
     return Quality(
         item_names=list(cal.item_names), thresholds=cal.thresholds, n_steps=cal.n_steps, location=cal.location,
         theta=p.theta[scored], summary=_summary(cal, keep, scored),
-        items=_item_table(cal, resp[scored], p.theta[scored], log_eps),
-        categories=category_structure(cal, resp[keep], p.theta[keep], log_eps),
+        items=_item_table(cal, resp[sc], p.theta[sc], log_eps),
+        categories=category_structure(cal, resp[kp], p.theta[kp], log_eps),
         information=information_curve(cal.thresholds, cal.n_steps, lo, hi, points=int((hi - lo) * 10) + 1),
         local=local, cuts=cuts, notes=notes,
         classification=None if cuts is None else classification_accuracy(p.theta, p.se, cuts),
     )
+
+
+def _sample(mask: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of the persons in ``mask``; a seeded random :data:`MAX_PERSONS` of them (in order) when more."""
+    idx = np.flatnonzero(mask)
+    if idx.size > MAX_PERSONS:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, MAX_PERSONS, replace=False))
+    return idx
 
 
 def _summary(cal, keep: np.ndarray, scored: np.ndarray) -> dict:
