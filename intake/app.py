@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intake import api, pages
 from intake.access import CodeStore
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, config: IntakeConfig | None = N
     app.include_router(pages.router)
     app.add_api_route("/static/survey.css", _stylesheet, include_in_schema=False)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(RequestGuard)
     return app
 
@@ -94,6 +97,18 @@ async def _stylesheet() -> Response:
 
 async def _refused(request: Request, exc: Refused) -> Response:
     return refusal_response(request.url.path, exc)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Routing errors (no such page, wrong method) as a page under the survey links, as JSON elsewhere:
+    every answer under /s/ is HTML, as the OpenAPI description says."""
+    if not request.url.path.startswith("/s/"):
+        return await http_exception_handler(request, exc)
+    text = ("Page not found", "There is no survey page at this address.") if exc.status_code == 404 else \
+        ("Not possible", "This page cannot be used that way.")
+    page = render("message.html", title=text[0], message=text[1], next_step="Check the link you were given.",
+                  back=None)
+    return HTMLResponse(page, status_code=exc.status_code, headers=exc.headers)
 
 
 def refusal_response(path: str, exc: Refused) -> Response:

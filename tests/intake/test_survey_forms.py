@@ -104,3 +104,13 @@ def test_a_tampered_form_is_refused_by_the_validator(field, value, reason):
     with pytest.raises(Rejected) as info:
         check_submission(event_bytes({field: value}, state, access, NOW))
     assert info.value.reason == reason
+
+
+def test_routing_errors_under_survey_links_are_pages_and_json_elsewhere(leap_env):
+    with intake_client(leap_env, ready=False) as client:
+        for path in ("/s/a%2Fb/teacher/2026-27/winter", "/s/x", "/s/SCH-1/parent/2026-27/winter"):
+            r = client.get(path)
+            assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert client.put(STUDENTS.path + "/start").headers["content-type"].startswith("text/html")
+        assert client.get("/v2/nothing").headers["content-type"] == "application/json"
+        assert client.delete("/v1/submissions").status_code == 405
