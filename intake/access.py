@@ -224,7 +224,7 @@ class CodeStore:
         cur = self._db.execute(
             "select batch_id, min(issued_at), school_id, instrument, school_year, term, max(single_use), count(*), "
             "count(used_by), count(revoked_at), min(seq), max(seq) from codes group by batch_id, school_id, "
-            "instrument, school_year, term order by min(issued_at), batch_id")
+            "instrument, school_year, term order by min(code_id)")
         names = ("batch_id", "issued_at", "school_id", "instrument", "school_year", "term", "single_use", "codes",
                  "used", "revoked", "first", "last")
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 
@@ -78,6 +79,9 @@ def _serve(args) -> int:
     settings = load_settings()
     load_keyring(settings)  # the key file and the database exist before several workers race to make them
     CodeStore(settings.layout.intake_codes).close()
+    # uvicorn stops gracefully on SIGTERM (in-flight requests answered, producer flushed), then re-raises the
+    # signal: caught here, so a clean stop exits 0 like `leap ingest --service`.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run("intake.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
                 log_config=LOG_CONFIG, access_log=not args.no_access_log, server_header=False,
