@@ -35,7 +35,7 @@ SUPERSET_DIR = ROOT / "infra" / "superset"
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 
 EXPECTED_SERVICES = {
-    "kafka", "kafka-init", "ingestion", "postgres",
+    "kafka", "kafka-init", "ingestion", "intake", "postgres",
     "airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
     "superset-init", "superset",
 }
@@ -43,7 +43,7 @@ ONE_SHOT = {"kafka-init", "airflow-init", "superset-init"}
 AIRFLOW_COMPONENTS = {"airflow-api-server": "api-server", "airflow-scheduler": "scheduler",
                       "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer"}
 # container port -> what it serves; docs/deploy.md documents each.
-PUBLISHED = {8080: "airflow-api-server", 8088: "superset", 9092: "kafka"}
+PUBLISHED = {8000: "intake", 8080: "airflow-api-server", 8088: "superset", 9092: "kafka"}
 REQUIRED_BY_CODE = ("KAFKA_BOOTSTRAP_SERVERS", "LEAP_DATA_DIR", "LEAP_PSEUDONYM_KEY")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|PSEUDONYM_KEY|TOKEN")
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
@@ -229,7 +229,7 @@ def final_base_image(path: Path) -> str:
 
 # --------------------------------------------------------------------------- what the code reads
 
-CODE_DIRS = ("leap", "ingestion", "scoring_jobs", "dags")
+CODE_DIRS = ("leap", "ingestion", "scoring_jobs", "dags", "intake")
 
 
 @cache
@@ -317,6 +317,7 @@ def test_stack_order():
     deps = {n: set(s.get("depends_on") or {}) for n, s in services().items()}
     assert {"kafka"} <= deps["kafka-init"]
     assert {"kafka", "kafka-init"} <= deps["ingestion"]
+    assert {"kafka", "kafka-init"} <= deps["intake"]
     assert deps["airflow-init"] == {"postgres"}
     for component in AIRFLOW_COMPONENTS:
         assert {"postgres", "airflow-init"} <= deps[component], component
@@ -688,3 +689,13 @@ def test_docker_compose_config_resolves(tmp_path):
     empty.write_text("")
     missing = run_compose(argv, empty, "config", "-q")
     assert missing.returncode != 0, "compose accepted a stack with no secrets set"
+
+
+def test_the_intake_service_faces_respondents_without_the_pseudonym_key():
+    args = build_parser().parse_args(services()["intake"]["command"])
+    assert (args.host, args.port) == ("0.0.0.0", 8000), "inside its container; published on LEAP_BIND_ADDRESS"
+    env = environment("intake")
+    assert "LEAP_PSEUDONYM_KEY" not in env, "pseudonymization happens at ingestion; the front door never sees the key"
+    assert ":?" in env["LEAP_INTAKE_SECRET"] and env["LEAP_DATA_DIR"] == "/data"
+    assert named_mounts("intake") == {"/data": "leap-data"}, "the access codes live on the data volume"
+    assert "/readyz" in " ".join(services()["intake"]["healthcheck"]["test"])
