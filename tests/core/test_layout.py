@@ -10,12 +10,13 @@ from leap import instrument
 from leap.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("leap", "ingestion", "simulator", "expectations", "weights", "dbt_project", "scoring_jobs", "dags", "reports")
+PACKAGES = ("leap", "ingestion", "simulator", "expectations", "weights", "dbt_project", "scoring_jobs", "dags", "reports",
+            "intake")
 # Names of the directories and files under $LEAP_DATA_DIR (leap/layout.py).
 LAYOUT_NAMES = {"lake", "raw", "validated", "quarantine", "_released", "_validation", "_ingest_log", "warehouse",
                 "leap.duckdb", ".dbt.lock", "dbt", "published", "marts", "marts.duckdb", "exports", "scoring",
                 "calibrations", "secrets", "pseudonym.key", "run", "airflow", "orchestration", "reports",
-                "simulation", "docs", "gx"}
+                "simulation", "docs", "gx", "intake", "intake.key", "access.sqlite"}
 
 
 def _path_joins(tree: ast.AST) -> list[str]:
