@@ -247,6 +247,8 @@ def test_scoring_and_growth_come_out_and_rerun_changes_nothing(flow):
     from leap.orchestration.summary import RunSummary, school_counts
 
     assert school_counts(settings, RunSummary(school_year=SCHOOL_YEAR)).schools_scored == 12
+    dif = first["leap_calibration"]["xcom"]["item_dif"]  # DIF of every scale x grouping, then the asset
+    assert dif["scale_rows"] == 30 and dif["report"].endswith("index.html")
     before = (_mart_digests(settings), _export_files(settings))
     published = _published_files(settings)
     again = _run(settings, *SCORING)
@@ -256,6 +258,7 @@ def test_scoring_and_growth_come_out_and_rerun_changes_nothing(flow):
     assert {("leap_calibration", "calibrate"), ("leap_scoring", "score_term[0]"), ("leap_scoring", "score_term[1]"),
             ("leap_scoring", "build_scores"), ("leap_scoring", "publish_marts"), ("leap_growth", "build_growth"),
             ("leap_growth", "publish_marts")} <= skipped
+    assert again["leap_calibration"]["xcom"]["item_dif"]["skipped"] == "already analysed"
     assert (_mart_digests(settings), _export_files(settings)) == before
     assert _published_files(settings) == published  # byte for byte: nothing was rewritten
 
