@@ -37,46 +37,19 @@ GROUPINGS = ("gender", "race_ethnicity", "parent_education", "grade_band", "samp
 NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what is outside the vocabulary
 
 
-def _term_sql(instrument: str, items: list[str]) -> str:
-    groups = ", ".join(f"r.{g}" for g in GROUPINGS)
-    cols = ", ".join(f"s.{i}" for i in items)
-    return f"""
-        select {groups}, {cols}
-        from intermediate.int_respondents as r
-        inner join staging.stg_lake__{instrument}_submissions as s using (submission_id)
-        where r.instrument = ? and r.school_year = ? and r.term = ?
-        order by r.submission_id"""
+def _read_term(con, instrument: str, school_year: str, term: str, items: list[str]):
+    """Group labels (one object array per grouping; ``other_unknown`` and missing are None) and responses
+    (int8, -1 = missing) of a term's counted respondents, read in batches."""
+    from scoring_jobs.inputs import responses, term_batches
 
-
-def _read_term(con, instrument: str, school_year: str, term: str, items: list[str], rows: int = 500_000):
-    """Group labels (one object array per grouping) and responses (int8, -1 = missing) of a term, streamed
-    in batches: responses take a byte each and a label is a reference to one string per level."""
-    import pyarrow.compute as pc
-
-    levels: dict[str, dict[str, int]] = {g: {} for g in GROUPINGS}
-    codes: dict[str, list[np.ndarray]] = {g: [] for g in GROUPINGS}
-    blocks = []
-    cur = con.cursor()
-    try:
-        reader = cur.sql(_term_sql(instrument, items), params=[instrument, school_year, term]).to_arrow_reader(rows)
-        for batch in reader:
-            for g in GROUPINGS:
-                enc = pc.dictionary_encode(batch.column(g))
-                lookup = np.array([levels[g].setdefault(v, len(levels[g])) if v not in (None, NO_GROUP) else -1
-                                   for v in enc.dictionary.to_pylist()] + [-1], dtype=np.int32)
-                idx = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
-                codes[g].append(lookup[idx])
-            blocks.append(np.column_stack([batch.column(i).fill_null(-1).to_numpy(zero_copy_only=False)
-                                           for i in items]).astype(np.int8) if batch.num_rows else
-                          np.zeros((0, len(items)), np.int8))
-    finally:
-        cur.close()
-    labels = {}
-    for g in GROUPINGS:
-        names = np.array([*levels[g], None], dtype=object)  # code -1 -> the last entry: no group
-        labels[g] = names[np.concatenate(codes[g])] if codes[g] else np.array([], dtype=object)
-    resp = np.concatenate(blocks) if blocks else np.zeros((0, len(items)), np.int8)
-    return labels, resp
+    frames = list(term_batches(con, instrument, school_year, term, items, 500_000,
+                               keys=tuple(f"r.{g}" for g in GROUPINGS)))
+    if not frames:
+        return {g: np.array([], dtype=object) for g in GROUPINGS}, np.zeros((0, len(items)), np.int8)
+    labels = {g: np.concatenate([f[g].to_numpy(dtype=object) for f in frames]) for g in GROUPINGS}
+    for values in labels.values():
+        values[pd.isna(values) | (values == NO_GROUP)] = None
+    return labels, np.concatenate([responses(f, items).astype(np.int8) for f in frames])
 
 
 def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray, items: list[str],
