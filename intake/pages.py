@@ -92,16 +92,12 @@ async def start(request: Request, school_id: str, instrument: str, school_year: 
 @router.post(LINK + "/submit", response_class=HTMLResponse, summary="Send the answers; the confirmation page",
              responses=html_responses(400, 401, 403, 404, 413, 422, 429, 503), openapi_extra=_form_body("csrf", "form"))
 async def submit(request: Request, school_id: str, instrument: str, school_year: str, term: str):
-    _survey(school_id, instrument, school_year, term)
+    survey = _survey(school_id, instrument, school_year, term)
     form = await _checked_form(request)
     intake = request.app.state.intake
     now = intake.clock()
-    state = intake.keyring.unsign("form", form.get("form"))
-    if state is None or state.get("survey") != [school_id, instrument, school_year, term]:
-        raise Refused("form_expired", "this form is not one the service served for this survey")
-    if now.timestamp() - state["served"] > FORM_MAX_AGE_SECONDS:
-        raise Refused("form_expired", "this form has expired")
-    access = intake.store.get(state["code"])
+    state = _form_state(intake.keyring, form.get("form"), survey, now)
+    access = intake.store.get(state["code"])  # the code again: revoked since the form was served?
     if access is None:
         raise Refused("access_code_invalid", "this access code is no longer valid")
     intake.limit_code(access)
@@ -151,6 +147,16 @@ def survey_path(path: str, exc: Refused) -> str | None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _form_state(keyring, token: str | None, survey: Survey, now) -> dict:
+    """The signed state of a served form, when it was served for this survey less than 8 hours ago."""
+    state = keyring.unsign("form", token)
+    if state is None or state.get("survey") != [survey.school_id, survey.instrument, survey.school_year, survey.term]:
+        raise Refused("form_expired", "this form is not one the service served for this survey")
+    if now.timestamp() - state["served"] > FORM_MAX_AGE_SECONDS:
+        raise Refused("form_expired", "this form has expired")
+    return state
 
 
 async def _checked_form(request: Request) -> dict[str, str]:

@@ -20,6 +20,7 @@ from support.intake import (
     open_survey,
     topic_records,
 )
+from support.kafka import shared_platform, start_kafka
 from support.lake import raw_rows
 
 from ingestion.consumer import run_ingestion
@@ -153,3 +154,25 @@ def test_the_configured_body_limit_holds_for_json(platform):
         assert r.status_code == 413 and r.json()["error"] == "body_too_large"
         assert post(client, body[:-1], code).json()["error"] == "invalid_json", "at the limit: read and judged"
     assert end_offsets(platform) == 0
+
+
+@pytest.mark.broker  # its own Apache Kafka, stopped halfway
+def test_readiness_follows_kafka_going_away(tmp_path):
+    """Ready while Kafka answers; when its broker stops, /readyz turns 503 within seconds and submissions
+    are refused with broker_unavailable (nothing half-taken), while /healthz still answers."""
+    broker = start_kafka(tmp_path / "kafka")
+    try:
+        with shared_platform(broker, tmp_path / "data") as settings:
+            code = issue(settings, TEACHERS)[0]
+            with intake_client(settings) as client:
+                assert post(client, event(TEACHERS), code).status_code == 202
+                broker.stop()
+                deadline = time.monotonic() + 30
+                while client.get("/readyz").status_code != 503:
+                    assert time.monotonic() < deadline, "still ready without Kafka"
+                    time.sleep(0.2)
+                refused = post(client, event(TEACHERS, seed=8), code)
+                assert refused.status_code == 503 and refused.json()["error"] == "broker_unavailable"
+                assert client.get("/healthz").status_code == 200
+    finally:
+        broker.stop()
