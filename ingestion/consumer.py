@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from ingestion.broker import cluster_id, make_producer, partitions_for, require_broker
@@ -40,6 +41,7 @@ from leap.instrument import load_catalog
 log = logging.getLogger(__name__)
 
 WRITER_THREADS = 3  # Parquet encoding and fsyncs release the GIL
+REQUEST_TIMEOUT_MS = 30_000  # a standalone consumer's request unanswered this long is given up (_request_timeout)
 
 
 @dataclass
@@ -179,6 +181,16 @@ class Ingestor:
                                             initializer=_init_worker, initargs=(self.pseudonymizer.key, os.getpid()))
         self._connect()
 
+    def _request_timeout(self) -> dict:
+        """kafka-python's default request timeout (305 s) is how long a lookup whose request died with its
+        connection (end_offsets after a reset) blocks. A standalone consumer gives such a request up after
+        REQUEST_TIMEOUT_MS (above the session timeout, as kafka-python requires); a group member keeps the
+        default, because its JoinGroup request waits, by the same timeout, for a rebalance that may take up
+        to max_poll_interval_ms."""
+        if not self.standalone:
+            return {}
+        return {"request_timeout_ms": max(REQUEST_TIMEOUT_MS, self.settings.session_timeout_ms + 5000)}
+
     def _connect(self) -> None:
         """A new consumer client; subscribe to the group, or assign the partitions (standalone)."""
         self.consumer = KafkaConsumer(
@@ -196,6 +208,7 @@ class Ingestor:
             session_timeout_ms=self.settings.session_timeout_ms,
             group_instance_id=self.settings.instance_id,
             heartbeat_interval_ms=min(3000, self.settings.session_timeout_ms // 3),
+            **self._request_timeout(),
         )
         if self.standalone:  # this process owns its partitions: no group protocol, no rebalances
             parts = partitions_for(self.settings, self.settings.topic, timeout=60)
@@ -337,7 +350,12 @@ class Ingestor:
         assignment = self.consumer.assignment()
         if not assignment:
             return False
-        ends = self.consumer.end_offsets(list(assignment))
+        try:
+            ends = self.consumer.end_offsets(list(assignment))
+        except KafkaTimeoutError:  # the lookup was lost (a connection reset): not known to be caught up yet
+            log.warning("no answer to the log-end lookup within %d ms; polling on and asking again",
+                        self.consumer.config["request_timeout_ms"])
+            return False
         for tp in assignment:
             end = ends[tp]
             if self.settings.on_tansu:
