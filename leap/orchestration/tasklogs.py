@@ -18,8 +18,8 @@ from pathlib import Path
 
 from airflow.sdk._shared.listeners import hookimpl  # this module is imported only where dag.test() runs
 
-# The platform's own loggers: INFO while a task runs, so its log says what the task did (the local
-# Airflow home keeps the console at WARNING).
+# The platform's own loggers: INFO while a task runs, so its log says what the task did whatever the
+# root logger's level (AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING, say).
 PLATFORM_LOGGERS = ("leap", "ingestion", "expectations", "dbt_project", "scoring_jobs", "weights", "reports")
 
 
