@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from leap.config import Settings
 from leap.fsutil import write_atomic
@@ -137,6 +138,11 @@ def summarize(settings: Settings, results: list[dict], summary: RunSummary) -> R
                        "quarantine": str(layout.quarantine), "warehouse": str(layout.warehouse),
                        "published marts (BI)": str(layout.published), "restricted zone": str(layout.restricted),
                        "reports": str(layout.reports), "partner exports": str(layout.exports)}
+    dif = _xcom(results, "leap_calibration", "item_dif") or {}
+    report = dif.get("report") or (str(layout.calibrations / summary.calibration_id / "index.html")
+                                   if summary.calibration_id else None)
+    if report and Path(report).exists():  # the measurement quality and DIF of the calibration
+        summary.outputs["calibration report"] = report
     if summary.through == "airflow":
         summary.outputs["Airflow home"] = str(layout.airflow_home)
     return summary

@@ -249,6 +249,10 @@ def test_scoring_and_growth_come_out_and_rerun_changes_nothing(flow):
     assert school_counts(settings, RunSummary(school_year=SCHOOL_YEAR)).schools_scored == 12
     dif = first["leap_calibration"]["xcom"]["item_dif"]  # DIF of every scale x grouping, then the asset
     assert dif["scale_rows"] == 30 and dif["report"].endswith("index.html")
+    from leap.orchestration.summary import summarize
+
+    outputs = summarize(settings, list(first.values()), RunSummary(school_year=SCHOOL_YEAR)).outputs
+    assert outputs["calibration report"] == dif["report"]  # the run summary points at it
     before = (_mart_digests(settings), _export_files(settings))
     published = _published_files(settings)
     again = _run(settings, *SCORING)
