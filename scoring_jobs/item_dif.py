@@ -61,17 +61,18 @@ def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray,
     keep = (resp >= 0).any(axis=1)
     present = sorted({g for g in labels[keep] if g is not None})
     base = {**meta, "grouping": grouping}
-    if len(present) < 2:
-        reason = f"{len(present)} group(s) among the respondents: nothing to compare"
+
+    def untestable(reason: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         return pd.DataFrame(), pd.DataFrame([{**base, "groups": "|".join(present), "n_groups": len(present),
                                               "n_persons": int(keep.sum()), "n_items": len(items),
                                               "testable": False, "reason": reason}])
+
+    if len(present) < 2:
+        return untestable(f"{len(present)} group(s) among the respondents: nothing to compare")
     try:
         result = dif_analysis(resp[keep], labels[keep], model=model, item_names=items)
     except (ValueError, np.linalg.LinAlgError) as exc:  # one scale x grouping never stops the others
-        return pd.DataFrame(), pd.DataFrame([{**base, "groups": "|".join(present), "n_groups": len(present),
-                                              "n_persons": int(keep.sum()), "n_items": len(items),
-                                              "testable": False, "reason": f"analysis failed: {exc}"}])
+        return untestable(f"analysis failed: {exc}")
     item_rows = result.items.rename(columns={"item": "item_id", "group": "focal_group"}).assign(**base)
     lr = result.lr.assign(**base, reference_group=result.reference_group)
     return item_rows, lr
