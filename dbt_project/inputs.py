@@ -77,14 +77,13 @@ def install_enrolment(settings: Settings, source: Path) -> int:
 
 def load_inputs(settings: Settings) -> None:
     """(Re)create ``inputs.expected_respondents`` in the warehouse from the enrolment file, or empty."""
-    import duckdb
 
     path = settings.layout.enrolment
     if path.exists():
         read_enrolment(path)  # checked again: the file may have been put there by hand
     settings.layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with warehouse_lock(settings):
-        con = duckdb.connect(str(settings.layout.warehouse))
+        con = settings.duckdb(settings.layout.warehouse)
         try:
             _replace_table(con, path if path.exists() else None)
         finally:

@@ -47,7 +47,6 @@ def publish(settings: Settings) -> Published:
     warehouse's is kept; a Parquet file whose hash in the published directory's manifest equals it is
     hard-linked into the new version. Each copy is judged by what it holds itself, so a crash between
     the two replacements below cannot make either carry over a table from the other's version."""
-    import duckdb
 
     layout = settings.layout
     source = layout.warehouse
@@ -64,7 +63,7 @@ def publish(settings: Settings) -> Published:
     if layout.published_duckdb.exists():
         shutil.copyfile(layout.published_duckdb, snapshot)
     with warehouse_lock(settings):
-        con = duckdb.connect(str(snapshot))
+        con = settings.duckdb(snapshot)
         try:
             con.execute("set enable_progress_bar = false")
             con.execute(f"attach '{source}' as wh (read_only)")

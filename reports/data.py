@@ -93,13 +93,12 @@ def _fetch(con, sql: str, params: list) -> list[dict]:
 @contextmanager
 def _connection(settings: Settings) -> Iterator:
     """A read-only connection to the warehouse, held under the warehouse lock (dbt writes it)."""
-    import duckdb
 
     path = settings.layout.warehouse
     if not path.exists():
         raise LeapError(f"no warehouse at {path}", hint="run the pipeline first: `leap run-all` or `leap demo`")
     with warehouse_lock(settings):
-        con = duckdb.connect(str(path), read_only=True)
+        con = settings.duckdb(path, read_only=True)
         try:
             yield con
         finally:

@@ -69,13 +69,12 @@ def column_names(table: str) -> list[str]:
 
 
 def connect(settings: Settings, read_only: bool = False):
-    import duckdb
 
     path = settings.layout.warehouse
     if read_only and not path.exists():
         raise LeapError(f"no warehouse at {path}", hint="build it first with `leap warehouse build`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": settings.duckdb_memory})
+    return settings.duckdb(path, read_only=read_only)
 
 
 

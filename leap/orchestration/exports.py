@@ -158,7 +158,6 @@ def _reports(settings: Settings, stage: Path, school_year: str, partner: str) ->
 
 def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
     """Export one partner's school results and growth of a school year; return the manifest."""
-    import duckdb
 
     source = settings.layout.published_duckdb
     if not source.exists():
@@ -169,7 +168,7 @@ def partner_export(settings: Settings, school_year: str, partner: str) -> dict:
         shutil.rmtree(stale, ignore_errors=True)
     stage = base / f".stage-{os.getpid()}"
     stage.mkdir()
-    con = duckdb.connect(str(source), read_only=True)
+    con = settings.duckdb(source, read_only=True)
     try:
         marts = exportable_marts(con)
         files = _write(con, stage, marts, school_year, partner)

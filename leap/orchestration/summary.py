@@ -86,12 +86,11 @@ def _xcom(results: list[dict], dag_id: str, task_id: str):
 def school_counts(settings: Settings, summary: RunSummary) -> RunSummary:
     """Schools, schools scored, significant growth of ``summary.school_year``: read from the published
     marts (what BI sees)."""
-    import duckdb
 
     path, school_year = settings.layout.published_duckdb, summary.school_year
     if not path.exists():
         return summary
-    con = duckdb.connect(str(path), read_only=True)
+    con = settings.duckdb(path, read_only=True)
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         one = lambda sql: con.execute(sql, [school_year]).fetchone()  # noqa: E731

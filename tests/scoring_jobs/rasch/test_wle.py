@@ -87,3 +87,25 @@ def test_score_infers_range_with_unused_bottom_category():
     assert p.extreme.tolist() == [False, False, True]  # 1 is the lowest possible score on item 0
     with pytest.raises(RaschDataError):
         score(np.array([[0.0, 1.0]]), thr)
+
+
+def test_scoring_in_batches_gives_every_person_the_same_estimate_bit_for_bit():
+    """score_responses scores BATCH_PERSONS at a time (memory set by a batch): the persons are the same
+    bit for bit whatever the batch size, the item statistics to the last bits of their sums, and a bad
+    category is reported at its row in the whole data."""
+    from dataclasses import fields
+
+    from scoring_jobs.rasch.simulate import simulate_responses
+
+    rng = np.random.default_rng(12)
+    resp = simulate_responses(rng.normal(0, 1.3, 5003), THR, rng, missing=0.1)
+    whole, items_whole = score_responses(resp, THR, N_STEPS, batch=10_000)
+    parts, items_parts = score_responses(resp, THR, N_STEPS, batch=777)
+    for f in fields(whole):
+        np.testing.assert_array_equal(getattr(parts, f.name), getattr(whole, f.name), err_msg=f.name)
+    np.testing.assert_allclose(items_parts.to_numpy(float), items_whole.to_numpy(float), rtol=1e-12, atol=1e-12)
+    bad = resp.copy()
+    bad[4000, 2] = 3  # item 3 has one step
+    with pytest.raises(RaschDataError) as err:
+        score_responses(bad, THR, N_STEPS, batch=777)
+    assert (err.value.item, err.value.row) == (2, 4000)
