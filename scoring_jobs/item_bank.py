@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -44,11 +45,31 @@ def _cuts(instrument: str, version: str, component: str) -> dict:
 
 
 def _fingerprint(parts: list) -> str:
+    """SHA-256 of the parts, each bytes, a generator of bytes chunks (hashed as their concatenation) or
+    a JSON-able value, separated by NUL."""
     h = hashlib.sha256()
     for p in parts:
-        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        chunks = p if isinstance(p, Iterator) else [p]
+        for chunk in chunks:
+            h.update(chunk if isinstance(chunk, bytes) else json.dumps(chunk, sort_keys=True, default=str).encode())
         h.update(b"\x00")
     return h.hexdigest()
+
+
+FINGERPRINT_ROWS = 500_000
+
+
+def _response_bytes(resp: np.ndarray) -> Iterator[bytes]:
+    """``resp.astype(np.int64).tobytes()`` in chunks of rows: the calibration id was defined on the int64
+    responses; the whole int64 copy and its bytes were 0.5 GB at ten million submissions."""
+    for start in range(0, resp.shape[0], FINGERPRINT_ROWS):
+        yield resp[start:start + FINGERPRINT_ROWS].astype(np.int64).tobytes()
+
+
+def _id_bytes(ids: np.ndarray) -> Iterator[bytes]:
+    """``"\\n".join(ids).encode()`` in chunks."""
+    for start in range(0, len(ids), FINGERPRINT_ROWS):
+        yield (b"\n" if start else b"") + "\n".join(ids[start:start + FINGERPRINT_ROWS]).encode()
 
 
 def calibrate_reference(settings: Settings, school_year: str, term: str, *, model: str = "pcm") -> dict:
@@ -84,7 +105,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             cuts = _cuts(name, ins.version, comp)
             # the fingerprint of the int64 responses, as before they were read as int8: same data, same id
             fp = _fingerprint([model, name, ins.version, comp, items, cuts, ins.min_answered_share,
-                               resp.astype(np.int64).tobytes(), "\n".join(ids[keep]).encode()])
+                               _response_bytes(resp), _id_bytes(ids[keep])])
             scales.append((ins, comp, items, resp, ids[keep], cuts, fp))
     cal_id = f"{school_year}-{term}-{model}-" + _fingerprint([s[-1] for s in scales])[:12]
     root = settings.layout.calibrations / cal_id

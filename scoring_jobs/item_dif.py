@@ -39,17 +39,28 @@ NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what 
 
 def _read_term(con, instrument: str, school_year: str, term: str, items: list[str]):
     """Group labels (one object array per grouping; ``other_unknown`` and missing are None) and responses
-    (int8, -1 = missing) of a term's counted respondents, read in batches."""
+    (int8, -1 = missing) of a term's counted respondents, read in batches; a batch's frame is dropped as
+    soon as its labels are interned (every row points at one string per level: the frames of 4.8 million
+    students held ~1.5 GB of repeated strings)."""
     from scoring_jobs.inputs import responses, term_batches
 
-    frames = list(term_batches(con, instrument, school_year, term, items, 500_000,
-                               keys=tuple(f"r.{g}" for g in GROUPINGS)))
-    if not frames:
+    labels: dict[str, list[np.ndarray]] = {g: [] for g in GROUPINGS}
+    blocks = []
+    for frame in term_batches(con, instrument, school_year, term, items, 500_000,
+                              keys=tuple(f"r.{g}" for g in GROUPINGS)):
+        for g in GROUPINGS:
+            labels[g].append(_interned(frame[g]))
+        blocks.append(responses(frame, items).astype(np.int8))
+    if not blocks:
         return {g: np.array([], dtype=object) for g in GROUPINGS}, np.zeros((0, len(items)), np.int8)
-    labels = {g: np.concatenate([f[g].to_numpy(dtype=object) for f in frames]) for g in GROUPINGS}
-    for values in labels.values():
-        values[pd.isna(values) | (values == NO_GROUP)] = None
-    return labels, np.concatenate([responses(f, items).astype(np.int8) for f in frames])
+    return {g: np.concatenate(parts) for g, parts in labels.items()}, np.concatenate(blocks)
+
+
+def _interned(column: pd.Series) -> np.ndarray:
+    """The column as an object array of one shared string per level; ``other_unknown`` and missing: None."""
+    cat = pd.Categorical(column)
+    levels = np.array([None if c == NO_GROUP else c for c in cat.categories] + [None], dtype=object)
+    return levels[cat.codes]  # code -1 (missing) takes the appended None
 
 
 def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray, items: list[str],
