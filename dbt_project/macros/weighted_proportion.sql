@@ -35,6 +35,7 @@
   the category contributes w^2 (1 - p)^2, one in another category w^2 p^2, so
       sum_h z_h^2 = ((1 - p)^2 S_c + p^2 sum_{c' != c} S_c') / (sum w)^2,   S_c = sum of w^2 over category c,
   every term non-negative (S_c' summed over the other categories, not S - S_c).
+  Every sum of doubles is an exact_sum (macros/exact_sum.sql): two builds give the same bits.
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
                                   category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
@@ -50,7 +51,7 @@ with sums as (  -- each respondent row a group of one, at its own scale: the sum
 {%- endif %}
 
 cell_scale as (
-    select {{ cells }}, sum(w_scale * w_sum) / sum(n) as mean_w from sums group by all
+    select {{ cells }}, {{ exact_sum('w_scale * w_sum') }} / sum(n) as mean_w from sums group by all
 ),
 
 base as (  -- weights divided by their cell's mean (an aggregate joined back: cheaper than a window)
@@ -64,7 +65,7 @@ base as (  -- weights divided by their cell's mean (an aggregate joined back: ch
 -- respondent per PSU, per cell x category (the closed form needs no PSU's own sums)
 school_cat as (
     select {{ cells }}, {{ '' if one_respondent_per_psu else 'school_id, ' }}category,
-        sum(w) as wy, sum(w2) as wy2, sum(n) as n
+        {{ exact_sum('w') }} as wy, {{ exact_sum('w2') }} as wy2, sum(n) as n
     from base
     group by all
 ),
@@ -73,7 +74,7 @@ school_cat as (
 -- one row per cell x school with a respondent in the cell, answered or not (the PSUs)
 school_tot as (
     select {{ cells }}, school_id,
-        coalesce(sum(wy) filter (where category is not null), 0) as school_w
+        coalesce({{ exact_sum('case when category is not null then wy end') }}, 0) as school_w
     from school_cat
     group by all
 ),
@@ -95,8 +96,8 @@ cell_totals as (
     select {{ cells }},
         sum(n) filter (where category is not null)::bigint as n_respondents,
         {{ 'sum(n)::bigint' if one_respondent_per_psu else 'count(distinct school_id)' }} as n_schools,
-        sum(wy) filter (where category is not null) as sum_w,
-        sum(wy2) filter (where category is not null) as sum_w2
+        {{ exact_sum('case when category is not null then wy end') }} as sum_w,
+        {{ exact_sum('case when category is not null then wy2 end') }} as sum_w2
     from school_cat
     group by all
     having count(category) > 0
@@ -113,8 +114,8 @@ cats as (
 ),
 
 shares as (
-    select {{ cells }}, category, {{ 'wy' if one_respondent_per_psu else 'sum(wy)' }} as sum_wy,
-        {{ 'wy2' if one_respondent_per_psu else 'sum(wy2)' }} as sum_wy2,
+    select {{ cells }}, category, {{ 'wy' if one_respondent_per_psu else exact_sum('wy') }} as sum_wy,
+        {{ 'wy2' if one_respondent_per_psu else exact_sum('wy2') }} as sum_wy2,
         {{ 'n' if one_respondent_per_psu else 'sum(n)' }}::bigint as n_in_category
     from school_cat
     where category is not null
@@ -162,7 +163,7 @@ per_school as (
 
 z as (
     select {% for c in cell_columns %}per_school.{{ c }}, {% endfor %}per_school.category,
-        sum(power((per_school.school_wy - with_p.p * per_school.school_w) / with_p.sum_w, 2)) as sum_z2
+        {{ exact_sum('power((per_school.school_wy - with_p.p * per_school.school_w) / with_p.sum_w, 2)') }} as sum_z2
     from per_school
     inner join with_p using ({{ cells }}, category)
     group by all

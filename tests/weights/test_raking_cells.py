@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from support.dbt_sql import render_model
 
 from weights import kish_design_effect, kish_effective_n, rake
 
@@ -52,9 +53,8 @@ def _sql_weights(con, model, respondents: pd.DataFrame, weighting: dict) -> pd.D
     con.execute("create or replace table cells as select * from cells_df")
     con.register("resp_df", respondents)
     con.execute("create or replace table respondents as select * from resp_df")
-    sql = (MODELS / "int_respondent_weights.sql").read_text()
-    sql = sql.replace("{{ ref('int_respondents') }}", "respondents").replace(
-        "{{ ref('int_weighting_cells') }}", "cells")
+    sql = render_model(MODELS / "int_respondent_weights.sql",
+                       {"int_respondents": "respondents", "int_weighting_cells": "cells"})
     return con.execute(sql).df()
 
 
@@ -106,7 +106,7 @@ def test_unmeetable_margins_drop_the_last_variable_as_with_every_respondent(mode
 
 
 def test_two_builds_agree_to_the_last_bit_whatever_the_threads(model):
-    """fsum: the design effect does not depend on the order DuckDB's threads meet the rows in."""
+    """Exact sums: the design effect does not depend on the order DuckDB's threads meet the rows in."""
     respondents = _respondents(20000, seed=11)
     runs = []
     for threads in (1, 4):

@@ -1,11 +1,14 @@
+{{ config(materialized='table') }}
+-- Materialized: five models read it (as a view, each read joined every respondent to the cells again;
+-- at ten million submissions the response sums then ran out of memory).
 -- Grain: one row per respondent x instrument x school year x term, with the analysis weight.
 -- How each group is weighted, and the raked weight of each raking cell, come from int_weighting_cells
 -- (Python: weights.rake on the cells, see its docstring); here each respondent gets its group's method
 -- and weight: 1 (unweighted), the supplied weight (external), its cell's raked weight (raked) or its
 -- base weight (base_weights_fallback). Kish's design effect and effective n of each group are taken on
 -- weights divided by the group's largest (squares of tiny weights do not underflow: weights.raking) with
--- fsum, a compensated sum, so that two builds agree to the last bit whatever order DuckDB's threads
--- meet the rows in.
+-- exact sums (macros/exact_sum.sql), so that two builds agree to the last bit whatever order DuckDB's
+-- threads meet the rows in.
 with respondents as (
     select
         instrument, school_year, term, sample, respondent_key, region, grade_band, urbanicity,
@@ -64,10 +67,10 @@ largest as (
 kish as (
     select
         w.instrument, w.school_year, w.term, w.sample,
-        count(*) * fsum(pow(w.analysis_weight / l.w_max, 2))
-        / pow(fsum(w.analysis_weight / l.w_max), 2) as group_design_effect,
-        pow(fsum(w.analysis_weight / l.w_max), 2)
-        / fsum(pow(w.analysis_weight / l.w_max, 2)) as group_effective_n
+        count(*) * {{ exact_sum('pow(w.analysis_weight / l.w_max, 2)') }}
+        / pow({{ exact_sum('w.analysis_weight / l.w_max') }}, 2) as group_design_effect,
+        pow({{ exact_sum('w.analysis_weight / l.w_max') }}, 2)
+        / {{ exact_sum('pow(w.analysis_weight / l.w_max, 2)') }} as group_effective_n
     from weighted as w
     inner join largest as l
         on w.instrument = l.instrument and w.school_year = l.school_year and w.term = l.term

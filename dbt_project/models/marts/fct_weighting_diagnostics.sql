@@ -23,12 +23,12 @@ select
     any_value(margin_error_urbanicity) as margin_error_urbanicity,
     cast(any_value(weighting_note) as varchar) as weighting_note,
     count(*) as n_respondents,
-    sum(analysis_weight) as weight_total,
+    {{ exact_sum('analysis_weight') }} as weight_total,
     min(analysis_weight) as weight_min,
     max(analysis_weight) as weight_max,
-    min(analysis_weight) / avg(analysis_weight) as weight_min_rel,
-    max(analysis_weight) / avg(analysis_weight) as weight_max_rel,
-    min(analysis_weight) / avg(analysis_weight) < {{ var('min_weight_rel') }} as has_weight_below_floor,
+    min(analysis_weight) / {{ exact_avg('analysis_weight') }} as weight_min_rel,
+    max(analysis_weight) / {{ exact_avg('analysis_weight') }} as weight_max_rel,
+    min(analysis_weight) / {{ exact_avg('analysis_weight') }} < {{ var('min_weight_rel') }} as has_weight_below_floor,
     any_value(group_design_effect) as design_effect,
     any_value(group_effective_n) as kish_effective_n
 from weights

@@ -20,28 +20,28 @@ with scored as (  -- each grade band, and all grade bands together (grade_band '
 
 scores as (
     select {{ cell | join(', ') }}, school_id, scaled_score,
-        coalesce(analysis_weight, 1.0) / avg(coalesce(analysis_weight, 1.0)) over (
-            partition by {{ cell | join(', ') }}) as w
+        coalesce(analysis_weight, 1.0) / {{ exact_avg('coalesce(analysis_weight, 1.0)',
+            over='partition by ' ~ cell | join(', ')) }} as w
     from scored
 ),
 
 means as (
     select {{ cell | join(', ') }}, count(*) as n_respondents, count(distinct school_id) as n_schools,
-        sum(w) as sum_w, sum(w * scaled_score) / sum(w) as mean_scaled
+        {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} / {{ exact_sum('w') }} as mean_scaled
     from scores
     group by all
 ),
 
 per_school as (
     select {% for c in cell %}s.{{ c }}, {% endfor %}s.school_id,
-        sum(s.w * (s.scaled_score - m.mean_scaled)) / any_value(m.sum_w) as z
+        {{ exact_sum('s.w * (s.scaled_score - m.mean_scaled)') }} / any_value(m.sum_w) as z
     from scores as s
     inner join means as m using ({{ cell | join(', ') }})
     group by all
 ),
 
 variance as (
-    select {{ cell | join(', ') }}, sum(z * z) as sum_z2
+    select {{ cell | join(', ') }}, {{ exact_sum('z * z') }} as sum_z2
     from per_school
     group by all
 )

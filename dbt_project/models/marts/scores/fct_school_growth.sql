@@ -34,8 +34,8 @@ scores as (
     -- (every quantity below is invariant to that scale; tiny weights would underflow when squared)
     select s.school_year, s.instrument, s.component, s.school_id, s.respondent_key, s.calibration_id,
         s.scaled_score, s.level_order, s.term = g.first_term as is_first_term,
-        coalesce(s.analysis_weight, 1.0) / avg(coalesce(s.analysis_weight, 1.0)) over (
-            partition by s.school_year, s.instrument, s.component, s.school_id, s.term) as w
+        coalesce(s.analysis_weight, 1.0) / {{ exact_avg('coalesce(s.analysis_weight, 1.0)',
+            over='partition by s.school_year, s.instrument, s.component, s.school_id, s.term') }} as w
     from {{ ref('fct_respondent_scores') }} as s
     inner join growth_terms as g on s.term in (g.first_term, g.last_term)
     where s.is_scored
@@ -43,13 +43,14 @@ scores as (
 
 term_totals as (
     select school_year, instrument, component, school_id, is_first_term,
-        sum(w) as sum_w, sum(w * scaled_score) / sum(w) as mean_scaled
+        {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} / {{ exact_sum('w') }} as mean_scaled
     from scores
     group by all
 ),
 
 linearized as (
     -- each respondent's contribution to (mean_spring - mean_fall), in units of the term's weight total
+    -- (a sum of one or two terms: float addition of two numbers does not depend on their order)
     select s.school_year, s.instrument, s.component, s.school_id, s.respondent_key,
         sum(case when s.is_first_term then -1 else 1 end * s.w * (s.scaled_score - t.mean_scaled) / t.sum_w) as z
     from scores as s
@@ -62,7 +63,7 @@ linearized as (
 overlap_variance as (
     select school_year, instrument, component, school_id,
         count(*) as n_union,
-        case when count(*) > 2 then count(*) / (count(*) - 1.0) * sum(z * z) end as var_growth
+        case when count(*) > 2 then count(*) / (count(*) - 1.0) * {{ exact_sum('z * z') }} end as var_growth
     from linearized
     group by all
 ),
@@ -84,17 +85,17 @@ pairs as (
 ),
 
 pairs_normalized as (
-    select *, w / avg(w) over (partition by school_year, instrument, component, school_id) as wn
+    select *, w / {{ exact_avg('w', over='partition by school_year, instrument, component, school_id') }} as wn
     from pairs
 ),
 
 matched_means as (
     select school_year, instrument, component, school_id,
         count(*) as n_matched,
-        sum(wn * fall_score) / sum(wn) as mean_fall_matched,
-        sum(wn * spring_score) / sum(wn) as mean_spring_matched,
-        sum(wn * diff) / sum(wn) as growth_matched,
-        sum(wn) as sum_w,
+        {{ exact_sum('wn * fall_score') }} / {{ exact_sum('wn') }} as mean_fall_matched,
+        {{ exact_sum('wn * spring_score') }} / {{ exact_sum('wn') }} as mean_spring_matched,
+        {{ exact_sum('wn * diff') }} / {{ exact_sum('wn') }} as growth_matched,
+        {{ exact_sum('wn') }} as sum_w,
         count(*) filter (where moved > 0) as n_moved_up,
         count(*) filter (where moved < 0) as n_moved_down,
         count(*) filter (where moved = 0) as n_same_level
@@ -104,7 +105,7 @@ matched_means as (
 
 matched_ss as (
     select p.school_year, p.instrument, p.component, p.school_id,
-        sum(power(p.wn * (p.diff - mm.growth_matched), 2)) as sum_z2
+        {{ exact_sum('power(p.wn * (p.diff - mm.growth_matched), 2)') }} as sum_z2
     from matched_means as mm
     inner join pairs_normalized as p using (school_year, instrument, component, school_id)
     group by all

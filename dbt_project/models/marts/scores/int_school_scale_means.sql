@@ -8,8 +8,8 @@
 -- invariant to that scale): squares of weights such as 1e-220 would underflow to 0 and make SE = 0.
 with scores as (
     select *,
-        coalesce(analysis_weight, 1.0) / avg(coalesce(analysis_weight, 1.0)) over (
-            partition by instrument, school_year, term, component, school_id) as w
+        coalesce(analysis_weight, 1.0) / {{ exact_avg('coalesce(analysis_weight, 1.0)',
+            over='partition by instrument, school_year, term, component, school_id') }} as w
     from {{ ref('fct_respondent_scores') }}
 ),
 
@@ -18,18 +18,20 @@ means as (
         instrument, school_year, term, component, school_id, calibration_id,
         count(*) filter (where is_scored) as n_respondents,
         count(*) filter (where not is_scored) as n_not_scored,
-        sum(w) filter (where is_scored) as sum_w,
-        sum(w * scaled_score) filter (where is_scored) / sum(w) filter (where is_scored) as mean_scaled,
-        sum(w) filter (where level = 'emerging') / sum(w) filter (where is_scored) as share_emerging,
-        sum(w) filter (where level = 'moderate_low') / sum(w) filter (where is_scored) as share_moderate_low,
-        sum(w) filter (where level = 'moderate_high') / sum(w) filter (where is_scored) as share_moderate_high,
-        sum(w) filter (where level = 'high') / sum(w) filter (where is_scored) as share_high,
-        -- measurement quality of the school's scores: separation reliability 1 - mean(SE^2) / var(measure),
-        -- Rudner's classification accuracy and consistency of the levels, person misfit
-        1 - avg(power(scaled_se, 2)) filter (where is_scored) / var_samp(scaled_score) filter (where is_scored)
-            as reliability,
-        avg(classification_accuracy) filter (where is_scored) as classification_accuracy,
-        avg(classification_consistency) filter (where is_scored) as classification_consistency,
+        {{ exact_sum('case when is_scored then w end') }} as sum_w,
+        {{ exact_sum('case when is_scored then w * scaled_score end') }}
+            / {{ exact_sum('case when is_scored then w end') }} as mean_scaled,
+        {%- for level in ['emerging', 'moderate_low', 'moderate_high', 'high'] %}
+        {{ exact_sum("case when level = '" ~ level ~ "' then w end") }}
+            / {{ exact_sum('case when is_scored then w end') }} as share_{{ level }},
+        {%- endfor %}
+        -- measurement quality of the school's scores: separation reliability 1 - mean(SE^2) / var(measure)
+        -- (the variance from the centred sum in `se` below), Rudner's classification accuracy and
+        -- consistency of the levels, person misfit
+        {{ exact_avg('case when is_scored then power(scaled_se, 2) end') }} as mean_se2,
+        {{ exact_avg('case when is_scored then scaled_score end') }} as mean_unweighted,
+        {{ exact_avg('case when is_scored then classification_accuracy end') }} as classification_accuracy,
+        {{ exact_avg('case when is_scored then classification_consistency end') }} as classification_consistency,
         count(*) filter (where is_misfitting) as n_misfitting
     from scores
     group by all
@@ -38,8 +40,9 @@ means as (
 se as (
     select
         m.instrument, m.school_year, m.term, m.component, m.school_id,
-        sum(power(s.w * (s.scaled_score - m.mean_scaled), 2)) as sum_z2,
-        sum(s.w * power(s.scaled_score - m.mean_scaled, 2)) as sum_wz2
+        {{ exact_sum('power(s.w * (s.scaled_score - m.mean_scaled), 2)') }} as sum_z2,
+        {{ exact_sum('s.w * power(s.scaled_score - m.mean_scaled, 2)') }} as sum_wz2,
+        {{ exact_sum('power(s.scaled_score - m.mean_unweighted, 2)') }} as sum_d2
     from means as m
     inner join scores as s
         on s.instrument = m.instrument and s.school_year = m.school_year and s.term = m.term
@@ -48,7 +51,8 @@ se as (
 )
 
 select
-    m.*,
+    m.* exclude (mean_se2, mean_unweighted),
+    1 - m.mean_se2 / case when m.n_respondents > 1 then se.sum_d2 / (m.n_respondents - 1.0) end as reliability,
     case when m.n_respondents > 1
         then sqrt(m.n_respondents / (m.n_respondents - 1.0) * se.sum_z2) / m.sum_w end as se_scaled,
     -- weighted SD of the scaled scores (n/(n-1) corrected), for effect sizes

@@ -1,0 +1,65 @@
+{#-
+  Sums of doubles that do not depend on the order DuckDB meets the rows in. A float sum depends on its
+  order, and that order depends on DuckDB's threads and on the memory free at the moment (spilling):
+  two builds of the same data from scratch differed by ~1e-13 in 16 tables. Integer addition does not.
+
+  Each term x is split at the binary point 2^-30 into two integers (HUGEINT),
+      hi = round(x * 2^30),   lo = round((x - hi * 2^-30) * 2^120),
+  the integers are summed exactly, and the sum is converted back once: sum(hi) * 2^-30 + sum(lo) * 2^-120.
+  The split is exact (x and hi * 2^-30 share their leading bits, so their difference is a double without
+  rounding) and lo keeps every bit of a term down to 2^-120, so every term in [2^-68, 2^60] (3e-21 to
+  1e18) is summed without rounding, and the result is the exact sum rounded about once: as accurate as a
+  float sum, or more. A term outside that range (a weight near 1e-200, as in the R check on extreme
+  weights) is added as a float (the "rest"), so a group that has one is as order-dependent, and as exact,
+  as before. Whether a term is split is decided term by term: any order gives the same integers.
+
+  exact_sum(x, over=none): the sum of x over the group (or over the window ``over``: ``partition by ...``).
+  exact_avg(x, over=none): exact_sum(x) / count(x).
+  exact_parts(x, name) and exact_total(name): the same in two steps, for a term that many rows share
+  (a respondent's weight and its square, summed over the respondent's 24 item rows): the split is taken
+  once per respondent (exact_parts: columns name__hi, name__lo, name__rest) and the aggregate only adds
+  (exact_total(name)). Cost against a float sum: ~1.8x for a presplit sum, ~2.5-3x split inline.
+-#}
+
+{%- macro exact__in_range(x) -%}
+abs({{ x }}) between pow(2.0, -68) and pow(2.0, 60)
+{%- endmacro -%}
+
+{%- macro exact__hi(x) -%}
+case when {{ exact__in_range(x) }} then cast(round(({{ x }}) * pow(2.0, 30)) as hugeint) end
+{%- endmacro -%}
+
+{%- macro exact__lo(x) -%}
+case when {{ exact__in_range(x) }}
+    then cast(round((({{ x }}) - round(({{ x }}) * pow(2.0, 30)) * pow(2.0, -30)) * pow(2.0, 120)) as hugeint) end
+{%- endmacro -%}
+
+{%- macro exact__rest(x) -%}
+case when not ({{ exact__in_range(x) }}) then {{ x }} end
+{%- endmacro -%}
+
+{%- macro exact__combine(hi, lo, rest, w) -%}
+(case when count({{ hi }}){{ w }} + count({{ rest }}){{ w }} > 0
+    then coalesce(cast(sum({{ hi }}){{ w }} as double), 0) * pow(2.0, -30)
+        + coalesce(cast(sum({{ lo }}){{ w }} as double), 0) * pow(2.0, -120)
+        + coalesce(sum({{ rest }}){{ w }}, 0) end)
+{%- endmacro -%}
+
+{% macro exact_sum(x, over=none) -%}
+{%- set w = (' over (' ~ over ~ ')') if over is not none else '' -%}
+{{ exact__combine(exact__hi(x), exact__lo(x), exact__rest(x), w) }}
+{%- endmacro %}
+
+{% macro exact_avg(x, over=none) -%}
+{%- set w = (' over (' ~ over ~ ')') if over is not none else '' -%}
+({{ exact_sum(x, over) }} / count({{ x }}){{ w }})
+{%- endmacro %}
+
+{% macro exact_parts(x, name) -%}
+{{ exact__hi(x) }} as {{ name }}__hi, {{ exact__lo(x) }} as {{ name }}__lo, {{ exact__rest(x) }} as {{ name }}__rest
+{%- endmacro %}
+
+{% macro exact_total(name, over=none) -%}
+{%- set w = (' over (' ~ over ~ ')') if over is not none else '' -%}
+{{ exact__combine(name ~ '__hi', name ~ '__lo', name ~ '__rest', w) }}
+{%- endmacro %}
