@@ -17,7 +17,8 @@ respondent's level of it: respondents alike in every raking variable and in base
 weight, and n of them with base weight b weigh in every margin exactly as one row of base weight n*b.
 So the raking runs on the cells (a few hundred rows per group, built by DuckDB) and a respondent's weight
 is the cell's raked weight / n — the same weights as raking every respondent, to rounding, in memory
-set by the cells (ten million submissions held 7.6 GB as one DataFrame, 4.7 GB streamed by group).
+set by the cells (at ten million submissions the respondents held 7.6 GB as one DataFrame; streamed group
+by group, the warehouse step still peaked at 4.7 GB; on cells the model takes under a second).
 
 Raking is checked: a margin missed by more than weights.MARGIN_TOLERANCE (relative) is a failure,
 handled by the documented fallback, in order: drop margin levels with no respondents (their variable's
