@@ -38,29 +38,23 @@ NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what 
 
 
 def _read_term(con, instrument: str, school_year: str, term: str, items: list[str]):
-    """Group labels (one object array per grouping; ``other_unknown`` and missing are None) and responses
-    (int8, -1 = missing) of a term's counted respondents, read in batches; a batch's frame is dropped as
-    soon as its labels are interned (every row points at one string per level: the frames of 4.8 million
-    students held ~1.5 GB of repeated strings)."""
-    from scoring_jobs.inputs import responses, term_batches
+    """Group labels (one object array per grouping, every row pointing at one string per level;
+    ``other_unknown`` and missing are None) and responses (int8, -1 = missing) of a term's counted
+    respondents, in submission order (:func:`scoring_jobs.inputs.term_arrays`: read as Arrow, never as
+    a frame of 4 million rows of repeated strings)."""
+    from scoring_jobs.inputs import term_arrays
 
-    labels: dict[str, list[np.ndarray]] = {g: [] for g in GROUPINGS}
-    blocks = []
-    for frame in term_batches(con, instrument, school_year, term, items, 500_000,
-                              keys=tuple(f"r.{g}" for g in GROUPINGS)):
-        for g in GROUPINGS:
-            labels[g].append(_interned(frame[g]))
-        blocks.append(responses(frame, items).astype(np.int8))
-    if not blocks:
-        return {g: np.array([], dtype=object) for g in GROUPINGS}, np.zeros((0, len(items)), np.int8)
-    return {g: np.concatenate(parts) for g, parts in labels.items()}, np.concatenate(blocks)
+    _, columns, resp = term_arrays(con, instrument, school_year, term, items, keys=GROUPINGS)
+    return {g: _interned(columns[g]) for g in GROUPINGS}, resp
 
 
-def _interned(column: pd.Series) -> np.ndarray:
-    """The column as an object array of one shared string per level; ``other_unknown`` and missing: None."""
-    cat = pd.Categorical(column)
-    levels = np.array([None if c == NO_GROUP else c for c in cat.categories] + [None], dtype=object)
-    return levels[cat.codes]  # code -1 (missing) takes the appended None
+def _interned(column) -> np.ndarray:
+    """An Arrow text column as an object array of one shared string per level; ``other_unknown`` and
+    missing: None."""
+    encoded = column.dictionary_encode()
+    levels = np.array([None if v == NO_GROUP else v for v in encoded.dictionary.to_pylist()] + [None], dtype=object)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return levels[codes]  # code -1 (missing) takes the appended None
 
 
 def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray, items: list[str],
@@ -97,33 +91,42 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
                            [calibration_id]).df() if has_table(con, "item_bank_calibrations") else pd.DataFrame()
         done = (has_table(con, "scale_dif") and con.execute(
             "select count(*) from scoring.scale_dif where calibration_id = ?", [calibration_id]).fetchone()[0] > 0)
-        if cals.empty:
-            raise LeapError(f"no calibration {calibration_id}", hint="list them with `leap scoring calibrations`")
-        if done and not force:
-            return {"calibration_id": calibration_id, "skipped": "already analysed"}
-        items_out, scales_out, timings = [], [], {}
-        catalog = load_catalog()
-        for cal in cals.to_dict("records"):
-            ins = catalog.get(cal["instrument"], cal["instrument_version"])
-            items = [i.item_id for i in ins.scale_items(cal["component"])]
-            labels, resp = _read_term(con, cal["instrument"], cal["reference_school_year"], cal["reference_term"],
-                                      items)
-            t = time.perf_counter()
-            meta = {"calibration_id": calibration_id, "instrument": cal["instrument"], "component": cal["component"],
-                    "school_year": cal["reference_school_year"], "term": cal["reference_term"]}
-            for grouping in GROUPINGS:
-                it, sc = _scale_rows(meta, grouping, labels[grouping], resp, items, cal["model"])
-                items_out.append(it)
-                scales_out.append(sc)
-            timings[f"{cal['instrument']}-{cal['component']}"] = round(time.perf_counter() - t, 2)
     finally:
         con.close()
+    if cals.empty:
+        raise LeapError(f"no calibration {calibration_id}", hint="list them with `leap scoring calibrations`")
+    if done and not force:
+        return {"calibration_id": calibration_id, "skipped": "already analysed"}
+    items_out, scales_out, timings = [], [], {}
+    catalog = load_catalog()
+    for cal in cals.to_dict("records"):
+        ins = catalog.get(cal["instrument"], cal["instrument_version"])
+        items = [i.item_id for i in ins.scale_items(cal["component"])]
+        labels, resp = _read_scale(settings, cal, items)
+        t = time.perf_counter()
+        meta = {"calibration_id": calibration_id, "instrument": cal["instrument"], "component": cal["component"],
+                "school_year": cal["reference_school_year"], "term": cal["reference_term"]}
+        for grouping in GROUPINGS:
+            it, sc = _scale_rows(meta, grouping, labels[grouping], resp, items, cal["model"])
+            items_out.append(it)
+            scales_out.append(sc)
+        timings[f"{cal['instrument']}-{cal['component']}"] = round(time.perf_counter() - t, 2)
     item_rows = pd.concat([f for f in items_out if len(f)], ignore_index=True)
     scale_rows = pd.concat(scales_out, ignore_index=True)
     _store(settings, calibration_id, item_rows, scale_rows)
     report = _report(settings, calibration_id, scale_rows, item_rows)
     return {"calibration_id": calibration_id, "report": str(report) if report else None, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
             "flagged": int(item_rows["flagged"].sum()) if len(item_rows) else 0, "seconds": timings}
+
+
+def _read_scale(settings: Settings, cal: dict, items: list[str]):
+    """A scale's labels and responses on a connection of its own, closed before the analysis: DuckDB keeps
+    what a read took (1.1 GB for four million students) while the connection lives."""
+    con = connect(settings, read_only=True)
+    try:
+        return _read_term(con, cal["instrument"], cal["reference_school_year"], cal["reference_term"], items)
+    finally:
+        con.close()
 
 
 def _report(settings: Settings, calibration_id: str, scale_rows: pd.DataFrame, item_rows: pd.DataFrame):
