@@ -63,11 +63,10 @@ def term_arrays(con, instrument: str, school_year: str, term: str, items: list[s
     columns (Arrow arrays) and the responses (``(n, len(items))`` int8, -1 = missing) of a term, ordered
     by submission id.
 
-    Read unordered, batch by batch without a DataFrame, and put in order by Arrow's sort of the ids: the
-    order by in DuckDB sorted every item column with the ids and took DuckDB's whole memory limit to do
-    it (2.0 GB for the 4.1 million fall students of ten million submissions, 1.4 GB at a 1 GB limit;
-    DuckDB keeps what it took while the process lives); the ids, keys and one byte per response are all
-    that is held here. Arrow and DuckDB both order text by its bytes, so the order is the one DuckDB gave."""
+    Read unordered, batch by batch without a DataFrame, and put in order by Arrow's sort of the ids (Arrow
+    and DuckDB both order text by its bytes: the order DuckDB's ``order by`` gave): the ids, keys and one
+    byte per response are all that is held. DuckDB keeps what a read took (1.1 GB for the 4.1 million fall
+    students of ten million submissions) until its connection closes: close it before heavy work."""
     ids, blocks, columns = [], [], {k: [] for k in keys}
     for batch in _arrow_batches(con, instrument, school_year, term, items, 500_000, tuple(f"r.{k}" for k in keys),
                                 ordered=False):

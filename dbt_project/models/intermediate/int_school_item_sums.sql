@@ -17,8 +17,7 @@ with respondents as (  -- per counted submission: its cell's key and its weight 
         dense_rank() over (order by r.instrument, r.school_year, r.term, r.school_id, r.grade_band, r.sample)
             as cell_id,
         r.instrument, r.school_year, r.term, r.school_id, r.grade_band, r.sample, k.w_scale,
-        {{ exact_parts('w.analysis_weight / k.w_scale', 'w') }},
-        {{ exact_parts('(w.analysis_weight / k.w_scale) * (w.analysis_weight / k.w_scale)', 'w2') }}
+        w.analysis_weight / k.w_scale as w
     from {{ ref('int_respondents') }} as r
     inner join {{ ref('int_respondent_weights') }} as w using (instrument, school_year, term, respondent_key)
     inner join {{ ref('int_school_weight_scales') }} as k using (instrument, school_year, term, school_id)
@@ -30,8 +29,8 @@ cells as (
 ),
 
 sums as (  -- the response rows summed on narrow keys: a cell number, the item, the category
-    select r.cell_id, u.item_id, u.category, count(*) as n, {{ exact_total('r.w') }} as w_sum,
-        {{ exact_total('r.w2') }} as w2_sum
+    select r.cell_id, u.item_id, u.category, count(*) as n, {{ exact_sum('r.w') }} as w_sum,
+        {{ exact_sum('r.w * r.w') }} as w2_sum
     from {{ ref('int_responses_unpivoted') }} as u
     inner join respondents as r using (submission_id)
     group by all

@@ -19,10 +19,8 @@ with respondents as (  -- per counted national submission and subgroup variable:
 ),
 
 keyed as (
-    select submission_id, instrument, school_year, term, school_id, subgroup_variable, subgroup_level, w_scale,
-        dense_rank() over (order by instrument, school_year, term, school_id, subgroup_variable,
-        subgroup_level) as cell_id,
-        {{ exact_parts('w', 'w') }}, {{ exact_parts('w * w', 'w2') }}  -- split once per respondent
+    select *, dense_rank() over (order by instrument, school_year, term, school_id, subgroup_variable,
+        subgroup_level) as cell_id
     from respondents
     where subgroup_level is not null
 ),
@@ -34,7 +32,7 @@ cells as (
 
 sums as (  -- the response rows summed on narrow keys: a cell number, the item, top box or not
     select k.cell_id, u.item_id, (u.category >= items.top_box_min)::int as category,
-        count(*) as n, {{ exact_total('k.w') }} as w_sum, {{ exact_total('k.w2') }} as w2_sum
+        count(*) as n, {{ exact_sum('k.w') }} as w_sum, {{ exact_sum('k.w * k.w') }} as w2_sum
     from {{ ref('int_responses_unpivoted') }} as u
     inner join keyed as k using (submission_id)
     inner join {{ ref('items') }} as items on items.instrument = u.instrument and items.item_id = u.item_id

@@ -18,11 +18,7 @@
     spread (scores within a few tens of c), so the subtraction loses a few bits of 1e-16, where a second
     pass over the respondent rows (joined to their group's mean) cost half the model's time. -#}
 {%- set centre = 250 %}
-{#- the terms of the sums below, split once per respondent (macros/exact_sum.sql) and met once per variable -#}
-{%- set terms = {'w': 'w', 'wy': 'w * scaled_score', 'w2': 'w * w', 'w2d': 'w * w * (scaled_score - ' ~ centre ~ ')',
-                 'w2d2': 'power(w * (scaled_score - ' ~ centre ~ '), 2)'} %}
-{%- set parts = [] %}{% for t in terms %}{% do parts.extend([t ~ '__hi', t ~ '__lo', t ~ '__rest']) %}{% endfor %}
-with weighted as (
+with scores as (
     select {% for c in key %}s.{{ c }}, {% endfor %}s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
         {% for v in variables %}cast(r.{{ v }} as varchar) as {{ v }}{{ "," if not loop.last }}{% endfor %}
     from {{ ref('fct_respondent_scores') }} as s
@@ -30,14 +26,9 @@ with weighted as (
     where s.is_scored and s.instrument = 'student'
 ),
 
-scores as (
-    select *, {% for t, x in terms.items() %}{{ exact_parts(x, t) }}{{ ", " if not loop.last }}{% endfor %}
-    from weighted
-),
-
 long as (
     {%- for v in variables %}
-    select {{ key | join(', ') }}, {{ parts | join(', ') }}, '{{ v }}' as subgroup_variable,
+    select {{ key | join(', ') }}, scaled_score, w, '{{ v }}' as subgroup_variable,
         coalesce({{ v }}, 'not_reported') as subgroup
     from scores
     {{ "union all" if not loop.last }}
@@ -48,7 +39,9 @@ long as (
 -- groups' means and spreads from those sums; the respondent rows are met once, never sorted
 subgroups as (
     select {{ key | join(', ') }}, subgroup_variable, subgroup,
-        count(*) as n{% for t in terms %}, {{ exact_total(t) }} as sum_{{ t }}{% endfor %}
+        count(*) as n, {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} as sum_wy,
+        {{ exact_sum('w * w') }} as sum_w2, {{ exact_sum('w * w * (scaled_score - ' ~ centre ~ ')') }} as sum_w2d,
+        {{ exact_sum('power(w * (scaled_score - ' ~ centre ~ '), 2)') }} as sum_w2d2
     from long
     group by all
 ),
