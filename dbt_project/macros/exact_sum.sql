@@ -11,7 +11,9 @@
   1e18) is summed without rounding, and the result is the exact sum rounded about once: as accurate as a
   float sum, or more. A term outside that range (a weight near 1e-200, as in the R check on extreme
   weights) is added as a float (the "rest"), so a group that has one is as order-dependent, and as exact,
-  as before. Whether a term is split is decided term by term: any order gives the same integers.
+  as before. Whether a term is split is decided term by term: any order gives the same integers. Each
+  integer is below 2^90, so a group would need 2^37 rows to overflow HUGEINT (DuckDB then stops with an
+  error; it never wraps).
 
   exact_sum(x, over=none): the sum of x over the group (or over the window ``over``: ``partition by ...``).
   exact_avg(x, over=none): exact_sum(x) / count(x).
