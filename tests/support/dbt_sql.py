@@ -12,16 +12,19 @@ import jinja2
 MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros"
 
 
+def _render(source: str, refs: dict[str, str]) -> str:
+    """``source`` after the shared sums macros (macros/exact_sum.sql, which every estimator takes), with
+    ``ref`` as a name map and ``config`` ignored."""
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    shared = (MACROS / "exact_sum.sql").read_text()
+    return env.from_string(shared + "\n" + source).render(ref=lambda name: refs[name], config=lambda **_: "")
+
+
 def render_macro(file: str, call: str, refs: dict[str, str] | None = None) -> str:
     """``call``: the Jinja expression, e.g. ``weighted_category_shares('t', ['group'])``."""
-    env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    shared = (MACROS / "exact_sum.sql").read_text()  # the sums every estimator macro takes
-    source = shared + "\n" + (MACROS / file).read_text() + "\n{{ " + call + " }}"
-    return env.from_string(source).render(ref=lambda name: (refs or {})[name])
+    return _render((MACROS / file).read_text() + "\n{{ " + call + " }}", refs or {})
 
 
 def render_model(path: Path, refs: dict[str, str]) -> str:
-    """A SQL model rendered with the shared sums macros, ``ref`` as a name map and ``config`` ignored."""
-    env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    source = (MACROS / "exact_sum.sql").read_text() + "\n" + Path(path).read_text()
-    return env.from_string(source).render(ref=lambda name: refs[name], config=lambda **_: "")
+    """A SQL model rendered as dbt would, for its SQL alone."""
+    return _render(Path(path).read_text(), refs)
