@@ -1,4 +1,4 @@
-"""Benchmark the scoring job end to end: warehouse → anchored WLE on 3 scales → warehouse.
+"""Benchmark the scoring job end to end: warehouse → anchored WLE on 3 scales → the lake's scoring tables.
 
     .venv/bin/python benchmarks/bench_scoring.py [--n 1000000] [--calibration-n 20000] [--data-dir DIR]
 
@@ -7,8 +7,8 @@ Synthesizes the warehouse input tables directly (``intermediate.int_respondents`
 5 categories, PCM draws with 4% missing), calibrates the item bank on a small fall administration with
 :func:`scoring_jobs.item_bank.calibrate_reference`, then times :func:`scoring_jobs.term_scores.score_term` for a spring
 administration of ``--n`` respondents: reading from DuckDB, scoring every respondent on the three scales,
-levels, drift, and replacing the term's rows of ``scoring.respondent_scores`` in one transaction
-(``--n`` × 3 rows). Prints the timings as Markdown.
+levels, drift, and replacing the term's partition file of ``scoring.respondent_scores``
+(``--n`` × 3 rows, scoring_jobs.tables). Prints the timings as Markdown.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> int:
 
     from leap.config import load_settings
     from leap.instrument import load_catalog
+    from scoring_jobs import tables
     from scoring_jobs.item_bank import calibrate_reference
     from scoring_jobs.term_scores import score_term
 
@@ -106,7 +107,7 @@ def main() -> int:
     t0 = time.perf_counter()
     result = score_term(settings, YEAR, "spring", calibration_id=cal["calibration_id"])
     t_score = time.perf_counter() - t0
-    con = duckdb.connect(str(path), read_only=True)
+    con = tables.connect(settings)
     n_rows = con.execute("select count(*) from scoring.respondent_scores where term = 'spring'").fetchone()[0]
     con.close()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -115,7 +116,7 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     print(f"| synthesize warehouse inputs (not timed in target) | {args.calibration_n + args.n:,} | | {t_syn:.1f} |")
     print(f"| calibrate_reference (fall, 3 scales) | {args.calibration_n:,} | | {t_cal:.1f} |")
-    print(f"| **score_term (spring, 3 scales, warehouse → warehouse)** | {args.n:,} | {n_rows:,} | "
+    print(f"| **score_term (spring, 3 scales, warehouse → lake files)** | {args.n:,} | {n_rows:,} | "
           f"**{t_score:.1f}** |")
     print(f"scored {result['scored']:,}, not scored {result['not_scored']:,}, "
           f"drifting items {result['drifting_items']}")

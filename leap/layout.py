@@ -12,6 +12,7 @@ variables (``profiles.yml`` and the source YAML read them with ``env_var``).
       lake/quarantine/<same path> (+ .validation.json)           failing files; _released/ after a release
       lake/_validation/{status,results,files,releases,term_checks,gx_results}/   validation bookkeeping
       lake/_ingest_log/<topic>/cluster=<tag>/partition=<p>/      the ingestion commit log
+      lake/scoring/<table>/<key>=<value>/…/part.parquet           the scoring jobs' tables (dbt's `scoring` source)
       warehouse/leap.duckdb                                      the dbt warehouse (+ .dbt.lock)
       dbt/{target,logs}/                                         dbt's own output
       published/marts.duckdb, published/marts/*.parquet          what BI reads
@@ -110,6 +111,16 @@ class Layout:
 
     def ingest_log_of(self, topic: str) -> Path:
         return self.ingest_log / topic
+
+    @property
+    def scoring_tables(self) -> Path:
+        """The scoring jobs' tables (item banks, scores, drift, DIF) as Parquet files, one directory per table
+        and one file per partition (scoring_jobs.tables); respondent-level, so in the lake, never published."""
+        return self.lake / "scoring"
+
+    @property
+    def scoring_lock(self) -> Path:
+        return self.scoring_tables / ".lock"
 
     # ------------------------------------------------------------------ warehouse and what leaves it
     @property
@@ -234,5 +245,5 @@ class Layout:
         """The paths dbt reads (``profiles.yml``, the source YAML), as environment variables."""
         return {"LEAP_WAREHOUSE_PATH": str(self.warehouse), "LEAP_VALIDATED_DIR": str(self.validated),
                 "LEAP_VALIDATION_RESULTS_DIR": str(self.validation_results),
-                "LEAP_RESTRICTED_DIR": str(self.restricted),
+                "LEAP_RESTRICTED_DIR": str(self.restricted), "LEAP_SCORING_DIR": str(self.scoring_tables),
                 "DBT_TARGET_PATH": str(self.dbt_target), "DBT_LOG_PATH": str(self.dbt_logs)}

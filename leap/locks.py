@@ -9,9 +9,16 @@ from leap.fsutil import FileLock
 
 
 def warehouse_lock(settings: Settings, timeout: float = 3600.0) -> FileLock:
-    """Held by every writer of the warehouse (dbt runs, publishing, the scoring jobs): one at a time."""
+    """Held by every user of the warehouse file (dbt runs, publishing, the scoring jobs' reads): one at a time."""
     path = settings.layout.warehouse_lock
     return FileLock(path, timeout=timeout, message="another dbt run holds the warehouse lock",
+                    hint=f"wait for it to finish (lock: {path})")
+
+
+def scoring_lock(settings: Settings, timeout: float = 3600.0) -> FileLock:
+    """Held while a scoring job checks and replaces partitions of the scoring tables (scoring_jobs.tables)."""
+    path = settings.layout.scoring_lock
+    return FileLock(path, timeout=timeout, message="another scoring job holds the scoring tables' lock",
                     hint=f"wait for it to finish (lock: {path})")
 
 

@@ -7,16 +7,15 @@ again and a step's fingerprint equals its stamp, the step's outputs are already 
 so it is skipped: a re-run with no new data changes nothing and takes seconds.
 
 Stamps live in the warehouse itself (schema ``leap_state``), so deleting or replacing the warehouse
-forgets them with it. A *generation* is a token that a writer of a table outside dbt (the scoring jobs)
-renews in the same transaction as its write: the fingerprints of the steps that read that table
-include the token, so a manual ``leap scoring score`` invalidates them as a scheduled one does.
+forgets them with it. What the steps read outside dbt (the validated lake, the scoring jobs' tables) is
+files, fingerprinted by :func:`files_fingerprint`: a manual ``leap scoring score`` rewrites a file and so
+invalidates what reads it, as a scheduled one does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from pathlib import Path
 
 SCHEMA = "leap_state"
@@ -65,7 +64,6 @@ def _ensure(con) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create table if not exists {SCHEMA}.stamps (step varchar primary key, fingerprint varchar, "
                 "result varchar, recorded_at timestamptz default current_timestamp)")
-    con.execute(f"create table if not exists {SCHEMA}.generations (name varchar primary key, token varchar)")
 
 
 def _has_schema(con) -> bool:
@@ -108,17 +106,3 @@ def forget(con, prefix: str = "") -> None:
     """Drop the stamps of the steps whose name starts with ``prefix`` (all by default)."""
     if _has_schema(con):
         con.execute(f"delete from {SCHEMA}.stamps where starts_with(step, ?)", [prefix])
-
-
-def generation(con, name: str) -> str:
-    """The current token of ``name`` ("" before its first write)."""
-    if not _has_schema(con):
-        return ""
-    row = con.execute(f"select token from {SCHEMA}.generations where name = ?", [name]).fetchone()
-    return row[0] if row else ""
-
-
-def bump(con, name: str) -> None:
-    """Renew the token of ``name`` (call inside the transaction that writes what it names)."""
-    _ensure(con)
-    con.execute(f"insert or replace into {SCHEMA}.generations values (?, ?)", [name, uuid.uuid4().hex])

@@ -1,4 +1,4 @@
-"""What the scoring jobs read from the warehouse: the counted respondents of a term, as responses."""
+"""What the scoring jobs read from the warehouse (read-only): the counted respondents of a term, as responses."""
 
 from __future__ import annotations
 
@@ -9,10 +9,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leap.config import Settings
 from leap.errors import LeapError
 
 # What scoring keeps of each respondent besides the answers (its score rows carry them).
 SCORING_KEYS = ("r.respondent_key", "r.school_id", "r.grade_band", "r.sample", "s.instrument_version")
+
+
+def connect_warehouse(settings: Settings):
+    """A read-only connection to the warehouse, where scoring reads what dbt built (it writes nothing
+    there: its tables are lake files, scoring_jobs.tables). Hold :func:`leap.locks.warehouse_lock` while
+    it is open when a dbt run may start meanwhile (DuckDB opens a file for one writer or many readers)."""
+    path = settings.layout.warehouse
+    if not path.exists():
+        raise LeapError(f"no warehouse at {path}", hint="build it first with `leap warehouse build`")
+    return settings.duckdb(path, read_only=True)
 
 
 def _term_sql(instrument: str, items: list[str], keys: tuple[str, ...], ordered: bool = True) -> str:

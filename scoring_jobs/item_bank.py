@@ -21,14 +21,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.fsutil import write_atomic
 from leap.instrument import cut_scores, levels, load_catalog, scaled_components
-from leap.locks import warehouse_lock
-from scoring_jobs.inputs import term_matrix
-from scoring_jobs.tables import connect, create_tables, has_table
+from leap.locks import scoring_lock
+from scoring_jobs import tables
+from scoring_jobs.inputs import connect_warehouse, term_matrix
 
 __all__ = ["calibrate_reference", "list_calibrations"]
 
@@ -82,16 +81,20 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     if model not in MODELS:
         raise LeapError(f"model must be one of {', '.join(MODELS)}, not {model!r}", hint="--model pcm or --model rsm")
     catalog = load_catalog()
-    con = connect(settings, read_only=True)
+    con = connect_warehouse(settings)
     try:
         data = {}
         for name in catalog.names:
             ins = catalog.latest(name)
             items = [i.item_id for c in scaled_components() for i in ins.scale_items(c)]
             data[name] = (ins, items, *term_matrix(con, name, school_year, term, items))
-        scales_before = reporting_scales(con)
     finally:
         con.close()
+    bank = tables.connect(settings)
+    try:
+        scales_before = reporting_scales(bank)
+    finally:
+        bank.close()
     if all(len(ids) == 0 for _, _, ids, _ in data.values()):
         raise LeapError(f"no respondents in {school_year} {term}", hint="pick a term that has data: "
                         "`select distinct school_year, term from intermediate.int_respondents`")
@@ -194,26 +197,22 @@ def _write_quality(out, cal, resp, cuts: dict, scale_doc: dict, title: str) -> N
 
 def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr: pd.DataFrame,
                        new_scales: pd.DataFrame) -> bool:
-    with warehouse_lock(settings):
-        con = connect(settings)
+    """Store a calibration unless its id is stored, and the reporting scales it derived unless one exists
+    for the scale. Thresholds first, the calibration rows (the item bank's register) last: a crash in
+    between leaves thresholds nobody lists, replaced by the next run's identical ones."""
+    with scoring_lock(settings):
+        con = tables.connect(settings)
         try:
-            create_tables(con)
             exists = con.execute("select count(*) from scoring.item_bank_calibrations where calibration_id = ?",
-                                 [cal_id]).fetchone()[0]
-            con.execute("begin transaction")
-            if len(new_scales):  # a scale is derived once: never replaced, whatever calibration comes later
-                con.register("scale_rows", new_scales)
-                con.execute("""insert into scoring.reporting_scales by name select * from scale_rows as n
-                    where not exists (select 1 from scoring.reporting_scales as r
-                                      where r.instrument = n.instrument and r.component = n.component)""")
+                                 [cal_id]).fetchone()[0] > 0
             if not exists:
-                con.register("cal_rows", rows)
-                con.register("thr_rows", thr)
-                con.execute("insert into scoring.item_bank_calibrations by name select * from cal_rows")
-                con.execute("insert into scoring.item_bank_thresholds by name select * from thr_rows")
-            if len(new_scales) or not exists:
-                stamps.bump(con, "calibrations")  # what reads the item banks is out of date (leap.stamps)
-            con.execute("commit")
+                tables.write_frame(con, settings, "item_bank_thresholds", {"calibration_id": cal_id}, thr)
+            have = set(con.execute("select instrument, component from scoring.reporting_scales").fetchall())
+            for scale in new_scales.to_dict("records"):  # derived once: never replaced by a later calibration
+                if (scale["instrument"], scale["component"]) not in have:
+                    tables.write_frame(con, settings, "reporting_scales", scale, pd.DataFrame([scale]))
+            if not exists:
+                tables.write_frame(con, settings, "item_bank_calibrations", {"calibration_id": cal_id}, rows)
             return not exists
         finally:
             con.close()
@@ -221,11 +220,8 @@ def _store_calibration(settings: Settings, cal_id: str, rows: pd.DataFrame, thr:
 
 def list_calibrations(settings: Settings) -> pd.DataFrame:
     """One row per calibration id: model, reference administration, scales, created_at (newest first)."""
-    con = connect(settings, read_only=True)
+    con = tables.connect(settings)
     try:
-        if not has_table(con, "item_bank_calibrations"):
-            return pd.DataFrame(columns=["calibration_id", "model", "reference_school_year", "reference_term",
-                                         "n_scales", "created_at"])
         return con.execute("""
             select calibration_id, any_value(model) as model, any_value(reference_school_year)
                    as reference_school_year, any_value(reference_term) as reference_term,
@@ -236,16 +232,13 @@ def list_calibrations(settings: Settings) -> pd.DataFrame:
         con.close()
 
 
-
-
 # ------------------------------------------------------------------------------------------ reporting scale
 
 
 def reporting_scales(con) -> dict[tuple[str, str], dict]:
     """The fixed reporting scale of every instrument × component that has one, with the item locations
-    of the calibration it was derived from (the anchors later calibrations are linked through)."""
-    if not has_table(con, "reporting_scales"):
-        return {}
+    of the calibration it was derived from (the anchors later calibrations are linked through), on a
+    connection of :func:`scoring_jobs.tables.connect`."""
     out = {}
     for row in con.execute("select * from scoring.reporting_scales").df().to_dict("records"):
         locs = con.execute("""select item_id, any_value(location) as location from scoring.item_bank_thresholds
@@ -261,7 +254,7 @@ def _link(scale: dict | None, cal, items: list[str], theta: np.ndarray, cal_id: 
     """The 200-300 transform of a calibration, on the one fixed reporting scale.
 
     The first calibration of a scale derives the scale (its reference WLE mean ± 2.5 SD → 200-300) once;
-    it is stored as ``scoring.reporting_scales`` and never re-derived. Every later calibration is linked
+    it is stored in ``scoring.reporting_scales`` and never re-derived. Every later calibration is linked
     to it through the items both share (mean-mean linking, the Rasch model's only free constant):
     ``shift = mean_i(location_ref_i - location_new_i)``, so theta on the reference metric is
     ``theta_new + shift``, with the linking error ``sd_i(differences) / sqrt(k)`` (logits) over the k

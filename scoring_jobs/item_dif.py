@@ -22,12 +22,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import load_catalog
-from leap.locks import warehouse_lock
-from scoring_jobs.tables import columns, connect, create_tables, has_table
+from leap.locks import scoring_lock
+from scoring_jobs import tables
+from scoring_jobs.inputs import connect_warehouse, term_arrays
 
 __all__ = ["GROUPINGS", "analyse_calibration"]
 
@@ -42,8 +42,6 @@ def _read_term(con, instrument: str, school_year: str, term: str, items: list[st
     ``other_unknown`` and missing are None) and responses (int8, -1 = missing) of a term's counted
     respondents, in submission order (:func:`scoring_jobs.inputs.term_arrays`: read as Arrow, never as
     a frame of 4 million rows of repeated strings)."""
-    from scoring_jobs.inputs import term_arrays
-
     _, columns, resp = term_arrays(con, instrument, school_year, term, items, keys=GROUPINGS)
     return {g: _interned(columns[g]) for g in GROUPINGS}, resp
 
@@ -85,12 +83,12 @@ def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray,
 
 def analyse_calibration(settings: Settings, calibration_id: str, force: bool = False) -> dict:
     """DIF of every scale of ``calibration_id`` by every grouping; returns counts and seconds per scale."""
-    con = connect(settings, read_only=True)
+    con = tables.connect(settings)
     try:
         cals = con.execute("select * from scoring.item_bank_calibrations where calibration_id = ?",
-                           [calibration_id]).df() if has_table(con, "item_bank_calibrations") else pd.DataFrame()
-        done = (has_table(con, "scale_dif") and con.execute(
-            "select count(*) from scoring.scale_dif where calibration_id = ?", [calibration_id]).fetchone()[0] > 0)
+                           [calibration_id]).df()
+        done = con.execute("select count(*) from scoring.scale_dif where calibration_id = ?",
+                           [calibration_id]).fetchone()[0] > 0
     finally:
         con.close()
     if cals.empty:
@@ -122,7 +120,7 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
 def _read_scale(settings: Settings, cal: dict, items: list[str]):
     """A scale's labels and responses on a connection of its own, closed before the analysis: DuckDB keeps
     what a read took (1.1 GB for four million students) while the connection lives."""
-    con = connect(settings, read_only=True)
+    con = connect_warehouse(settings)
     try:
         return _read_term(con, cal["instrument"], cal["reference_school_year"], cal["reference_term"], items)
     finally:
@@ -143,22 +141,15 @@ def _report(settings: Settings, calibration_id: str, scale_rows: pd.DataFrame, i
 
 
 def _store(settings: Settings, calibration_id: str, item_rows: pd.DataFrame, scale_rows: pd.DataFrame) -> None:
-    with warehouse_lock(settings):
-        con = connect(settings)
+    """Replace the calibration's partitions (scale rows last: they are what "already analysed" looks for)."""
+    with scoring_lock(settings):
+        con = tables.connect(settings)
         try:
-            create_tables(con)
-            con.execute("begin transaction")
             for table, rows in (("item_dif", item_rows), ("scale_dif", scale_rows)):
-                con.execute(f"delete from scoring.{table} where calibration_id = ?", [calibration_id])
-                frame = rows.reindex(columns=[c for c, _ in columns(table)])
-                for c, kind in columns(table):  # NaN cannot become an integer: nullable integers
+                frame = rows.reindex(columns=tables.column_names(table))
+                for c, kind in tables.columns(table):  # NaN cannot become an integer: nullable integers
                     if kind in ("integer", "bigint"):
                         frame[c] = pd.to_numeric(frame[c]).astype("Int64")
-                if len(frame):
-                    con.register("dif_rows", frame)
-                    con.execute(f"insert into scoring.{table} by name select * from dif_rows")
-                    con.unregister("dif_rows")
-            stamps.bump(con, "calibrations")  # what reads the calibrations' tables is out of date
-            con.execute("commit")
+                tables.write_frame(con, settings, table, {"calibration_id": calibration_id}, frame)
         finally:
             con.close()

@@ -1,8 +1,11 @@
-"""The scoring tables in the warehouse's ``scoring`` schema: their one definition.
+"""The scoring tables: their one definition, and their files in the lake's scoring zone.
 
-The scoring jobs create and write them; dbt reads them as the ``scoring`` source (its staging models
-select every column, so the columns and types are only stated here). ``ensure_scoring_tables`` runs
-before every dbt build (:func:`leap.orchestration.tasks.run_dbt`), so the source always exists.
+The scoring jobs write them as Parquet files under ``lake/scoring/<table>/`` (``settings.layout.
+scoring_tables``), one file per partition; dbt reads them as its ``scoring`` source (external locations,
+dbt_project/models/staging/scoring/_scoring__sources.yml, the glob of :func:`relation`) and its staging
+models select every column, so the columns and types are only stated here. No job writes into the
+warehouse: dbt → (read) scoring → lake files → dbt, never a round trip through dbt's own tables, and the
+item banks and scores outlive a rebuilt or deleted warehouse.
 
 - ``item_bank_calibrations``: one row per calibration id × instrument × scaled component;
 - ``item_bank_thresholds``: one row per calibration id × instrument × component × item × step;
@@ -12,13 +15,23 @@ before every dbt build (:func:`leap.orchestration.tasks.run_dbt`), so the source
   from a named reference calibration (scoring_jobs.item_bank._link);
 - ``item_dif``: one row per calibration × scale × grouping × item × focal group (scoring_jobs.item_dif);
 - ``scale_dif``: one row per calibration × scale × grouping: Andersen's LR test across its groups.
+
+Each table is partitioned by the key its writer replaces (:data:`PARTITIONS`): a partition is one file,
+``<table>/<key>=<value>/…/part.parquet``, written beside its place and renamed over it (readers see the
+old file or the new one, never a half-written one). ``_schema.parquet`` at the top of each table (no rows,
+every column) makes the table readable before any job wrote it and gives its columns their types.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from leap import stamps
 from leap.config import Settings
-from leap.errors import LeapError
-from leap.locks import warehouse_lock
 
 COLUMNS = {
     "item_bank_calibrations": """calibration_id varchar, instrument varchar, instrument_version varchar, component varchar,
@@ -57,6 +70,14 @@ COLUMNS = {
 }
 
 TABLES = tuple(COLUMNS)
+# The key a writer replaces a table by: one file per value of it.
+PARTITIONS = {
+    "item_bank_calibrations": ("calibration_id",), "item_bank_thresholds": ("calibration_id",),
+    "reporting_scales": ("instrument", "component"),  # written once per scale, never replaced
+    "respondent_scores": ("school_year", "term"), "item_drift": ("school_year", "term"),
+    "item_dif": ("calibration_id",), "scale_dif": ("calibration_id",),
+}
+SCHEMA_FILE = "_schema.parquet"
 
 
 def columns(table: str) -> list[tuple[str, str]]:
@@ -68,37 +89,100 @@ def column_names(table: str) -> list[str]:
     return [name for name, _ in columns(table)]
 
 
-def connect(settings: Settings, read_only: bool = False):
+def relation(root: Path | str, table: str) -> str:
+    """The table as DuckDB reads it: every file under its directory, columns matched by name (a file
+    written before a column was added has it as NULL). dbt's source uses the same call."""
+    return (f"read_parquet('{root}/{table}/**/*.parquet', union_by_name = true, hive_partitioning = false)")
 
-    path = settings.layout.warehouse
-    if read_only and not path.exists():
-        raise LeapError(f"no warehouse at {path}", hint="build it first with `leap warehouse build`")
+
+def partition_path(settings: Settings, table: str, key: dict[str, str]) -> Path:
+    """The one file of a partition: ``<table>/<k>=<v>/…/part.parquet`` (values URL-quoted)."""
+    parts = [f"{k}={quote(str(key[k]), safe='')}" for k in PARTITIONS[table]]
+    return settings.layout.scoring_tables.joinpath(table, *parts, "part.parquet")
+
+
+def _typed(con, table: str, sql: str) -> str:
+    """``sql``'s rows with the table's columns, in order and cast to their types; a column the rows lack is
+    NULL (an insert by name)."""
+    result = con.execute(f"select * from ({sql}) limit 0")
+    have = {d[0] for d in result.description}
+    result.fetchall()  # done with it: the connection runs the copy next
+    cols = ", ".join(f"cast({name if name in have else 'null'} as {kind}) as {name}"
+                     for name, kind in columns(table))
+    return f"select {cols} from ({sql})"
+
+
+def _copy(con, select: str, path: Path) -> None:
+    """Write a query's rows to ``path`` atomically (a file beside it, renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return settings.duckdb(path, read_only=read_only)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        con.execute(f"copy ({select}) to '{tmp}' (format parquet)")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
+def write_partition(con, settings: Settings, table: str, key: dict[str, str], sql: str) -> Path:
+    """Replace one partition of ``table`` with the rows of ``sql`` (a query on ``con``; empty: the
+    partition holds no rows). Hold :func:`leap.locks.scoring_lock` when the write depends on a read.
+    Runs on a cursor of its own: a result still open on ``con`` does not stand in its way."""
+    cur = con.cursor()
+    try:
+        return _write(cur, settings, table, key, sql)
+    finally:
+        cur.close()
 
-def create_tables(con) -> None:
-    """Create the ``scoring`` schema and any missing table (on an open connection)."""
-    con.execute("create schema if not exists scoring")
-    for name, cols in COLUMNS.items():
-        con.execute(f"create table if not exists scoring.{name} ({cols})")
-        for column, kind in columns(name):  # a warehouse made before a column was added gets it (null)
-            con.execute(f"alter table scoring.{name} add column if not exists {column} {kind}")
+
+def write_frame(con, settings: Settings, table: str, key: dict[str, str], rows: pd.DataFrame) -> Path:
+    """:func:`write_partition` of a DataFrame (no columns at all: an empty partition)."""
+    if rows.shape[1] == 0:
+        return write_partition(con, settings, table, key, "select 1 as _none where false")
+    cur = con.cursor()
+    try:
+        cur.register("_partition_rows", rows)
+        return _write(cur, settings, table, key, "select * from _partition_rows")
+    finally:
+        cur.close()
+
+
+def _write(cur, settings: Settings, table: str, key: dict[str, str], sql: str) -> Path:
+    path = partition_path(settings, table, key)
+    _copy(cur, _typed(cur, table, sql), path)
+    return path
 
 
 def ensure_scoring_tables(settings: Settings) -> None:
-    """Create the ``scoring`` schema and its empty tables if missing (before dbt reads them)."""
-    with warehouse_lock(settings):
-        con = connect(settings)
-        try:
-            create_tables(con)
-        finally:
+    """Give every table its schema file (no rows, every column) when missing or out of date, so that dbt
+    and the jobs can read a table no job has written yet."""
+    import pyarrow.parquet as pq
+
+    con = None
+    try:
+        for table in TABLES:
+            path = settings.layout.scoring_tables / table / SCHEMA_FILE
+            if path.exists() and pq.read_schema(path).names == column_names(table):
+                continue
+            con = con or settings.duckdb()
+            _copy(con, _typed(con, table, "select 1 as _none where false"), path)
+    finally:
+        if con is not None:
             con.close()
 
 
-def has_table(con, name: str) -> bool:
-    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = 'scoring' and "
-                            "table_name = ?", [name]).fetchone()[0])
+def connect(settings: Settings):
+    """An in-memory DuckDB connection with schema ``scoring``: a view per table over its files (read at
+    each query, so a partition written on it is seen by the next query)."""
+    ensure_scoring_tables(settings)
+    con = settings.duckdb()
+    con.execute("create schema scoring")
+    for table in TABLES:
+        con.execute(f"create view scoring.{table} as select * from {relation(settings.layout.scoring_tables, table)}")
+    return con
 
 
+def fingerprint(settings: Settings, *tables: str) -> str:
+    """A hash of the partition files of ``tables`` (path, size, mtime): what steps that read them are
+    current with. Not the schema files: they hold no rows, and a build writes them when missing."""
+    root = settings.layout.scoring_tables
+    return stamps.fingerprint(*(stamps.files_fingerprint(root / t, "*=*/**/part.parquet") for t in tables))

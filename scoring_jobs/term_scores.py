@@ -3,8 +3,8 @@
 :func:`score_term` scores against a calibration (the latest one registered, or the given id): anchored
 WLE, SE, scaled score/SE, level; respondents who answered fewer than ``min_answered_share``
 (instruments.csv) of a scale's items are flagged, not scored. Per-item displacement goes to
-``scoring.item_drift``; items past :data:`DRIFT_THRESHOLD` logits are flagged. A term's rows are
-replaced in one transaction, so re-running is idempotent. School growth is computed from these scores
+``scoring.item_drift``; items past :data:`DRIFT_THRESHOLD` logits are flagged. A term's rows are one
+partition file of each table, replaced whole, so re-running is idempotent. School growth is computed from these scores
 by dbt (``marts.fct_school_growth``).
 """
 
@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leap import stamps
 from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import level_order, levels
-from leap.locks import warehouse_lock
-from scoring_jobs.inputs import responses, term_batches
-from scoring_jobs.tables import connect, create_tables, has_table
+from leap.locks import scoring_lock, warehouse_lock
+from scoring_jobs import tables
+from scoring_jobs.inputs import connect_warehouse, responses, term_batches
 
 __all__ = ["DRIFT_THRESHOLD", "DRIFT_Z", "drifting_items", "score_term"]
 
@@ -39,13 +38,12 @@ BATCH_ROWS = 200_000  # respondents read and scored at a time (a batch of 200,00
 
 
 def _load_bank(con, calibration_id: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
-    if not has_table(con, "item_bank_calibrations"):
-        raise LeapError("no calibration in the warehouse", hint="run `leap scoring calibrate` first")
+    """A calibration's rows and thresholds, on a connection of :func:`scoring_jobs.tables.connect`."""
     if calibration_id is None:
         row = con.execute("select calibration_id from scoring.item_bank_calibrations "
                           "order by created_at desc, calibration_id desc limit 1").fetchone()
         if row is None:
-            raise LeapError("no calibration in the warehouse", hint="run `leap scoring calibrate` first")
+            raise LeapError("no calibration in the item bank", hint="run `leap scoring calibrate` first")
         calibration_id = row[0]
     cals = con.execute("select * from scoring.item_bank_calibrations where calibration_id = ?",
                        [calibration_id]).df()
@@ -201,31 +199,38 @@ def _drift_rows(cal, thr, items, meta, first, anchors, n_unscorable) -> pd.DataF
 
 
 def score_term(settings: Settings, school_year: str, term: str, *, calibration_id: str | None = None) -> dict:
-    """Score every counted respondent of a term on every calibrated scale; replace the term's rows of
-    ``scoring.respondent_scores`` and ``scoring.item_drift`` in one transaction. Returns counts.
+    """Score every counted respondent of a term on every calibrated scale; replace the term's partitions
+    of ``scoring.respondent_scores`` and ``scoring.item_drift``. Returns counts.
 
-    The term is read and scored in batches of :data:`BATCH_ROWS` respondents (memory is set by a batch,
-    not by the term: issue 14); the scores are those of scoring the term at once, the item statistics
-    sums over the batches. Each batch's score rows are staged as a Parquet file in the restricted zone
-    (respondent-level data) and loaded in one statement at the end: rows appended to an open transaction
-    batch by batch stayed in memory (8 GB at ten million submissions)."""
+    The term is read from the warehouse (read-only) and scored in batches of :data:`BATCH_ROWS`
+    respondents (memory is set by a batch, not by the term: issue 14); the scores are those of scoring the
+    term at once, the item statistics sums over the batches. Each batch's score rows are staged as a
+    Parquet file in the restricted zone (respondent-level data) and the term's partition is written from
+    them in one streaming copy at the end."""
     stage = settings.layout.restricted / f".scores-{school_year}-{term}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
+    bank = tables.connect(settings)
     try:
+        cal_id, cals, thr = _load_bank(bank, calibration_id)
         with warehouse_lock(settings):
-            con = connect(settings)
+            con = connect_warehouse(settings)
             try:
-                return _score_and_replace(con, stage, school_year, term, calibration_id)
+                drift, drifting = _score_term(con, stage, cal_id, cals, thr, school_year, term)
             finally:
                 con.close()
+        with scoring_lock(settings):
+            counts = _replace_term(bank, settings, stage, drift, school_year, term)
     finally:
+        bank.close()
         shutil.rmtree(stage, ignore_errors=True)
+    return {"calibration_id": cal_id, "school_year": school_year, "term": term, **counts,
+            "drifting_items": sorted(drifting)}
 
 
-def _score_and_replace(con, stage: Path, school_year: str, term: str, calibration_id: str | None) -> dict:
-    cal_id, cals, thr = _load_bank(con, calibration_id)
-    create_tables(con)
+def _score_term(con, stage: Path, cal_id: str, cals: pd.DataFrame, thr: pd.DataFrame, school_year: str,
+                term: str) -> tuple[list[pd.DataFrame], list[str]]:
+    """Stage the score rows of every instrument's scales; the drift rows and the drifting items."""
     drift, drifting = [], []
     for name in sorted(set(cals["instrument"])):
         scales = [_ScaleScoring(cal, thr[(thr["instrument"] == name) & (thr["component"] == cal["component"])],
@@ -235,25 +240,23 @@ def _score_and_replace(con, stage: Path, school_year: str, term: str, calibratio
         rows, items = _score_instrument(con, stage, name, school_year, term, scales)
         drift += rows
         drifting += items
-    con.execute("begin transaction")
-    try:
-        for table in ("respondent_scores", "item_drift"):
-            con.execute(f"delete from scoring.{table} where school_year = ? and term = ?", [school_year, term])
-        if any(stage.glob("*.parquet")):
-            con.execute("insert into scoring.respondent_scores by name select * from "
-                        f"read_parquet('{stage}/*.parquet', union_by_name = true)")
-        for d in drift:
-            _insert(con, "item_drift", d)
-        stamps.bump(con, "scores")  # what reads the scores is out of date (leap.stamps)
-        n_rows, scored = con.execute(
-            "select count(*), count(*) filter (where is_scored) from scoring.respondent_scores "
-            "where school_year = ? and term = ?", [school_year, term]).fetchone()
-        con.execute("commit")
-    except Exception:
-        _rollback(con)
-        raise
-    return {"calibration_id": cal_id, "school_year": school_year, "term": term, "rows": int(n_rows),
-            "scored": int(scored), "not_scored": int(n_rows - scored), "drifting_items": sorted(drifting)}
+    return drift, drifting
+
+
+def _replace_term(bank, settings: Settings, stage: Path, drift: list[pd.DataFrame], school_year: str,
+                  term: str) -> dict:
+    """Write the term's partitions (scores first: a crash in between leaves the step's stamp unrecorded,
+    so the chain scores the term again) and count them."""
+    key = {"school_year": school_year, "term": term}
+    files = sorted(stage.glob("*.parquet"))  # in name order: the same file for the same scores
+    sql = (f"select * from read_parquet({[str(f) for f in files]}, union_by_name = true)" if files
+           else "select 1 as _none where false")
+    path = tables.write_partition(bank, settings, "respondent_scores", key, sql)
+    tables.write_frame(bank, settings, "item_drift", key, pd.concat(drift, ignore_index=True) if drift
+                       else pd.DataFrame())
+    n_rows, scored = bank.execute(f"select count(*), count(*) filter (where is_scored) from read_parquet('{path}')"
+                                  ).fetchone()
+    return {"rows": int(n_rows), "scored": int(scored), "not_scored": int(n_rows - scored)}
 
 
 def _score_instrument(con, stage: Path, name: str, school_year: str, term: str,
@@ -285,17 +288,3 @@ def _stage(path: Path, rows: pd.DataFrame) -> None:
 
     if len(rows):
         pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
-
-
-def _insert(con, table: str, rows: pd.DataFrame) -> None:
-    if len(rows):
-        con.register("new_rows", rows)
-        con.execute(f"insert into scoring.{table} by name select * from new_rows")
-        con.unregister("new_rows")
-
-
-def _rollback(con) -> None:
-    try:
-        con.execute("rollback")
-    except Exception:  # noqa: BLE001 - no transaction open
-        pass

@@ -9,10 +9,11 @@ The chain and its inputs (each fingerprint includes the one above it, so a chang
   the partitions whose files changed only (:func:`partition_plan`); a change of code, inputs or settings
   (``warehouse-base``) rebuilds every partition;
 - ``calibration:<year>:<term>:<model>``: the warehouse (a calibration of the same data is the same);
-- ``score:<year>:<term>``: the warehouse, the item banks (generation ``calibrations``), the calibration
-  asked for;
-- ``scores`` (dbt on what the scores feed): the warehouse, the item banks and the scores (generation
-  ``scores``, renewed by every write of the scoring jobs);
+- ``score:<year>:<term>``: the warehouse, the item banks (the files of the scoring tables
+  ``item_bank_*`` and ``reporting_scales``), the calibration asked for;
+- ``scores`` (dbt on what the scores feed): the warehouse and the files of every scoring table (item
+  banks, scores, drift, DIF: dbt's ``scoring`` source), so a manual ``leap scoring score`` invalidates
+  it as a scheduled one does;
 - ``growth``: the scores' fingerprint and the school years with growth;
 - ``publish``: the stamps of the three builds.
 
@@ -32,9 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings):
-    from scoring_jobs.tables import connect as connect_warehouse
-
-    return connect_warehouse(settings)
+    """The warehouse, where the stamps live (:mod:`leap.stamps`)."""
+    settings.layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return settings.duckdb(settings.layout.warehouse)
 
 
 def warehouse(settings: Settings) -> str:
@@ -100,18 +101,24 @@ def record_partitions(settings: Settings) -> None:
             con.close()
 
 
-def score_term(con, settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:
-    return stamps.fingerprint("score", warehouse(settings), stamps.generation(con, "calibrations"),
+ITEM_BANK_TABLES = ("item_bank_calibrations", "item_bank_thresholds", "reporting_scales")
+
+
+def score_term(settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:
+    from scoring_jobs import tables
+
+    return stamps.fingerprint("score", warehouse(settings), tables.fingerprint(settings, *ITEM_BANK_TABLES),
                               calibration_id or "latest", school_year, term)
 
 
-def scores(con, settings: Settings) -> str:
-    return stamps.fingerprint("scores", warehouse(settings), stamps.generation(con, "calibrations"),
-                              stamps.generation(con, "scores"))
+def scores(settings: Settings) -> str:
+    from scoring_jobs import tables
+
+    return stamps.fingerprint("scores", warehouse(settings), tables.fingerprint(settings, *tables.TABLES))
 
 
-def growth(con, settings: Settings, school_years: list[str]) -> str:
-    return stamps.fingerprint("growth", scores(con, settings), sorted(school_years))
+def growth(settings: Settings, school_years: list[str]) -> str:
+    return stamps.fingerprint("growth", scores(settings), sorted(school_years))
 
 
 def calibration(settings: Settings, school_year: str, term: str, model: str) -> str:

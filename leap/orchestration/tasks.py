@@ -105,7 +105,7 @@ def run_dbt(settings: Settings, *select: str, partitions: list[str] | None = Non
     incremental models for those partitions only (``<school year>/<term>``, var ``partitions``);
     ``full_refresh``: recreate them from scratch.
 
-    The scoring tables are created (empty) first when missing: dbt reads them as a source.
+    The scoring tables' schema files are written first when missing: dbt reads them as a source.
     """
     import json
 
@@ -136,8 +136,8 @@ def dbt_build(settings: Settings, force: bool = False) -> dict:
 
     return freshness.unless_current(settings, {
         "warehouse": lambda con: freshness.warehouse(settings),
-        "scores": lambda con: freshness.scores(con, settings),
-        "growth": lambda con: freshness.growth(con, settings, years)}, run, force)
+        "scores": lambda con: freshness.scores(settings),
+        "growth": lambda con: freshness.growth(settings, years)}, run, force)
 
 
 def publish_marts(settings: Settings, report: str = "warehouse", force: bool = False) -> dict:
@@ -214,14 +214,14 @@ def score(settings: Settings, school_year: str, term: str, calibration_id: str |
         return out
 
     step = f"score:{school_year}:{term}"
-    fp = lambda con: freshness.score_term(con, settings, school_year, term, calibration_id)  # noqa: E731
+    fp = lambda con: freshness.score_term(settings, school_year, term, calibration_id)  # noqa: E731
     return freshness.unless_current(settings, {step: fp}, run, force)
 
 
 def build_scores(settings: Settings, force: bool = False) -> dict:
     """The dbt models (and tests) downstream of the scoring tables, after new term scores: a targeted
     build instead of the whole warehouse again; nothing when the scores did not change."""
-    return freshness.unless_current(settings, {"scores": lambda con: freshness.scores(con, settings)},
+    return freshness.unless_current(settings, {"scores": lambda con: freshness.scores(settings)},
                                     lambda: run_dbt(settings, *SCORES_SELECTION), force)
 
 
@@ -242,7 +242,7 @@ def build_growth(settings: Settings, school_years: list[str], force: bool = Fals
     """
     if not school_years:
         return {"school_years": [], "dbt": None}
-    built = freshness.unless_current(settings, {"growth": lambda con: freshness.growth(con, settings, school_years)},
+    built = freshness.unless_current(settings, {"growth": lambda con: freshness.growth(settings, school_years)},
                                      lambda: run_dbt(settings, *GROWTH_MODELS), force)
     return {"school_years": list(school_years), **built}
 

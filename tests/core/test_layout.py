@@ -74,3 +74,18 @@ def test_scoring_staging_passes_the_one_table_definition_through():
     assert set(TABLES) == {"item_bank_calibrations", "item_bank_thresholds", "respondent_scores", "item_drift",
                            "reporting_scales", "item_dif", "scale_dif"}
     assert column_names("respondent_scores")[:3] == ["calibration_id", "instrument", "instrument_version"]
+
+
+def test_dbt_reads_the_scoring_tables_with_the_jobs_glob():
+    """The scoring source's external locations are scoring_jobs.tables.relation of $LEAP_SCORING_DIR: dbt
+    and the jobs read the same files the same way."""
+    import yaml
+
+    from scoring_jobs.tables import TABLES, relation
+
+    doc = yaml.safe_load((ROOT / "dbt_project/models/staging/scoring/_scoring__sources.yml").read_text())
+    (source,) = doc["sources"]
+    locations = {t["name"]: " ".join(t["config"]["external_location"].split()) for t in source["tables"]}
+    assert set(locations) == set(TABLES)
+    for table in TABLES:
+        assert locations[table] == relation('{{ env_var("LEAP_SCORING_DIR") }}', table), table

@@ -18,6 +18,7 @@ from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
 from ingestion.producer import produce
 from leap.orchestration.tasks import run_dbt
+from scoring_jobs import tables
 from scoring_jobs.item_bank import calibrate_reference
 from scoring_jobs.term_scores import score_term
 from simulator import SimConfig, simulate
@@ -37,8 +38,17 @@ def _q(settings, sql: str) -> pd.DataFrame:
         con.close()
 
 
+def _bank(settings, sql: str) -> pd.DataFrame:
+    """A query on the scoring tables (lake files, scoring_jobs.tables)."""
+    con = tables.connect(settings)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
 def _scoring_tables(settings) -> dict[str, pd.DataFrame]:
-    return {t: _q(settings, f"select * from scoring.{t} order by all")
+    return {t: _bank(settings, f"select * from scoring.{t} order by all")
             for t in ("respondent_scores", "item_drift", "item_bank_calibrations", "item_bank_thresholds")}
 
 
@@ -53,7 +63,7 @@ def scored(tmp_path_factory, kafka_server):
         produce(sim.records, settings, progress=False)
         run_ingestion(settings, "bounded", workers=0, progress=False, standalone=True)
         run_validation(settings)
-        run_dbt(settings)  # scoring tables created empty: the build must pass
+        run_dbt(settings)  # no scoring yet (the tables' schema files only): the build must pass
         cal = calibrate_reference(settings, YEAR, "fall")
         fall = score_term(settings, YEAR, "fall")
         spring = score_term(settings, YEAR, "spring")
@@ -64,7 +74,7 @@ def scored(tmp_path_factory, kafka_server):
 def test_calibration_is_stored_versioned_and_stable(scored):
     settings, _, cal, *_ = scored
     assert cal["created"] and cal["calibration_id"].startswith(f"{YEAR}-fall-pcm-")
-    cals = _q(settings, "select * from scoring.item_bank_calibrations")
+    cals = _bank(settings, "select * from scoring.item_bank_calibrations")
     assert set(cals["component"]) == {"LF", "LD", "LL"} and (cals["calibration_id"] == cal["calibration_id"]).all()
     assert cals["converged"].all() and (cals["reliability"] > 0.3).all()
     assert (cals["cut_scores_version"] == cals["instrument"] + "-1.0-" + cals["component"]).all()
@@ -93,6 +103,22 @@ def test_calibration_is_stored_versioned_and_stable(scored):
             for c in (row["cut_moderate_low"], row["cut_moderate_high"], row["cut_high"])]
     assert quality["classification"]["cuts_logit"] == pytest.approx(cuts)
     assert 0.4 < quality["classification"]["accuracy"] < 1 and quality["summary"]["persons"]["n"] > 1000
+
+
+def test_scoring_writes_lake_files_that_dbt_reads_and_nothing_into_the_warehouse(scored):
+    """Scoring reads the warehouse and writes partition files (scoring_jobs.tables); dbt's staging reads
+    exactly those rows: no dbt → Python → dbt round trip through warehouse tables."""
+    settings, *_, fall, spring = scored
+    in_warehouse = _q(settings, "select table_schema, table_name from information_schema.tables "
+                                "where table_schema = 'scoring'")
+    assert in_warehouse.empty
+    root = settings.layout.scoring_tables
+    for term, result in (("fall", fall), ("spring", spring)):
+        part = root / f"respondent_scores/school_year={YEAR}/term={term}/part.parquet"
+        assert part.exists() and (part.parent.parent.parent / "_schema.parquet").exists()
+        assert _bank(settings, f"select count(*) as n from read_parquet('{part}')")["n"][0] == result["rows"]
+    staged = _q(settings, "select term, count(*) as n from staging.stg_scoring__respondent_scores group by term")
+    assert dict(zip(staged["term"], staged["n"], strict=True)) == {"fall": fall["rows"], "spring": spring["rows"]}
 
 
 def test_dif_by_every_grouping_is_stored_once_and_in_the_marts(scored):
@@ -214,7 +240,7 @@ def test_every_respondent_scored_or_flagged(scored):
     assert (flagged["n_answered"] < np.ceil(0.5 * flagged["n_scale_items"])).all()
     scored_rows = rs[rs["is_scored"]]
     assert (scored_rows["n_answered"] >= np.ceil(0.5 * scored_rows["n_scale_items"])).all()
-    drift = _q(settings, "select * from scoring.item_drift")
+    drift = _bank(settings, "select * from scoring.item_drift")
     assert len(drift) > 0 and drift["displacement"].notna().all()
     # fall is the calibration sample: no anchored item drifts there
     assert not drift.loc[drift["term"] == "fall", "is_drifting"].any()
@@ -282,7 +308,7 @@ def test_growth_formulas_match_an_independent_computation(scored):
 
 def _with_truth(settings, sim) -> pd.DataFrame:
     mart = _q(settings, f"select * from marts.fct_school_growth where school_year = '{YEAR}' {STUDENT}")
-    slopes = _q(settings, f"select component, scale_slope from scoring.item_bank_calibrations where true {STUDENT}")
+    slopes = _bank(settings, f"select component, scale_slope from scoring.item_bank_calibrations where true {STUDENT}")
     mart = mart.merge(slopes, on="component")
     truth = [sim.truth.school(s)["growth"][c] for s, c in zip(mart["school_id"], mart["component"], strict=True)]
     return mart.assign(true_growth=np.asarray(truth) * mart["scale_slope"],
@@ -394,23 +420,22 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
     to them through the common items. The same spring respondents scored against both calibrations
     move by about the linking error, not by a re-norming (21.4 points before: the constants were
     re-derived from each reference's persons). Runs last: it adds a calibration."""
-    from scoring_jobs.inputs import term_batches
+    from scoring_jobs.inputs import connect_warehouse, term_batches
     from scoring_jobs.item_bank import calibrate_reference
-    from scoring_jobs.tables import connect
     from scoring_jobs.term_scores import _load_bank, _ScaleScoring
 
     settings, _, cal, *_ = scored
     again = calibrate_reference(settings, YEAR, "spring")
     assert again["calibration_id"] != cal["calibration_id"] and not again["failed"]
-    con = connect(settings, read_only=True)
+    con, bank = connect_warehouse(settings), tables.connect(settings)
     try:
-        scales = con.execute("select * from scoring.reporting_scales").df()
+        scales = bank.execute("select * from scoring.reporting_scales").df()
         assert len(scales) == 6 and (scales["reference_calibration_id"] == cal["calibration_id"]).all()
         moves = []
         for comp in ("LF", "LD", "LL"):
             rows = {}
             for cid in (cal["calibration_id"], again["calibration_id"]):
-                _, cals, thr = _load_bank(con, cid)
+                _, cals, thr = _load_bank(bank, cid)
                 row = cals[(cals["instrument"] == "student") & (cals["component"] == comp)].iloc[0]
                 t = thr[(thr["instrument"] == "student") & (thr["component"] == comp)]
                 frame = pd.concat(term_batches(con, "student", YEAR, "spring", sorted(set(t["item_id"])), 10**9))
@@ -434,6 +459,7 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
             assert moved < 0.03, moves[-1]
     finally:
         con.close()
+        bank.close()
     print("recalibration moves (scale, linking error, mean |move|, 95th pct |move|, share changing level):", moves)
     # fct_item_linking: each item's drift from the reference on the linked metric; mean-mean linking makes
     # the drifts of a scale sum to 0 and their SD / sqrt(k) the linking error

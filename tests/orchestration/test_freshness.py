@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import pandas as pd
 import pytest
 
 from leap import stamps
 from leap.orchestration import freshness
-from scoring_jobs.tables import connect
+from scoring_jobs import tables
 
 
 def _lake_file(settings, name: str, content: bytes = b"PAR1") -> None:
@@ -60,20 +61,43 @@ def test_a_step_runs_once_then_is_skipped_with_its_last_result_until_its_inputs_
     assert freshness.unless_current(settings, steps, _counting_run(calls)) == {"built": 3}
 
 
-def test_a_write_of_the_scoring_jobs_makes_what_reads_the_scores_stale_and_nothing_else(leap_env):
-    settings, calls = leap_env, []
-    score_marts = {"scores": lambda con: freshness.scores(con, settings)}
-    term = {"score:2024-25:fall": lambda con: freshness.score_term(con, settings, "2024-25", "fall", None)}
-    freshness.unless_current(settings, score_marts, _counting_run(calls))
-    freshness.unless_current(settings, term, _counting_run(calls))
-    con = connect(settings)
+def _write_scores(settings, term: str) -> None:
+    """What scoring_jobs.term_scores does at its end: replace a term's partition of the scores."""
+    con = tables.connect(settings)
     try:
-        stamps.bump(con, "scores")  # what scoring_jobs.term_scores does in its write transaction
+        tables.write_frame(con, settings, "respondent_scores", {"school_year": "2024-25", "term": term},
+                           pd.DataFrame({"school_year": ["2024-25"], "term": [term], "theta": [0.5]}))
     finally:
         con.close()
+
+
+def test_a_write_of_the_scoring_jobs_makes_what_reads_the_scores_stale_and_nothing_else(leap_env):
+    settings, calls = leap_env, []
+    tables.ensure_scoring_tables(settings)
+    score_marts = {"scores": lambda con: freshness.scores(settings)}
+    term = {"score:2024-25:fall": lambda con: freshness.score_term(settings, "2024-25", "fall", None)}
+    freshness.unless_current(settings, score_marts, _counting_run(calls))
+    freshness.unless_current(settings, term, _counting_run(calls))
+    tables.ensure_scoring_tables(settings)  # a build writes missing schema files: not a change of the scores
+    assert freshness.unless_current(settings, score_marts, _counting_run(calls))["skipped"] == "up to date"
+    _write_scores(settings, "fall")
     assert freshness.unless_current(settings, term, _counting_run(calls))["skipped"] == "up to date"
     assert "skipped" not in freshness.unless_current(settings, score_marts, _counting_run(calls))
     assert len(calls) == 3
+
+
+def test_a_new_item_bank_makes_the_scoring_of_every_term_stale(leap_env):
+    settings, calls = leap_env, []
+    term = {"score:2024-25:fall": lambda con: freshness.score_term(settings, "2024-25", "fall", None)}
+    freshness.unless_current(settings, term, _counting_run(calls))
+    con = tables.connect(settings)
+    try:
+        tables.write_frame(con, settings, "item_bank_calibrations", {"calibration_id": "c1"},
+                           pd.DataFrame({"calibration_id": ["c1"], "component": ["LF"]}))
+    finally:
+        con.close()
+    assert "skipped" not in freshness.unless_current(settings, term, _counting_run(calls))
+    assert len(calls) == 2
 
 
 def test_a_failing_step_records_nothing_and_runs_again(leap_env):

@@ -13,7 +13,7 @@ with calibrations as (
         c.reporting_scale_version, c.link_shift, c.linking_error, c.n_link_items, c.created_at,
         s.reference_calibration_id
     from {{ ref('stg_scoring__calibrations') }} as c
-    left join {{ source('scoring', 'reporting_scales') }} as s using (instrument, component)
+    left join {{ ref('stg_scoring__reporting_scales') }} as s using (instrument, component)
 ),
 
 items as (
