@@ -32,6 +32,7 @@ import pandas as pd
 
 from leap import stamps
 from leap.config import Settings
+from leap.locks import scoring_lock, warehouse_lock
 
 COLUMNS = {
     "item_bank_calibrations": """calibration_id varchar, instrument varchar, instrument_version varchar, component varchar,
@@ -154,13 +155,16 @@ def _write(cur, settings: Settings, table: str, key: dict[str, str], sql: str) -
 
 def ensure_scoring_tables(settings: Settings) -> None:
     """Give every table its schema file (no rows, every column) when missing or out of date, so that dbt
-    and the jobs can read a table no job has written yet."""
+    and the jobs can read a table no job has written yet. The first time (no schema file at all), move
+    the scoring tables of an older warehouse into the lake (:func:`migrate_warehouse_tables`)."""
     import pyarrow.parquet as pq
 
+    schema_files = {t: settings.layout.scoring_tables / t / SCHEMA_FILE for t in TABLES}
+    if not any(p.exists() for p in schema_files.values()):
+        migrate_warehouse_tables(settings)
     con = None
     try:
-        for table in TABLES:
-            path = settings.layout.scoring_tables / table / SCHEMA_FILE
+        for table, path in schema_files.items():
             if path.exists() and pq.read_schema(path).names == column_names(table):
                 continue
             con = con or settings.duckdb()
@@ -168,6 +172,39 @@ def ensure_scoring_tables(settings: Settings) -> None:
     finally:
         if con is not None:
             con.close()
+
+
+def migrate_warehouse_tables(settings: Settings) -> dict[str, int]:
+    """Move the scoring tables of a warehouse made before they were lake files (schema ``scoring`` in the
+    warehouse, before 2026-12) into the lake, then drop them there: the item banks and the fixed
+    reporting scales must carry over, or the next calibration would derive a new 200-300 scale. A
+    partition already in the lake is kept. Returns {table: rows moved}; {} when there is nothing to move."""
+    path = settings.layout.warehouse
+    if not path.exists():
+        return {}
+    with warehouse_lock(settings), scoring_lock(settings):
+        con = settings.duckdb(path)
+        try:
+            old = [t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'scoring' "
+                                             "and database_name = current_database()").fetchall() if t in COLUMNS]
+            moved = {t: _move(con, settings, t) for t in old}
+            if old:
+                con.execute("drop schema scoring cascade")
+            return moved
+        finally:
+            con.close()
+
+
+def _move(con, settings: Settings, table: str) -> int:
+    keys, moved = PARTITIONS[table], 0
+    for values in con.execute(f"select distinct {', '.join(keys)} from scoring.{table}").fetchall():
+        key = dict(zip(keys, values, strict=True))
+        if partition_path(settings, table, key).exists():
+            continue
+        where = " and ".join(f"{k} = '{str(v).replace(chr(39), chr(39) * 2)}'" for k, v in key.items())
+        path = write_partition(con, settings, table, key, f"select * from scoring.{table} where {where}")
+        moved += con.execute(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
+    return moved
 
 
 def connect(settings: Settings):

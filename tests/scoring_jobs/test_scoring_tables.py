@@ -90,3 +90,38 @@ def test_a_schema_file_of_an_older_table_definition_is_rewritten(leap_env, monke
     monkeypatch.setitem(tables.COLUMNS, "item_drift", tables.COLUMNS["item_drift"] + ", new_measure double")
     tables.ensure_scoring_tables(leap_env)
     assert pq.read_schema(schema).names[-1] == "new_measure"
+
+
+def test_the_scoring_tables_of_an_older_warehouse_move_into_the_lake_once(leap_env):
+    """A warehouse made while the jobs wrote schema ``scoring`` keeps its item banks, reporting scales and
+    scores: the first use of the lake zone moves them and drops
+    the warehouse's copies."""
+    path = leap_env.layout.warehouse
+    path.parent.mkdir(parents=True)
+    con = leap_env.duckdb(path)
+    con.execute("create schema scoring")
+    for table, cols in tables.COLUMNS.items():
+        con.execute(f"create table scoring.{table} ({cols})")
+    con.execute("insert into scoring.respondent_scores (school_year, term, theta) values "
+                "('2024-25', 'fall', 0.1), ('2024-25', 'fall', 0.2), ('2024-25', 'spring', 0.3)")
+    con.execute("insert into scoring.reporting_scales (instrument, component, scale_slope) values "
+                "('student', 'LF', 9.5), ('student', 'LD', 10.5)")
+    con.close()
+
+    tables.ensure_scoring_tables(leap_env)
+
+    bank = tables.connect(leap_env)
+    try:
+        assert bank.execute("select term, theta from scoring.respondent_scores order by theta").fetchall() == [
+            ("fall", 0.1), ("fall", 0.2), ("spring", 0.3)]
+        assert bank.execute("select component, scale_slope from scoring.reporting_scales order by all").fetchall() == [
+            ("LD", 10.5), ("LF", 9.5)]
+    finally:
+        bank.close()
+    assert tables.partition_path(leap_env, "reporting_scales", {"instrument": "student", "component": "LF"}).exists()
+    con = leap_env.duckdb(path, read_only=True)
+    try:
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'scoring'").fetchone()[0] == 0
+    finally:
+        con.close()
+    assert tables.migrate_warehouse_tables(leap_env) == {}  # nothing left to move
