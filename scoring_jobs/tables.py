@@ -79,6 +79,7 @@ PARTITIONS = {
     "item_dif": ("calibration_id",), "scale_dif": ("calibration_id",),
 }
 SCHEMA_FILE = "_schema.parquet"
+NO_ROWS = "select 1 as _none where false"  # a query for an empty partition (or a schema file)
 
 
 def columns(table: str) -> list[tuple[str, str]]:
@@ -138,7 +139,7 @@ def write_partition(con, settings: Settings, table: str, key: dict[str, str], sq
 def write_frame(con, settings: Settings, table: str, key: dict[str, str], rows: pd.DataFrame) -> Path:
     """:func:`write_partition` of a DataFrame (no columns at all: an empty partition)."""
     if rows.shape[1] == 0:
-        return write_partition(con, settings, table, key, "select 1 as _none where false")
+        return write_partition(con, settings, table, key, NO_ROWS)
     cur = con.cursor()
     try:
         cur.register("_partition_rows", rows)
@@ -168,7 +169,7 @@ def ensure_scoring_tables(settings: Settings) -> None:
             if path.exists() and pq.read_schema(path).names == column_names(table):
                 continue
             con = con or settings.duckdb()
-            _copy(con, _typed(con, table, "select 1 as _none where false"), path)
+            _copy(con, _typed(con, table, NO_ROWS), path)
     finally:
         if con is not None:
             con.close()

@@ -250,7 +250,7 @@ def _replace_term(bank, settings: Settings, stage: Path, drift: list[pd.DataFram
     key = {"school_year": school_year, "term": term}
     files = sorted(stage.glob("*.parquet"))  # in name order: the same file for the same scores
     sql = (f"select * from read_parquet({[str(f) for f in files]}, union_by_name = true)" if files
-           else "select 1 as _none where false")
+           else tables.NO_ROWS)
     path = tables.write_partition(bank, settings, "respondent_scores", key, sql)
     tables.write_frame(bank, settings, "item_drift", key, pd.concat(drift, ignore_index=True) if drift
                        else pd.DataFrame())
