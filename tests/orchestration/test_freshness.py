@@ -147,11 +147,12 @@ def test_new_scores_rebuild_what_reads_them_and_not_the_item_marts(leap_env):
     schools with the item benchmark only, so they must stay out of that selection (at a million
     submissions they are 40 s of a 65 s build)."""
     from dbt_project.runner import dbt
-    from leap.orchestration.tasks import SCORES_SELECTION
+    from leap.orchestration.tasks import GROWTH_MODELS, SCORES_SELECTION
 
     out = dbt(leap_env, "ls", "--select", *SCORES_SELECTION, "--resource-type", "model", "--output", "name",
               quiet=True).stdout
     models = {line.strip() for line in out.splitlines() if line.strip().startswith(("fct_", "int_", "rpt_", "stg_"))}
+    assert set(GROWTH_MODELS) <= models  # build_scores records the growth stamp: it builds them
     assert {"fct_respondent_scores", "fct_school_scale_scores", "fct_school_growth", "fct_national_benchmarks",
             "int_national_scale_benchmarks", "fct_school_subgroup_scores"} <= models
     assert not models & {"fct_school_item_top_box", "rpt_classroom_items", "int_national_item_benchmarks",

@@ -1,4 +1,4 @@
-{{ config(schema='intermediate', materialized='view') }}
+{{ config(schema='intermediate', materialized='table') }}
 -- Grain: one row per school x instrument x school year x term x scaled component (unsuppressed; the
 -- marts suppress). Weighted mean scaled score (weights: analysis_weight, 1 when missing) over the
 -- scored respondents, its standard error (Taylor linearization with respondents as units:
