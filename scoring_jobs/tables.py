@@ -24,7 +24,6 @@ every column) makes the table readable before any job wrote it and gives its col
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +31,7 @@ import pandas as pd
 
 from leap import stamps
 from leap.config import Settings
+from leap.fsutil import atomic_target
 from leap.locks import scoring_lock, warehouse_lock
 
 COLUMNS = {
@@ -94,7 +94,7 @@ def column_names(table: str) -> list[str]:
 def relation(root: Path | str, table: str) -> str:
     """The table as DuckDB reads it: every file under its directory, columns matched by name (a file
     written before a column was added has it as NULL). dbt's source uses the same call."""
-    return (f"read_parquet('{root}/{table}/**/*.parquet', union_by_name = true, hive_partitioning = false)")
+    return f"read_parquet('{root}/{table}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
 
 
 def partition_path(settings: Settings, table: str, key: dict[str, str]) -> Path:
@@ -115,14 +115,9 @@ def _typed(con, table: str, sql: str) -> str:
 
 
 def _copy(con, select: str, path: Path) -> None:
-    """Write a query's rows to ``path`` atomically (a file beside it, renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write a query's rows to ``path`` atomically and durably (:func:`leap.fsutil.atomic_target`)."""
+    with atomic_target(path) as tmp:
         con.execute(f"copy ({select}) to '{tmp}' (format parquet)")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_partition(con, settings: Settings, table: str, key: dict[str, str], sql: str) -> Path:
