@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from support.browser import in_own_thread
 
 from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
@@ -149,19 +150,12 @@ def test_dif_by_every_grouping_is_stored_once_and_in_the_marts(scored):
     assert tested["is_flagged"].mean() < 0.05, tested["is_flagged"].mean()
 
 
-def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):
-    """<calibration>/index.html (written with the DIF) in headless Chromium: no request but its own file,
-    a working link to every scale's report, the DIF table with a row per scale x grouping."""
+def _look_at_calibration_report(index) -> tuple[list, list, list, int]:
+    """The requests, links, headings and DIF table rows of the page in headless Chromium, offline."""
     import shutil
 
     from playwright.sync_api import sync_playwright
 
-    from scoring_jobs.item_dif import analyse_calibration
-
-    settings, _, cal, *_ = scored
-    analyse_calibration(settings, cal["calibration_id"])  # done by the DIF test when it ran first: then a no-op
-    index = settings.layout.calibrations / cal["calibration_id"] / "index.html"
-    assert index.exists()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
                                      args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -172,11 +166,23 @@ def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
                        else route.abort())
             page.goto(index.resolve().as_uri(), wait_until="load")
-            links = page.eval_on_selector_all("a", "els => els.map(e => e.href)")
-            headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
-            dif_rows = page.eval_on_selector_all("section:nth-of-type(2) tbody tr", "els => els.length")
+            return (requests, page.eval_on_selector_all("a", "els => els.map(e => e.href)"),
+                    page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)"),
+                    page.eval_on_selector_all("section:nth-of-type(2) tbody tr", "els => els.length"))
         finally:
             browser.close()
+
+
+def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):
+    """<calibration>/index.html (written with the DIF) in headless Chromium: no request but its own file,
+    a working link to every scale's report, the DIF table with a row per scale x grouping."""
+    from scoring_jobs.item_dif import analyse_calibration
+
+    settings, _, cal, *_ = scored
+    analyse_calibration(settings, cal["calibration_id"])  # done by the DIF test when it ran first: then a no-op
+    index = settings.layout.calibrations / cal["calibration_id"] / "index.html"
+    assert index.exists()
+    requests, links, headings, dif_rows = in_own_thread(_look_at_calibration_report, index)
     assert requests == [index.resolve().as_uri()], requests
     assert headings == ["Scales", "Differential item functioning"]
     assert len(links) == 6 and all(link.endswith("/report.html") for link in links)

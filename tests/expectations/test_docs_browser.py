@@ -3,10 +3,10 @@ from disk, request nothing but local files, run their scripts and apply their st
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.browser import in_own_thread
 from support.expectations import fixture_table, write_raw
 
 from expectations.runner import run_validation
@@ -95,8 +95,7 @@ def test_data_docs_render_offline_in_chromium(docs):
     validation = sorted(site.glob("validations/**/*.html"))[0]
     suite = sorted(site.glob("expectations/*.html"))[0]
     assert len(validation.relative_to(site).parts) > 2  # a page deeper down than index.html
-    with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's sync API: its own thread, no running loop
-        seen = pool.submit(_look_at, [docs, validation, suite]).result()
+    seen = in_own_thread(_look_at, [docs, validation, suite])
 
     for name, record in seen.items():
         probe = record["probe"]

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import duckdb
 import pytest
+from support.browser import in_own_thread
 from support.intake import NOW, RAW_RESPONDENT, WINTER, issue, served
 from support.kafka import TEST_KEY
 
@@ -66,13 +67,19 @@ def test_a_teacher_and_a_student_take_the_survey_and_land_pseudonymized(platform
     teacher_code = issue(platform, TEACHERS)[0]
     student_code = issue(platform, STUDENTS, single_use=True)[0]
     app = create_app(platform, IntakeConfig(), _moving_clock())
-    with served(app) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            teacher_respondent = _teacher_with_the_keyboard(browser.new_page(), base, teacher_code, platform)
-            _student_with_the_mouse(browser.new_page(), base, student_code)
-        finally:
-            browser.close()
+
+    def take_both(base: str) -> str:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                respondent = _teacher_with_the_keyboard(browser.new_page(), base, teacher_code, platform)
+                _student_with_the_mouse(browser.new_page(), base, student_code)
+                return respondent
+            finally:
+                browser.close()
+
+    with served(app) as base:
+        teacher_respondent = in_own_thread(take_both, base)
     student_respondent = CodeStore(platform.layout.intake_codes).find(load_keyring(platform), student_code).respondent
     _both_land_pseudonymized(platform, {"teacher": teacher_respondent, "student": student_respondent})
     logged = "\n".join(r.getMessage() for r in caplog.records)

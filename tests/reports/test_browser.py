@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.browser import in_own_thread
 
 from leap.errors import LeapError
 from reports import browser as browser_module
@@ -17,13 +17,6 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox=
        '<rect width="120" height="40" fill="#2a6"/><text x="6" y="26">chart</text></svg>')
 PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
          "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-
-
-def in_new_thread(fn):
-    """Run ``fn`` in a fresh thread (Playwright's sync API allows one browser per thread, and the
-    session's browser may already be open in this one); return its result or raise its exception."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(fn).result()
 
 
 def write_html(directory: Path, name: str, head: str = "", body: str = "") -> Path:
@@ -150,7 +143,7 @@ def test_profile_directory_is_removed_even_when_the_block_fails(monkeypatch, tmp
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        in_new_thread(fail_inside)
+        in_own_thread(fail_inside)
     assert len(made) == 1 and not Path(made[0]).exists()
 
 
@@ -168,7 +161,7 @@ def test_closed_browser_and_second_browser_in_a_thread_say_what_to_do(browser, t
         own.open(html)
 
     with pytest.raises(LeapError, match="closed"):
-        in_new_thread(open_after_close)
+        in_own_thread(open_after_close)
 
 
 def test_missing_chromium_names_the_fix(monkeypatch):
@@ -198,7 +191,7 @@ def test_refuses_to_start_inside_an_event_loop():
             pass
 
     with pytest.raises(LeapError, match="asyncio") as info:
-        in_new_thread(lambda: asyncio.run(inside_loop()))
+        in_own_thread(lambda: asyncio.run(inside_loop()))
     assert "asyncio.to_thread" in info.value.hint
 
 

@@ -8,11 +8,11 @@ One pipeline per module (like tests/e2e/test_scoring_e2e.py)."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pandas as pd
 import pytest
+from support.browser import in_own_thread
 
 from expectations.runner import run_validation
 from ingestion.consumer import run_ingestion
@@ -59,8 +59,7 @@ def reported(tmp_path_factory, kafka_server):
         for term in ("fall", "spring"):
             score_term(settings, YEAR, term)
         run_dbt(settings)
-        # in a thread of its own: the session's browser fixture may hold this thread's Playwright
-        built = ThreadPoolExecutor(1).submit(build_reports, settings, school_year=YEAR).result()
+        built = in_own_thread(build_reports, settings, school_year=YEAR)
         yield settings, {b.term: b for b in built}
 
 

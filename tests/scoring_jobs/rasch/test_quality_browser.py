@@ -14,10 +14,10 @@ import json
 import os
 import shutil
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.browser import in_own_thread
 from support.rasch import load_wide
 
 from scoring_jobs.rasch import calibrate
@@ -79,9 +79,7 @@ def test_report_renders_offline_in_chromium(report):
         pytest.skip("Chromium is not installed (apt-get install -y chromium), so the report cannot be rendered")
     pytest.importorskip("playwright.sync_api")
     shot = SCREENSHOT if os.environ.get("LEAP_WRITE_DOCS_SCREENSHOT") == "1" else None
-    # Playwright's sync API allows one browser per thread; another test's may be open in this one
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        seen = pool.submit(look, report, shot).result()
+    seen = in_own_thread(look, report, shot)
     assert seen["requests"] == [report.resolve().as_uri()]  # the file itself, nothing else
     assert seen["headings"] == HEADINGS
     assert len(seen["svg_sizes"]) == 4 and all(w > 100 and h > 100 for w, h in seen["svg_sizes"])
