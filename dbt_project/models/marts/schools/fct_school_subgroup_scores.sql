@@ -18,7 +18,10 @@
     spread (scores within a few tens of c), so the subtraction loses a few bits of 1e-16, where a second
     pass over the respondent rows (joined to their group's mean) cost half the model's time. -#}
 {%- set centre = 250 %}
-with scores as (
+-- `not materialized`: `long` reads `scores` four times, and DuckDB materializes a CTE read more than once
+-- in memory, where it cannot spill: at ten million submissions (25 M student score rows) that ran out of
+-- the 2 GB limit; inlined, each read streams and the aggregation spills (BENCHMARKS.md, 10 M).
+with scores as not materialized (
     select {% for c in key %}s.{{ c }}, {% endfor %}s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
         {% for v in variables %}cast(r.{{ v }} as varchar) as {{ v }}{{ "," if not loop.last }}{% endfor %}
     from {{ ref('fct_respondent_scores') }} as s
