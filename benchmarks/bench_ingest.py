@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,12 +41,6 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _settings(data_dir: Path, port: int):
@@ -198,10 +191,12 @@ def main() -> int:
     ap.add_argument("--latency-seconds", type=float, default=20)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    tmp = Path(tempfile.mkdtemp(prefix="leap-bench-"))
-    settings = _settings(tmp / "data", _free_port())
     from ingestion.broker import ensure_topics
     from ingestion.embedded import embedded_broker
+    from ingestion.embedded.process import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="leap-bench-"))
+    settings = _settings(tmp / "data", free_port())
     from ingestion.producer import produce
     from simulator import SimConfig, simulate
 

@@ -30,7 +30,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,12 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHOOL = "SCH-BENCH"
 LIMITS = {"LEAP_INTAKE_IP_RATE": "1000000", "LEAP_INTAKE_IP_BURST": "1000000",
           "LEAP_INTAKE_CODE_RATE": "1000000", "LEAP_INTAKE_CODE_BURST": "1000000"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _settings(data_dir: Path, port: int):
@@ -210,10 +203,12 @@ def lake_count(settings, accepted: set[str]) -> dict:
 
 
 def run(args) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="leap-bench-intake-"))
-    settings = _settings(tmp / "data", _free_port())
     from ingestion.broker import ensure_topics
     from ingestion.embedded import embedded_broker
+    from ingestion.embedded.process import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="leap-bench-intake-"))
+    settings = _settings(tmp / "data", free_port())
     from intake.access import CodeStore
     from intake.keys import load_keyring
 
@@ -228,7 +223,7 @@ def run(args) -> dict:
     store.close()
     broker = embedded_broker(settings)
     broker.start()
-    port = _free_port()
+    port = free_port()
     server = None
     try:
         ensure_topics(settings)

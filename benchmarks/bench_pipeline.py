@@ -139,11 +139,12 @@ def child_produce(submissions: int) -> None:
 def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
     from ingestion.broker import ensure_topics
     from ingestion.embedded import KafkaBroker, NodeSpec
+    from ingestion.embedded.process import free_port
     from leap.config import load_settings
     from leap.orchestration.runner import default_plan
 
     root = keep / str(submissions) if keep else Path(tempfile.mkdtemp(prefix="leap-pipeline-"))
-    broker = KafkaBroker(root / "kafka", _free_port(), NodeSpec(heap="1g"))
+    broker = KafkaBroker(root / "kafka", free_port(), NodeSpec(heap="1g"))
     broker.start(timeout=120)
     os.environ.update(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, LEAP_DATA_DIR=str(root / "data"))
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
@@ -186,14 +187,6 @@ def resume(data_dir: Path, first: str, rerun: bool) -> dict:
         print("  again, no new data:", flush=True)
         out["rerun"] = {"steps": run_steps(plan)}
     return out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ingestion.embedded.process import ManagedProcess, port_taken
+from ingestion.embedded.process import ManagedProcess, free_port, port_free, port_taken
 from leap.errors import LeapError
 
 JAVA_HINT = ("install Java 17 or later (Debian: sudo apt-get install -y openjdk-17-jre-headless) or point "
@@ -163,7 +163,7 @@ class KafkaBroker(ManagedProcess):
         fixed = self.node().get("controller_port") or self._controller_port
         if fixed:
             return fixed
-        return self.port + 1 if not port_taken(self.port + 1) else _free_port()  # 19093 next to 19092 if free
+        return self.port + 1 if port_free(self.port + 1) else free_port()  # 19093 next to 19092 if free
 
     # ------------------------------------------------------------------ configuration
 
@@ -279,14 +279,6 @@ def _lists_itself(bootstrap: str, node_id: int) -> bool:
         return False
     finally:
         admin.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Kafka's own config/log4j2.yaml, as properties: the server log to a rolling file, nothing on stdout.

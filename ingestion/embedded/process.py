@@ -9,6 +9,7 @@ timeout.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,6 +30,52 @@ def port_taken(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """A listener could bind ``host:port`` now, as Kafka's would (with SO_REUSEADDR).
+
+    Stricter than :func:`port_taken`: a port can refuse connections and still be unbindable, because
+    an outgoing connection holds it as its local port (EADDRINUSE for a listener, SO_REUSEADDR or
+    not); connections left in TIME_WAIT by a stopped broker do not block it."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections' local ports."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port for a listener this process starts (a test's or a benchmark's broker or web server).
+
+    Not ``bind(0)``: that port comes from the ephemeral range, the one outgoing connections take
+    their local ports from, so between picking it and the server binding it any client connection
+    of the machine may take it (a broker then dies with "Address already in use"; seen in CI). A
+    port below that range is only ever taken by a listener binding it by number. Ports handed out
+    by this process are not handed out again, and neither is the port after each (a broker's
+    controller listens next to it, see ``KafkaBroker.controller_port``)."""
+    low, high = 20000, _ephemeral_low() - 1
+    for _ in range(500) if high - low > 1000 else ():
+        port = random.randrange(low, high)
+        if not {port, port + 1} & _HANDED_OUT and port_free(port, host) and port_free(port + 1, host):
+            _HANDED_OUT.update((port, port + 1))
+            return port
+    with socket.socket() as s:  # an odd ephemeral range, or everything below it taken
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def alive(pid: int) -> bool:
     try:  # reap it if it is our own child, or a zombie would look alive
         done, _ = os.waitpid(pid, os.WNOHANG)
@@ -44,11 +91,16 @@ def alive(pid: int) -> bool:
 
 
 def log_tail(path: Path, lines: int = 8) -> str:
+    """The last ``lines`` of a log, led by its first ERROR and the line after it (the exception):
+    a Java process that fails to start logs its cause early and a stack trace of hundreds of lines
+    after it."""
     try:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return "\n".join(text[-lines:])
+    first = next((i for i, line in enumerate(text) if " ERROR " in line), None)
+    cause = text[first:first + 2] if first is not None and first < len(text) - lines else []
+    return "\n".join([*cause, *(["..."] if cause else []), *text[-lines:]])
 
 
 class ManagedProcess:
@@ -120,7 +172,7 @@ class ManagedProcess:
 
     def check_port_free(self, *ports: int) -> None:
         for port in (self.port, *ports):
-            if port_taken(port):
+            if not port_free(port):
                 raise LeapError(f"port {port} is taken by another process, not by this data directory's broker",
                                 hint=f"{PORT_HINT} (or stop what listens there)", exit_code=3)
 

@@ -162,3 +162,53 @@ def test_cluster_ids_are_kafka_uuids_and_never_look_like_options():
     ids = [new_cluster_id() for _ in range(5000)]  # ~78 would start with "-" without the guard
     assert not any(i.startswith("-") for i in ids)
     assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
+
+
+@pytest.fixture
+def outgoing_connection():
+    """A connected client socket; its local port is what the kernel picked from the ephemeral range."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            yield client.getsockname()[1]
+
+
+def test_a_port_held_by_an_outgoing_connection_is_not_free(outgoing_connection):
+    """CI saw a test broker die with "Address already in use" on a controller port nobody listened
+    on: a client connection held it as its local port. Nothing accepts there, yet nothing can bind it."""
+    from ingestion.embedded.process import port_free, port_taken
+
+    assert not port_taken(outgoing_connection)  # what the start used to check
+    assert not port_free(outgoing_connection)
+
+
+def test_free_ports_are_below_the_ephemeral_range_bindable_and_never_repeated():
+    from ingestion.embedded.process import _ephemeral_low, port_free
+
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports) and not {p + 1 for p in ports} & set(ports)
+    assert max(ports) < _ephemeral_low()
+    assert all(port_free(p) and port_free(p + 1) for p in ports)
+
+
+def test_a_controller_port_held_by_a_connection_is_refused_before_kafka_starts(tmp_path, outgoing_connection):
+    from ingestion.embedded import KafkaBroker, NodeSpec
+
+    broker = KafkaBroker(tmp_path / "kafka", free_port(), NodeSpec(heap="256m"), controller_port=outgoing_connection)
+    with pytest.raises(LeapError, match=f"port {outgoing_connection} is taken"):
+        broker.start(timeout=30)
+    assert broker.pid() is None and not (tmp_path / "kafka" / "data").exists()
+
+
+def test_a_failed_start_reports_the_first_error_ahead_of_the_stack_trace(tmp_path):
+    from ingestion.embedded.process import log_tail
+
+    log = tmp_path / "server.log"
+    lines = ["[t] INFO starting"] * 5 + ["[t] ERROR Unable to start acceptor for CONTROLLER (kafka.network)",
+                                         "KafkaException: Socket server failed to bind to 127.0.0.1:4: Address already in use."]
+    log.write_text("\n".join(lines + [f"\tat frame{i}" for i in range(300)]) + "\n")
+    tail = log_tail(log).splitlines()
+    assert tail[:2] == lines[5:7] and tail[2] == "..." and tail[-1] == "\tat frame299" and len(tail) == 11
+    log.write_text("\n".join(lines) + "\n")  # the error inside the tail: not repeated
+    assert log_tail(log).splitlines() == lines[-8:]

@@ -12,18 +12,11 @@ from pathlib import Path
 import pytest
 
 from ingestion.embedded import KafkaBroker, NodeSpec, TansuBroker
+from ingestion.embedded.process import free_port  # noqa: F401  (the tests' one way to pick a port)
 from leap.config import load_settings
 
 TEST_KEY = "11" * 32
 _COUNTER = itertools.count()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_kafka(home: Path, spec: NodeSpec | None = None, **kwargs) -> KafkaBroker:
