@@ -17,7 +17,7 @@ from simulator import SimConfig, simulate
 pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
 
 PARTITIONED = ["int_responses_unpivoted", "int_respondents", "int_school_item_sums", "int_school_subgroup_sums",
-               "int_school_item_shares"]
+               "int_school_item_shares", "int_classroom_item_sums"]
 
 
 def _land(settings, records) -> None:
