@@ -75,6 +75,21 @@ def test_counts_reconcile_from_stream_to_warehouse(built):
     assert doubles["n"][0] > 0, "the simulator's double answers should reach the warehouse"
 
 
+def test_each_respondents_item_counts_are_its_rows_in_the_long_form(built):
+    """int_respondents counts the answered items on the wide rows (so that it need not wait for the long
+    form); the long form is what every estimate sums, so the two must agree, submission by submission."""
+    settings = built[0]
+    diff = q(settings, """
+        select r.submission_id, r.n_items_answered, r.n_items, u.answered, u.rows
+        from intermediate.int_respondents as r
+        full join (select submission_id, count(category) as answered, count(*) as rows
+                   from intermediate.int_responses_unpivoted group by submission_id) as u using (submission_id)
+        where r.n_items_answered is distinct from u.answered or r.n_items is distinct from u.rows""")
+    assert diff.empty, diff.head()
+    skipped = q(settings, "select count(*) as n from intermediate.int_respondents where n_items_answered < n_items")
+    assert skipped["n"][0] > 0, "the simulator's skipped items should reach the warehouse"
+
+
 def test_sql_shares_and_se_equal_the_library(built):
     settings = built[0]
     rows = q(settings, """select instrument, school_year, term, item_id, grade_band, sample, school_id,

@@ -279,18 +279,6 @@ def test_missing_labels_are_left_out_and_numeric_labels_read_as_text():
     assert list(res.groups["group"]) == ["1", "2"] and res.lr.iloc[0]["n_persons"] == 400
 
 
-@pytest.mark.parametrize("values", [
-    ["girl", " boy ", None, "", np.nan, "girl", "  ", "boy"],  # text: each distinct value labelled once
-    [1.0, 2, "2", None, np.nan, True, 1, " x"],  # mixed: one person at a time (1, 1.0 and True differ)
-])
-def test_group_labels_per_distinct_value_equal_labels_per_person(values):
-    from scoring_jobs.rasch.dif import _label, _labels
-
-    expected = [_label(v) for v in values]
-    assert _labels(pd.Series(values, dtype=object), len(values)).tolist() == expected
-    assert _labels(np.array(values, dtype=object), len(values)).tolist() == expected
-
-
 def test_too_few_groups_nothing_testable(sim):
     resp, groups, items, _ = sim
     res = dif_analysis(resp, groups, item_names=items, min_group_n=600)
