@@ -9,7 +9,7 @@
 --     var(p) = n / (n - 1) * sum_i (w_i (y_i - p) / sum w)^2
 -- (equal weights: p (1 - p) / (n - 1)), from the respondents' sums (int_school_item_sums). top_box
 -- rows (category -1 marks them) give the share at or above the item's top_box_min.
-with responses as (
+with responses as not materialized (  -- read twice: see macros/weighted_proportion.sql
     select * exclude (school_id), school_id as reporting_school_id
     from {{ ref('int_school_item_sums') }}
     where {{ in_changed_partitions() }}
