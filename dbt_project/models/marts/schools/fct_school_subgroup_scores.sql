@@ -24,7 +24,7 @@
 with scores as not materialized (
     select {% for c in key %}s.{{ c }}, {% endfor %}s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
         {% for v in variables %}cast(r.{{ v }} as varchar) as {{ v }}{{ "," if not loop.last }}{% endfor %}
-    from {{ ref('int_respondent_scores') }} as s
+    from {{ ref('fct_respondent_scores') }} as s
     inner join {{ ref('int_respondents') }} as r using (submission_id)
     where s.is_scored and s.instrument = 'student'
 ),

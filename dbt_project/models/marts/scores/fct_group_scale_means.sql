@@ -10,11 +10,11 @@
 {%- set ok = "n_respondents >= " ~ var('min_cell_n') %}
 with scored as (  -- each grade band, and all grade bands together (grade_band 'all')
     select instrument, school_year, term, component, grade_band, sample, school_id, scaled_score, analysis_weight
-    from {{ ref('int_respondent_scores') }}
+    from {{ ref('fct_respondent_scores') }}
     where is_scored
     union all
     select instrument, school_year, term, component, 'all', sample, school_id, scaled_score, analysis_weight
-    from {{ ref('int_respondent_scores') }}
+    from {{ ref('fct_respondent_scores') }}
     where is_scored
 ),
 

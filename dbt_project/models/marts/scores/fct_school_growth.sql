@@ -36,7 +36,7 @@ scores as (
         s.scaled_score, s.level_order, s.term = g.first_term as is_first_term,
         coalesce(s.analysis_weight, 1.0) / {{ exact_avg('coalesce(s.analysis_weight, 1.0)',
             over='partition by s.school_year, s.instrument, s.component, s.school_id, s.term') }} as w
-    from {{ ref('int_respondent_scores') }} as s
+    from {{ ref('fct_respondent_scores') }} as s
     inner join growth_terms as g on s.term in (g.first_term, g.last_term)
     where s.is_scored
 ),

@@ -6,7 +6,7 @@
 with scores as (
     select instrument, school_year, term, component, grade_band, sample, school_id,
         level_order as category, coalesce(analysis_weight, 1.0) as analysis_weight
-    from {{ ref('int_respondent_scores') }}
+    from {{ ref('fct_respondent_scores') }}
     where is_scored
 ),
 

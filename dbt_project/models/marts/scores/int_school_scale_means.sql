@@ -10,7 +10,7 @@ with scores as (
     select *,
         coalesce(analysis_weight, 1.0) / {{ exact_avg('coalesce(analysis_weight, 1.0)',
             over='partition by instrument, school_year, term, component, school_id') }} as w
-    from {{ ref('int_respondent_scores') }}
+    from {{ ref('fct_respondent_scores') }}
 ),
 
 means as (
