@@ -4,8 +4,8 @@
 -- those partitions only.
 -- Materialized: six models and the scoring jobs read it. The answered-items count comes from the wide
 -- rows (int_response_quality's n_answered, int_response_patterns), not from a group-by of the long
--- form: so this model does not wait for int_responses_unpivoted, and the response sums that need both
--- start as soon as the long form exists (8 s earlier in a build at a million submissions).
+-- form: so it is built beside int_responses_unpivoted instead of after it, and the response sums that
+-- read both start as soon as the long form exists (3 s earlier in a build at a million submissions).
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 -- Demographics are free text on the way in: a value outside the instrument's vocabulary
