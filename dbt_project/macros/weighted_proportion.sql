@@ -51,7 +51,8 @@
 {%- if summed %}
 with sums as not materialized (select * from {{ relation }}),
 {%- else %}
-with sums as not materialized (  -- each respondent row a group of one, at its own scale: the sums below are then w and w^2
+with sums as not materialized (  -- each respondent row a group of one, at its own scale: the sums below
+                                 -- are then w and w^2
     select *, 1 as n, analysis_weight as w_scale, 1.0 as w_sum, 1.0 as w2_sum from {{ relation }}
 ),
 {%- endif %}

@@ -4,8 +4,8 @@
 -- the teachers who report on that classroom (a teacher lists every section they teach, so counts
 -- overlap across classrooms); student rows: every item, from the students of the classroom (the cells
 -- are summed in int_classroom_item_sums). top_box_pct = percent at or above the item's top_box_min
--- among those who answered (unweighted: within a school the analysis weights are equal). Respondents without a classroom form the
--- classroom_id '(none)' cell, so that they count in the disclosure rule.
+-- among those who answered (unweighted: within a school the analysis weights are equal). Respondents
+-- without a classroom form the classroom_id '(none)' cell, so that they count in the disclosure rule.
 -- Lives in the warehouse's `reporting` schema: never published, never exported as data; it appears
 -- only in the report of its own school. A cell is hidden when fewer than var('min_classroom_n')
 -- answered (fewer_than_min_n), when the school's own cell of the item is hidden (school_hidden:
