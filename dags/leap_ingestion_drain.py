@@ -7,7 +7,7 @@ service and on re-runs: offsets are committed only after files are durable and e
 `submission_id` is stored once, so a drained topic lands nothing.
 
 Emits **`leap://lake/raw`** when new files landed, which starts *leap_validation*.
-Params: `processes` (parallel standalone drains, default 1).
+Params: `processes` (parallel standalone drains; empty: `LEAP_WORKERS`, the machine's cores).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from leap.orchestration.defaults import START, TAGS, default_args, on_failure, s
 
 @dag(dag_id="leap_ingestion_drain", schedule="*/30 * * * *", start_date=START, catchup=False, max_active_runs=1,
      default_args=default_args(), on_failure_callback=on_failure, tags=[*TAGS, "ingestion"], doc_md=__doc__,
-     params={"processes": Param(1, type="integer", minimum=1, maximum=64, description="parallel drains")})
+     params={"processes": Param(None, type=["null", "integer"], minimum=1, maximum=64,
+                                description="parallel drains (empty: LEAP_WORKERS, the cores)")})
 def leap_ingestion_drain():
     @task
     def drain(**context) -> dict:
         from leap.orchestration.tasks import drain
 
-        return drain(settings(), int(context["params"]["processes"]))
+        return drain(settings(), context["params"]["processes"])
 
     @task.short_circuit
     def landed_new_files(result: dict) -> bool:

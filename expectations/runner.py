@@ -42,6 +42,7 @@ from leap.errors import LeapError
 from leap.fsutil import atomic_target, write_atomic
 from leap.layout import Layout
 from leap.locks import validation_lock
+from leap.parallel import ordered_map, worker_count
 
 log = logging.getLogger(__name__)
 CHUNK = 32
@@ -185,45 +186,69 @@ def quarantine(zones: Layout, f: RawFile, doc: dict) -> Path:
 # --------------------------------------------------------------------------- the run
 
 
-class _Run:
-    """State of one run: buffers rows per chunk and commits them."""
+def batch_outcomes(piece: tuple[list[RawFile], dict]) -> list[tuple[Outcome, float]]:
+    """Each file's outcome and seconds, for one batch of one partition and the run's suites (in a worker
+    process): the batch validated as one DataFrame; when it fails, or a file cannot be read, each file on
+    its own (only the failing files are then quarantined, each with its own result)."""
+    batch, suites = piece
+    runner, f = _suite_runner(suites), batch[0]
+    if f.instrument not in runner.suites:
+        return [(_no_suite(one), 0.0) for one in batch]
+    if len(batch) > 1:
+        t0 = time.perf_counter()
+        try:
+            outcome = runner.run_files([b.path for b in batch], f.instrument, f.school_year, f.term)
+        except Exception:  # noqa: BLE001 - an unreadable file: each file alone says which
+            outcome = None
+        if outcome is not None and outcome.success:
+            seconds = (time.perf_counter() - t0) / len(batch)
+            doc = {**outcome.result, "meta": {**outcome.result.get("meta", {}),
+                                              "leap_batch_files": [b.rel for b in batch]}}
+            return [(Outcome(True, parquet_rows(one.path), doc), seconds) for one in batch]
+    out = []
+    for one in batch:
+        t0 = time.perf_counter()
+        out.append((runner.run_file(one.path, one.instrument, one.school_year, one.term), time.perf_counter() - t0))
+    return out
 
-    def __init__(self, zones: Layout, suites: dict, engine, report: RunReport):
-        self.zones, self.suites, self.engine, self.report = zones, suites, engine, report
+
+_RUNNER: dict = {}
+
+
+def _suite_runner(suites: dict):
+    """The suites in GE, built once per process and suite version (GE's import and the suites: ~3 s)."""
+    from expectations.engine import SuiteRunner
+
+    key = tuple(sorted((name, s.sha256) for name, s in suites.items()))
+    if key not in _RUNNER:
+        _RUNNER.clear()
+        _RUNNER[key] = SuiteRunner(suites)
+    return _RUNNER[key]
+
+
+def _no_suite(f: RawFile) -> Outcome:
+    why = f"no expectation suite for instrument {f.instrument!r}"
+    return Outcome(False, 0, {"success": False, "results": [], "error": why},
+                   [{"check": "suite.exists", "type": "suite_lookup", "column": None, "guards": why,
+                     "observed_value": f.instrument, "sample_unexpected": None}], why)
+
+
+class _Run:
+    """State of one run: places each validated file, buffers rows per chunk and commits them."""
+
+    def __init__(self, zones: Layout, suites: dict, report: RunReport):
+        self.zones, self.suites, self.report = zones, suites, report
         self.store = Store(zones)
         self.results: list[dict] = []
         self.files: list[dict] = []
         self.statuses: list[tuple[str, dict]] = []
         self.chunk = 0
 
-    def validate_batch(self, batch: list[RawFile]) -> None:
-        """One batch of one partition: passed, every file is promoted; else each file on its own."""
-        f = batch[0]
-        if len(batch) == 1 or f.instrument not in self.suites:
-            for one in batch:
-                self.validate(one)
-            return
-        t0 = time.perf_counter()
-        try:
-            outcome = self.engine.run_files([b.path for b in batch], f.instrument, f.school_year, f.term)
-        except Exception:  # noqa: BLE001 - an unreadable file: each file alone says which
-            outcome = None
-        if outcome is None or not outcome.success:
-            for one in batch:
-                self.validate(one)
-            return
-        seconds = (time.perf_counter() - t0) / len(batch)
-        files = [b.rel for b in batch]
-        for one in batch:
-            rows = parquet_rows(one.path)
-            doc = {**outcome.result, "meta": {**outcome.result.get("meta", {}), "leap_batch_files": files}}
-            self.validate(one, Outcome(True, rows, doc), seconds)
-
-    def validate(self, f: RawFile, outcome=None, seconds: float | None = None) -> None:
+    def place(self, f: RawFile, outcome: Outcome, seconds: float) -> None:
+        """Promote or quarantine one file by its outcome, and record it."""
         t0 = time.perf_counter()
         now = datetime.now(UTC)
         suite = self.suites.get(f.instrument)
-        outcome = outcome or self._outcome(f, suite)
         base = {"run_id": self.report.run_id, "validated_at": now, "file_path": f"raw/{f.rel}",
                 "instrument": f.instrument, "school_year": f.school_year, "term": f.term,
                 "suite_name": suite.name if suite else None, "suite_sha256": suite.sha256 if suite else None}
@@ -235,15 +260,7 @@ class _Run:
             dest = quarantine(self.zones, f, quarantine_doc(f, outcome, suite, self.report.run_id, now))
             self.report.quarantined.append((f.rel, outcome.rows, checks))
             log.info("quarantined %s (%d rows): %s", f.rel, outcome.rows, ", ".join(checks))
-        self._record(f, outcome, base, checks, dest, (seconds or 0.0) + time.perf_counter() - t0)
-
-    def _outcome(self, f: RawFile, suite):
-        if suite is None:
-            why = f"no expectation suite for instrument {f.instrument!r}"
-            return Outcome(False, 0, {"success": False, "results": [], "error": why},
-                           [{"check": "suite.exists", "type": "suite_lookup", "column": None, "guards": why,
-                             "observed_value": f.instrument, "sample_unexpected": None}], why)
-        return self.engine.run_file(f.path, f.instrument, f.school_year, f.term)
+        self._record(f, outcome, base, checks, dest, seconds + time.perf_counter() - t0)
 
     def _record(self, f: RawFile, outcome, base: dict, checks: list[str], dest: Path, seconds: float) -> None:
         rows = result_rows(outcome.result, base) if outcome.result.get("results") else [
@@ -281,6 +298,18 @@ class _Run:
         self.chunk += 1
 
 
+def _workers(todo: list[RawFile]) -> int:
+    """Worker processes for a run: one per full batch of rows, up to ``LEAP_WORKERS``. A worker's start
+    (GE's import, ~3 s) costs about what validating a batch does, so small runs stay in this process."""
+    rows = 0
+    for f in todo:
+        try:
+            rows += parquet_rows(f.path)
+        except Exception:  # noqa: BLE001 - unreadable: it will be quarantined, it weighs nothing
+            continue
+    return worker_count(max(1, rows // BATCH_ROWS))
+
+
 def run_validation(settings: Settings, *, instruments: list[str] | None = None, revalidate: bool = False,
                    force: bool = False, on_file: Callable[[int, int], None] | None = None) -> RunReport:
     """Validate every pending raw file of the lake; see the module docstring."""
@@ -297,12 +326,12 @@ def run_validation(settings: Settings, *, instruments: list[str] | None = None, 
         store = Store(zones)
         todo = plan(store, discover(zones, instruments), suites, revalidate, force, report)
         if todo:
-            from expectations.engine import SuiteRunner
-
-            run = _Run(zones, suites, SuiteRunner(suites), report)
-            done = 0
-            for batch in batches(todo):
-                run.validate_batch(batch)
+            run, done = _Run(zones, suites, report), 0
+            work = batches(todo)
+            outcomes_of = ordered_map(batch_outcomes, ((b, suites) for b in work), _workers(todo))
+            for batch, outcomes in zip(work, outcomes_of, strict=True):
+                for one, (outcome, seconds) in zip(batch, outcomes, strict=True):
+                    run.place(one, outcome, seconds)
                 done += len(batch)
                 if on_file:
                     on_file(done, len(todo))

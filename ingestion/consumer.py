@@ -37,6 +37,7 @@ from ingestion.pseudonym import Pseudonymizer, load_pseudonymizer
 from ingestion.sink import FlushResult, LakeSink
 from leap.config import Settings
 from leap.instrument import load_catalog
+from leap.parallel import die_with
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +83,9 @@ _WORKER: dict = {}
 
 def _init_worker(key: bytes, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with(parent)
+    die_with(parent)
     _WORKER["catalog"] = load_catalog()
     _WORKER["pseudonymizer"] = Pseudonymizer(key)
-
-
-def _die_with(parent: int) -> None:
-    """End this worker when the ingestion process that spawned it is gone, even by SIGKILL.
-
-    A SIGKILLed parent cannot shut its pool down: its spawn workers (and through them the
-    multiprocessing resource tracker, whose pipe they hold) would live on, idle, for a minute
-    or more. A daemon thread watches for re-parenting (checked every 0.2 s). Not PR_SET_PDEATHSIG:
-    it fires when the *thread* that spawned the worker ends, and the pool may spawn from any thread.
-    """
-    import os
-    import threading
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=watch, name="leap-parent-watch", daemon=True).start()
 
 
 def _decode_in_worker(packed: PackedRecords, partition: int):

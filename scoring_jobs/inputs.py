@@ -64,8 +64,23 @@ def term_batches(con, instrument: str, school_year: str, term: str, items: list[
     int_respondents, or ``s``, the staged submission) and item columns, ordered by submission id, in
     batches of at most ``rows`` respondents: a streaming result on a cursor of its own, so that ``con`` can
     write while the batches are read and memory is set by a batch, not by the term."""
-    for batch in _arrow_batches(con, instrument, school_year, term, items, rows, keys, ordered=True):
+    for batch in term_record_batches(con, instrument, school_year, term, items, rows, keys):
         yield batch.to_pandas()
+
+
+def term_record_batches(con, instrument: str, school_year: str, term: str, items: list[str],
+                        rows: int, keys: tuple[str, ...] = SCORING_KEYS) -> Iterator[pa.RecordBatch]:
+    """:func:`term_batches` as Arrow record batches (compact to send to a worker process)."""
+    yield from _arrow_batches(con, instrument, school_year, term, items, rows, keys, ordered=True)
+
+
+def count_term(con, instrument: str, school_year: str, term: str) -> int:
+    """How many counted respondents a term has (what :func:`term_batches` yields, in all)."""
+    try:
+        return con.execute("select count(*) from intermediate.int_respondents where instrument = ? and "
+                           "school_year = ? and term = ?", [instrument, school_year, term]).fetchone()[0]
+    except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException etc.
+        raise _unreadable(instrument, school_year, term, exc) from None
 
 
 def term_arrays(con, instrument: str, school_year: str, term: str, items: list[str], keys: tuple[str, ...] = ()

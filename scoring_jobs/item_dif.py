@@ -26,6 +26,7 @@ from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import load_catalog
 from leap.locks import scoring_lock
+from leap.parallel import ordered_map, worker_count
 from scoring_jobs import tables
 from scoring_jobs.inputs import connect_warehouse, term_arrays
 
@@ -38,21 +39,20 @@ NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what 
 
 
 def _read_term(con, instrument: str, school_year: str, term: str, items: list[str]):
-    """Group labels (one object array per grouping, every row pointing at one string per level;
-    ``other_unknown`` and missing are None) and responses (int8, -1 = missing) of a term's counted
+    """Group labels (per grouping, :func:`_coded`) and responses (int8, -1 = missing) of a term's counted
     respondents, in submission order (:func:`scoring_jobs.inputs.term_arrays`: read as Arrow, never as
     a frame of 4 million rows of repeated strings)."""
     _, columns, resp = term_arrays(con, instrument, school_year, term, items, keys=GROUPINGS)
-    return {g: _interned(columns[g]) for g in GROUPINGS}, resp
+    return {g: _coded(columns[g]) for g in GROUPINGS}, resp
 
 
-def _interned(column) -> np.ndarray:
-    """An Arrow text column as an object array of one shared string per level; ``other_unknown`` and
-    missing: None."""
+def _coded(column) -> tuple[np.ndarray, np.ndarray]:
+    """An Arrow text column as (levels, codes): ``levels[codes]`` is the labels, one shared string per
+    level; ``other_unknown`` and missing are None. Small to hand to a worker process (a code per person)."""
     encoded = column.dictionary_encode()
     levels = np.array([None if v == NO_GROUP else v for v in encoded.dictionary.to_pylist()] + [None], dtype=object)
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return levels[codes]  # code -1 (missing) takes the appended None
+    return levels, codes  # code -1 (missing) takes the appended None
 
 
 def _scale_rows(meta: dict, grouping: str, labels: np.ndarray, resp: np.ndarray, items: list[str],
@@ -96,25 +96,40 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
     if done and not force:
         return {"calibration_id": calibration_id, "skipped": "already analysed"}
     items_out, scales_out, timings = [], [], {}
-    catalog = load_catalog()
-    for cal in cals.to_dict("records"):
-        ins = catalog.get(cal["instrument"], cal["instrument_version"])
-        items = [i.item_id for i in ins.scale_items(cal["component"])]
-        labels, resp = _read_scale(settings, cal, items)
-        t = time.perf_counter()
-        meta = {"calibration_id": calibration_id, "instrument": cal["instrument"], "component": cal["component"],
-                "school_year": cal["reference_school_year"], "term": cal["reference_term"]}
-        for grouping in GROUPINGS:
-            it, sc = _scale_rows(meta, grouping, labels[grouping], resp, items, cal["model"])
-            items_out.append(it)
-            scales_out.append(sc)
-        timings[f"{cal['instrument']}-{cal['component']}"] = round(time.perf_counter() - t, 2)
+    for it, sc, scale, seconds in ordered_map(_grouping_rows, _pieces(settings, calibration_id, cals),
+                                              worker_count(len(cals) * len(GROUPINGS))):
+        items_out.append(it)
+        scales_out.append(sc)
+        timings[scale] = round(timings.get(scale, 0.0) + seconds, 2)
     item_rows = pd.concat([f for f in items_out if len(f)], ignore_index=True)
     scale_rows = pd.concat(scales_out, ignore_index=True)
     _store(settings, calibration_id, item_rows, scale_rows)
     report = _report(settings, calibration_id, scale_rows, item_rows)
     return {"calibration_id": calibration_id, "report": str(report) if report else None, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
             "flagged": int(item_rows["flagged"].sum()) if len(item_rows) else 0, "seconds": timings}
+
+
+def _pieces(settings: Settings, calibration_id: str, cals: pd.DataFrame):
+    """One piece of work per scale × grouping, a scale read when its first piece is asked for (while the
+    workers analyse the scale before it)."""
+    catalog = load_catalog()
+    for cal in cals.to_dict("records"):
+        ins = catalog.get(cal["instrument"], cal["instrument_version"])
+        items = [i.item_id for i in ins.scale_items(cal["component"])]
+        labels, resp = _read_scale(settings, cal, items)
+        meta = {"calibration_id": calibration_id, "instrument": cal["instrument"], "component": cal["component"],
+                "school_year": cal["reference_school_year"], "term": cal["reference_term"]}
+        for grouping in GROUPINGS:
+            yield meta, grouping, labels[grouping], resp, items, cal["model"]
+
+
+def _grouping_rows(piece) -> tuple[pd.DataFrame, pd.DataFrame, str, float]:
+    """A piece of :func:`_pieces` analysed (in a worker process): its item and scale rows, the scale's
+    name and the seconds the analysis took."""
+    meta, grouping, (levels, codes), resp, items, model = piece
+    t = time.perf_counter()
+    it, sc = _scale_rows(meta, grouping, levels[codes], resp, items, model)
+    return it, sc, f"{meta['instrument']}-{meta['component']}", time.perf_counter() - t
 
 
 def _read_scale(settings: Settings, cal: dict, items: list[str]):

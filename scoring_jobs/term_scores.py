@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,9 @@ from leap.config import Settings
 from leap.errors import LeapError
 from leap.instrument import level_order, levels
 from leap.locks import scoring_lock, warehouse_lock
+from leap.parallel import ordered_map, worker_count
 from scoring_jobs import tables
-from scoring_jobs.inputs import connect_warehouse, responses, term_batches
+from scoring_jobs.inputs import connect_warehouse, count_term, responses, term_record_batches
 
 __all__ = ["DRIFT_THRESHOLD", "DRIFT_Z", "drifting_items", "score_term"]
 
@@ -100,7 +102,9 @@ class _ScaleScoring:
     """One scale of a term, scored batch by batch. The first pass anchors every item and adds up the
     item statistics over the batches; only then is the term's drift known (:func:`_drop_from_anchors`),
     and when it drops items from the anchor set the scale is scored again without them (second pass).
-    The drift rows record the first pass and the decision per item."""
+    The drift rows record the first pass and the decision per item. The batches are scored by
+    :func:`_score_batch` (in worker processes) on the scale's :meth:`spec`; their item sums come back
+    here (:meth:`add`)."""
 
     def __init__(self, cal: pd.Series, thr: pd.DataFrame, meta: dict):
         self.cal, self.thr, self.meta = cal, thr, meta
@@ -109,18 +113,20 @@ class _ScaleScoring:
         self.anchors = np.ones(len(self.items), dtype=bool)
         self.sums, self.n_unscorable, self.first = None, 0, None
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The score rows of a batch (on the current anchors; the first pass also adds its item sums)."""
-        from scoring_jobs.rasch.anchored import unscorable_as_missing
+    def spec(self) -> _ScaleSpec:
+        return _ScaleSpec(self.cal, self.items, self.thresholds, self.n_steps, self.anchors.copy(), self.meta)
 
-        # categories the item bank cannot score (unused in the reference data) count as missing
-        resp, n_unscorable = unscorable_as_missing(responses(frame, self.items), self.thresholds, self.n_steps)
-        need = max(1, math.ceil(float(self.cal["min_answered_share"]) * self.anchors.sum()))
-        ok, n_ans, persons, sums = _persons(resp, need, self.thresholds, self.n_steps, self.anchors)
-        if self.first is None:
+    def add(self, sums, n_unscorable: int) -> None:
+        """A batch's item sums (first pass only: the second pass scores, the drift is decided)."""
+        if self.first is None and sums is not None:
             self.sums = sums if self.sums is None else self.sums + sums
             self.n_unscorable = self.n_unscorable + n_unscorable
-        return _score_rows(self.cal, frame, self.meta, resp, ok, n_ans, need, self.anchors, persons)
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The score rows of a batch, scored here (the item sums added)."""
+        rows, sums, n_unscorable = self.spec().score(frame)
+        self.add(sums, n_unscorable)
+        return rows
 
     def finish_first_pass(self) -> bool:
         """Decide the anchors from the whole term's drift; True when the scale must be scored again."""
@@ -130,6 +136,42 @@ class _ScaleScoring:
 
     def drift(self) -> pd.DataFrame:
         return _drift_rows(self.cal, self.thr, self.items, self.meta, self.first, self.anchors, self.n_unscorable)
+
+
+@dataclass(frozen=True)
+class _ScaleSpec:
+    """What scoring a batch on one scale needs (small, sent to a worker with each batch)."""
+
+    cal: pd.Series
+    items: list[str]
+    thresholds: np.ndarray
+    n_steps: np.ndarray
+    anchors: np.ndarray
+    meta: dict
+
+    def score(self, frame: pd.DataFrame):
+        """The batch's score rows, its item sums (:class:`~scoring_jobs.rasch.anchored.ItemSums`) and
+        how many responses the bank cannot score."""
+        from scoring_jobs.rasch.anchored import unscorable_as_missing
+
+        # categories the item bank cannot score (unused in the reference data) count as missing
+        resp, n_unscorable = unscorable_as_missing(responses(frame, self.items), self.thresholds, self.n_steps)
+        need = max(1, math.ceil(float(self.cal["min_answered_share"]) * self.anchors.sum()))
+        ok, n_ans, persons, sums = _persons(resp, need, self.thresholds, self.n_steps, self.anchors)
+        return _score_rows(self.cal, frame, self.meta, resp, ok, n_ans, need, self.anchors, persons), sums, n_unscorable
+
+
+def _score_batch(piece) -> list[tuple]:
+    """Stage a batch's score rows of each scale (an Arrow batch, ``k``-th of the term, in a worker
+    process); return each scale's item sums and unscorable count."""
+    stage, name, k, batch, specs = piece
+    frame = batch.to_pandas()
+    out = []
+    for spec in specs:
+        rows, sums, n_unscorable = spec.score(frame)
+        _stage(stage / f"{name}-{spec.cal['component']}-{k:06d}.parquet", rows)
+        out.append((sums, n_unscorable))
+    return out
 
 
 def _level_orders() -> dict[str, int]:
@@ -265,21 +307,29 @@ def _score_instrument(con, stage: Path, name: str, school_year: str, term: str,
     for the scales whose anchors the drift changed, replacing their first files); returns the drift
     rows and the drifting items."""
     items = sorted({i for sc in scales for i in sc.items})
-    batches = lambda: term_batches(con, name, school_year, term, items, BATCH_ROWS)  # noqa: E731
-    for k, frame in enumerate(batches()):
-        for sc in scales:
-            _stage(stage / f"{name}-{sc.cal['component']}-{k:06d}.parquet", sc.score(frame))
+    _score_pass(con, stage, name, school_year, term, items, scales)
     scored = [sc for sc in scales if sc.sums is not None]  # none when the term has no respondents
     again = [sc for sc in scored if sc.finish_first_pass()]
     for sc in again:
         for old in stage.glob(f"{name}-{sc.cal['component']}-*.parquet"):
             old.unlink()
     if again:
-        for k, frame in enumerate(batches()):
-            for sc in again:
-                _stage(stage / f"{name}-{sc.cal['component']}-{k:06d}.parquet", sc.score(frame))
+        _score_pass(con, stage, name, school_year, term, items, again)
     drift = [sc.drift() for sc in scored]
     return drift, [i for d in drift for i in d.loc[d["is_drifting"], "item_id"]]
+
+
+def _score_pass(con, stage: Path, name: str, school_year: str, term: str, items: list[str],
+                scales: list[_ScaleScoring]) -> None:
+    """Score every batch of the term on ``scales`` (:func:`_score_batch`, on the machine's cores; the next
+    batch is read while the workers score) and add their item sums in batch order."""
+    specs = [sc.spec() for sc in scales]
+    pieces = ((stage, name, k, batch, specs)
+              for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)))
+    n_batches = -(-count_term(con, name, school_year, term) // BATCH_ROWS)
+    for result in ordered_map(_score_batch, pieces, worker_count(n_batches)):
+        for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
+            sc.add(sums, n_unscorable)
 
 
 def _stage(path: Path, rows: pd.DataFrame) -> None:

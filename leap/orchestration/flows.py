@@ -17,7 +17,7 @@ from leap.orchestration import tasks
 
 
 def ingestion_drain(settings: Settings, conf: dict) -> dict:
-    out = {"drain": tasks.drain(settings, int(conf.get("processes") or 1))}
+    out = {"drain": tasks.drain(settings, conf.get("processes"))}
     out["landed_new_files"] = out["drain"]["files"] > 0
     if out["landed_new_files"]:
         out["raw_lake_updated"] = out["drain"]

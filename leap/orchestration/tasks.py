@@ -25,6 +25,7 @@ GROWTH_MODELS = ("fct_school_growth",)  # the dbt models that compute growth fro
 # What new term scores change: everything downstream of the scoring tables (score staging and marts,
 # growth, the school marts on scores), not the responses and item marts the warehouse build made.
 SCORES_SELECTION = ("source:scoring+",)
+DRAIN_RECORDS_PER_PROCESS = 200_000  # a drain process per this many records waiting (see drain_processes)
 
 
 def jsonable(value: Any) -> Any:
@@ -39,11 +40,13 @@ def write_report(settings: Settings, name: str, payload: dict) -> None:
 
 # -- ingestion ---------------------------------------------------------------------------------
 
-def drain(settings: Settings, processes: int = 1) -> dict:
+def drain(settings: Settings, processes: int | None = None) -> dict:
     """Bounded drain of the submissions topic into the raw lake (for deployments without the
-    ingestion service). Re-running on a drained topic lands nothing."""
+    ingestion service), split over ``processes`` standalone drains (default: :func:`drain_processes`).
+    Re-running on a drained topic lands nothing."""
     from ingestion.consumer import run_ingestion, run_parallel_drain
 
+    processes = processes or drain_processes(settings)
     if processes > 1:
         stats = run_parallel_drain(settings, processes, progress=False)
     else:
@@ -52,6 +55,17 @@ def drain(settings: Settings, processes: int = 1) -> dict:
            "files": stats.files}
     write_report(settings, "ingestion", out)
     return out
+
+
+def drain_processes(settings: Settings) -> int:
+    """Drains for what the topic holds: one per DRAIN_RECORDS_PER_PROCESS records waiting, up to
+    ``LEAP_WORKERS`` (the cores). A drain's per-record work is Python, a core each; a drain process
+    costs ~1.5 s to start (~60,000 records' work), so a small backlog is drained in this process."""
+    from ingestion.status import collect_status
+    from leap.parallel import worker_count
+
+    waiting = sum(p.lag or 0 for p in collect_status(settings).partitions)
+    return worker_count(max(1, waiting // DRAIN_RECORDS_PER_PROCESS))
 
 
 # -- validation --------------------------------------------------------------------------------

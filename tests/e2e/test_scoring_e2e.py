@@ -173,6 +173,22 @@ def _look_at_calibration_report(index) -> tuple[list, list, list, int]:
             browser.close()
 
 
+def test_dif_on_worker_processes_equals_dif_in_one_process(scored, monkeypatch):
+    """The scale x grouping analyses run on LEAP_WORKERS processes (two here) and come back in order: the
+    stored rows are those of the analyses run one after the other in this process, value for value."""
+    from scoring_jobs.item_dif import analyse_calibration
+
+    settings, _, cal, *_ = scored
+    rows = {}
+    for workers in (2, 1):
+        monkeypatch.setenv("LEAP_WORKERS", str(workers))
+        analyse_calibration(settings, cal["calibration_id"], force=True)
+        rows[workers] = {t: _bank(settings, f"select * from scoring.{t} order by all") for t in ("item_dif", "scale_dif")}
+    for table, frame in rows[1].items():
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(rows[2][table], frame, check_exact=True)
+
+
 def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):
     """<calibration>/index.html (written with the DIF) in headless Chromium: no request but its own file,
     a working link to every scale's report, the DIF table with a row per scale x grouping."""
@@ -202,33 +218,39 @@ def test_rescoring_a_term_leaves_the_tables_identical(scored):
 
 def test_a_term_scored_in_small_batches_equals_the_term_at_once(scored, monkeypatch):
     """Batches of 97 respondents against one batch, with every item drifting (thresholds at 0): the
-    first pass drops anchors down to MIN_ANCHORS and the second pass rescores; the rows are the same."""
+    first pass drops anchors down to MIN_ANCHORS and the second pass rescores; the rows are the same,
+    scored in this process or on two worker processes (LEAP_WORKERS)."""
     import scoring_jobs.term_scores as ts
 
     settings, _, cal, fall, _ = scored
-    read, frames = ts.term_batches, []
+    read, frames = ts.term_record_batches, []
 
     def counted(*args, **kwargs):
-        for frame in read(*args, **kwargs):
-            frames[-1].append(len(frame))
-            yield frame
+        for batch in read(*args, **kwargs):
+            frames[-1].append(batch.num_rows)
+            yield batch
 
-    monkeypatch.setattr(ts, "term_batches", counted)
+    monkeypatch.setattr(ts, "term_record_batches", counted)
     monkeypatch.setattr(ts, "DRIFT_THRESHOLD", 0.0)
     monkeypatch.setattr(ts, "DRIFT_Z", 0.0)
     try:
         tables = {}
-        for rows in (10**9, 97):
+        for rows, workers in ((10**9, 1), (97, 1), (97, 2)):
             monkeypatch.setattr(ts, "BATCH_ROWS", rows)
+            monkeypatch.setenv("LEAP_WORKERS", str(workers))
             frames.append([])
             out = score_term(settings, YEAR, "fall", calibration_id=cal["calibration_id"])
-            tables[rows] = _scoring_tables(settings)
+            tables[rows, workers] = _scoring_tables(settings)
         assert max(frames[1]) <= 97 < max(frames[0]) and len(frames[1]) > 3 * len(frames[0])
-        assert out["drifting_items"] and (tables[97]["respondent_scores"]["n_scale_items"] == ts.MIN_ANCHORS).any()
-        for name in ("respondent_scores", "item_drift"):
-            pd.testing.assert_frame_equal(tables[10**9][name], tables[97][name], check_exact=False, rtol=1e-12)
-        pd.testing.assert_frame_equal(tables[10**9]["respondent_scores"], tables[97]["respondent_scores"],
-                                      check_exact=True)  # the person estimates bit for bit
+        assert out["drifting_items"] and (tables[97, 2]["respondent_scores"]["n_scale_items"] == ts.MIN_ANCHORS).any()
+        at_once = tables[10**9, 1]
+        for batched in (tables[97, 1], tables[97, 2]):
+            for name in ("respondent_scores", "item_drift"):
+                pd.testing.assert_frame_equal(at_once[name], batched[name], check_exact=False, rtol=1e-12)
+            pd.testing.assert_frame_equal(at_once["respondent_scores"], batched["respondent_scores"],
+                                          check_exact=True)  # the person estimates bit for bit
+        for name in ("respondent_scores", "item_drift"):  # workers or not: the same sums in the same order
+            pd.testing.assert_frame_equal(tables[97, 1][name], tables[97, 2][name], check_exact=True)
     finally:
         monkeypatch.undo()
         assert score_term(settings, YEAR, "fall", calibration_id=cal["calibration_id"]) == fall

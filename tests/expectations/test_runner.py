@@ -260,3 +260,29 @@ def test_data_docs_name_each_file_and_render_failed_custom_checks(leap_env):
     assert f"Data asset: {path.relative_to(leap_env.layout.raw)}" in html
     assert "no item is skipped by more than 25%" in html and "every answer is a category of its item" in html
     assert "KeyError" not in html and "unexpected_percent" not in html
+
+
+def test_batches_validated_on_worker_processes_give_what_one_process_gives(leap_env, monkeypatch):
+    """Two worker processes (``_workers``: one per full batch of rows, up to LEAP_WORKERS): a passing
+    batch, and a failing one validated again file by file, are promoted and quarantined as in one
+    process, with the same checks, rows and batch records."""
+    import expectations.runner as runner
+
+    settings = leap_env
+    table = fixture_table("raw_teacher_submissions")
+    good = [write_raw(settings, _with_new_ids(table, f"{i:08x}"), TEACHER, 0, i * 1000) for i in range(3)]
+    write_raw(settings, fixture_table("raw_student_submissions", "bad"), STUDENT, 2, 0)
+    alone = write_raw(settings, _with_new_ids(fixture_table("raw_student_submissions"), "0000abcd"), STUDENT, 2, 1000)
+
+    def outcomes(report):
+        return (sorted(report.validated), sorted((rel, rows, tuple(c)) for rel, rows, c in report.quarantined))
+
+    monkeypatch.setattr(runner, "_workers", lambda todo: 2)
+    parallel = run_validation(settings)
+    batch = {str(p.relative_to(settings.layout.raw)) for p in good}
+    assert all(set(_batch_files(settings, p)) == batch for p in good)
+    assert _batch_files(settings, alone) is None  # its batch failed: validated alone
+    monkeypatch.setattr(runner, "_workers", lambda todo: 1)
+    serial = run_validation(settings, force=True)  # every file again (none released), in this process
+    assert outcomes(parallel) == outcomes(serial)
+    assert len(parallel.validated) == 4 and len(parallel.quarantined) == 1

@@ -153,6 +153,25 @@ def test_parallel_bounded_drain_splits_partitions_exactly_once(platform):
     assert sorted(ids) == sorted(stream.valid_ids)
 
 
+def test_the_chain_drains_a_large_backlog_with_a_process_per_core_and_a_small_one_here(platform, monkeypatch):
+    """The drain task sizes itself by the records waiting (tasks.drain_processes): one process per
+    DRAIN_RECORDS_PER_PROCESS (here 500, so 2,000 records need more), at most LEAP_WORKERS; with nothing
+    waiting, one. Split over two processes, every valid submission lands once."""
+    from leap.orchestration import tasks
+
+    stream = make_stream(2000, seed=37, malformed_every=50, resubmit_every=40)
+    assert tasks.drain_processes(platform) == 1
+    produce(platform, stream.records)
+    monkeypatch.setenv("LEAP_WORKERS", "2")
+    assert tasks.drain_processes(platform) == 1  # 2,000 waiting: not worth a second process
+    monkeypatch.setattr(tasks, "DRAIN_RECORDS_PER_PROCESS", 500)
+    assert tasks.drain_processes(platform) == 2
+    out = tasks.drain(platform)
+    assert out["landed"] == len(stream.valid_ids) and out["dead_lettered"] == len(stream.malformed)
+    assert sorted(landed_ids(platform.data_dir)) == sorted(stream.valid_ids)
+    assert tasks.drain_processes(platform) == 1  # drained: nothing waits
+
+
 # --------------------------------------------------------------------------- Tansu (memory-only)
 
 

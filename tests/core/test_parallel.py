@@ -1,0 +1,123 @@
+"""leap.parallel: work on worker processes, results in the order given, errors raised here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from leap.errors import LeapError
+from leap.parallel import available_cores, ordered_map, worker_count
+
+
+def _square_and_pid(x: int) -> tuple[int, int]:
+    time.sleep(0.05 * (x % 3))  # later pieces finish first now and then: the order must still hold
+    return x * x, os.getpid()
+
+
+def _fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError(f"piece {x} is bad")
+    return x
+
+
+def _blas_threads(_: int) -> str | None:
+    return os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+def test_results_come_in_the_order_given_from_other_processes():
+    out = list(ordered_map(_square_and_pid, range(12), workers=2))
+    assert [sq for sq, _ in out] == [x * x for x in range(12)]
+    pids = {pid for _, pid in out}
+    assert os.getpid() not in pids and len(pids) == 2
+
+
+def test_one_worker_runs_every_piece_here_without_a_pool():
+    out = list(ordered_map(_square_and_pid, range(4), workers=1))
+    assert {pid for _, pid in out} == {os.getpid()}
+
+
+def test_an_error_in_a_worker_is_raised_here_and_nothing_after_it_is_yielded():
+    seen = []
+    with pytest.raises(ValueError, match="piece 3 is bad"):
+        for x in ordered_map(_fail_on_three, range(10), workers=2):
+            seen.append(x)
+    assert seen == [0, 1, 2]
+
+
+def test_the_pieces_are_read_as_workers_free_up_not_all_at_once():
+    read = []
+
+    def pieces():
+        for x in range(20):
+            read.append(x)
+            yield x
+
+    it = ordered_map(_square_and_pid, pieces(), workers=2)
+    next(it)
+    assert len(read) <= 2 + 2  # the window: workers + 1 in flight, and the one read back
+    assert [sq for sq, _ in it] == [x * x for x in range(1, 20)]
+
+
+def test_workers_run_one_blas_thread_and_the_parent_environment_is_restored(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert set(ordered_map(_blas_threads, range(4), workers=2)) == {"1"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_worker_count_reads_leap_workers_and_caps_it_by_the_pieces(monkeypatch):
+    monkeypatch.delenv("LEAP_WORKERS", raising=False)
+    assert worker_count() == available_cores()
+    monkeypatch.setenv("LEAP_WORKERS", "6")
+    assert worker_count() == 6 and worker_count(pieces=4) == 4 and worker_count(pieces=0) == 1
+    monkeypatch.setenv("LEAP_WORKERS", "0")
+    with pytest.raises(LeapError, match="at least 1"):
+        worker_count()
+    monkeypatch.setenv("LEAP_WORKERS", "many")
+    with pytest.raises(LeapError, match="not a whole number"):
+        worker_count()
+
+
+def test_workers_end_with_a_sigkilled_parent(tmp_path):
+    """A parent killed mid-work cannot shut its pool down; its workers must not live on."""
+    pids = tmp_path / "pids"
+    script = textwrap.dedent(f"""
+        import os, time
+        from leap.parallel import ordered_map
+
+        def work(x):
+            with open({str(pids)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+
+        if __name__ == "__main__":
+            list(ordered_map(work, range(4), workers=2))
+    """)
+    (tmp_path / "parent.py").write_text(script)  # a file: spawn re-imports the parent's main module
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=os.getcwd(),
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not pids.exists() or len(set(pids.read_text().split())) < 2):
+        time.sleep(0.05)
+    workers = {int(p) for p in pids.read_text().split()}
+    assert len(workers) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped by init) is gone
+        return f.read().split()[2] != "Z"
