@@ -14,7 +14,10 @@ the pieces were given, so a step's output is the same, row for row, whatever the
   because the parent may hold DuckDB connections and threads, which a forked child must not inherit.
   A worker ends with its parent even when the parent is SIGKILLed (:func:`die_with`).
 * **Errors** raised in a worker are raised here, from the piece that failed, with the worker's traceback
-  chained (``concurrent.futures`` keeps it); the pool is shut down and no piece after it is started.
+  chained (``concurrent.futures`` keeps it); the pool is shut down and no piece after it is started. A
+  worker that dies (killed, out of memory) is a :class:`~leap.errors.LeapError` that says what to do.
+* **Callers' scripts** need ``if __name__ == "__main__":`` around what they run: a spawned worker imports
+  the script it was started from (the ``leap`` command, Airflow's task runner and pytest do this already).
 """
 
 from __future__ import annotations
@@ -71,28 +74,42 @@ def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None =
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
-    os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))  # read by the workers' BLAS as it loads
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(os.getpid(),))
     window: deque = deque()
+    pool = None
     try:
+        os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))  # read by the workers' BLAS as it loads
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(os.getpid(),))
         for piece in pieces:
             window.append(pool.submit(fn, piece))
             if len(window) > workers:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
+    except BrokenProcessPool as exc:
+        from leap.errors import LeapError
+
+        raise LeapError(f"a worker process of {getattr(fn, '__qualname__', fn)} died before it finished "
+                        f"(killed, or out of memory): {exc}",
+                        hint="run again; with LEAP_WORKERS=1 the work runs in this process, one piece at a "
+                             "time, in the least memory") from exc
     finally:
         for future in window:  # an error, or the caller stopped reading: start nothing more
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def _init_worker(parent: int) -> None:

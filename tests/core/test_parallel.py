@@ -121,3 +121,15 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped by init) is gone
         return f.read().split()[2] != "Z"
+
+
+def _die(x: int) -> int:
+    if x == 2:
+        os._exit(3)  # as the kernel's OOM killer would leave it: no exception, no result
+    return x
+
+
+def test_a_worker_that_dies_is_an_error_that_says_what_to_do():
+    with pytest.raises(LeapError, match="worker process of _die died") as err:
+        list(ordered_map(_die, range(6), workers=2))
+    assert "LEAP_WORKERS=1" in err.value.hint
