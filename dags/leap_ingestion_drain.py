@@ -27,7 +27,8 @@ def leap_ingestion_drain():
     def drain(**context) -> dict:
         from leap.orchestration.tasks import drain
 
-        return drain(settings(), context["params"]["processes"])
+        processes = context["params"]["processes"]
+        return drain(settings(), int(processes) if processes else None)
 
     @task.short_circuit
     def landed_new_files(result: dict) -> bool:

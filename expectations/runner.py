@@ -30,6 +30,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -329,12 +330,13 @@ def run_validation(settings: Settings, *, instruments: list[str] | None = None, 
             run, done = _Run(zones, suites, report), 0
             work = batches(todo)
             outcomes_of = ordered_map(batch_outcomes, ((b, suites) for b in work), _workers(todo))
-            for batch, outcomes in zip(work, outcomes_of, strict=True):
-                for one, (outcome, seconds) in zip(batch, outcomes, strict=True):
-                    run.place(one, outcome, seconds)
-                done += len(batch)
-                if on_file:
-                    on_file(done, len(todo))
+            with closing(outcomes_of):  # placing a file fails: no worker outlives the lock
+                for batch, outcomes in zip(work, outcomes_of, strict=True):
+                    for one, (outcome, seconds) in zip(batch, outcomes, strict=True):
+                        run.place(one, outcome, seconds)
+                    done += len(batch)
+                    if on_file:
+                        on_file(done, len(todo))
             run.commit()
             report.term_checks = check_terms(settings, {_partition(rel) for rel, _ in report.validated})
     report.seconds = time.perf_counter() - started

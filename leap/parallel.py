@@ -6,48 +6,79 @@ other idled. :func:`ordered_map` runs independent pieces of a step (a scale × g
 validation, a batch's scores) in a pool of worker processes and yields their results in the order
 the pieces were given, so a step's output is the same, row for row, whatever the number of workers.
 
-* **How many**: ``LEAP_WORKERS`` (default: the cores this process may run on), never more than there
-  are pieces; 1 runs every piece in this process, with no pool at all (tests, small runs, debugging).
-* **Memory stays bounded**: at most ``workers + 1`` pieces are submitted ahead of the one being read
-  back, so the pieces' inputs and results in flight are a few batches, never the whole step.
+* **How many**: ``LEAP_WORKERS`` (default: the cores this process may use: its CPU affinity and a
+  container's CPU quota), never more than there are pieces; 1 runs every piece in this process, with no
+  pool at all (tests, small runs, debugging).
+* **Memory stays bounded**: at most ``workers + 1`` pieces are in flight (submitted, or being read back),
+  so the pieces' inputs and results held at once are a few pieces, never the whole step.
 * **Processes, spawned**: the engine holds the GIL, so threads would not help; ``spawn`` (not ``fork``)
   because the parent may hold DuckDB connections and threads, which a forked child must not inherit.
   A worker ends with its parent even when the parent is SIGKILLed (:func:`die_with`).
 * **Errors** raised in a worker are raised here, from the piece that failed, with the worker's traceback
-  chained (``concurrent.futures`` keeps it); the pool is shut down and no piece after it is started. A
-  worker that dies (killed, out of memory) is a :class:`~leap.errors.LeapError` that says what to do.
+  chained (``concurrent.futures`` keeps it); no piece not yet submitted is started, the ones already
+  with a worker finish before the error comes out. A worker that dies (killed, out of memory) is a
+  :class:`~leap.errors.LeapError` that says what to do. Callers close the iterator when they stop reading
+  early (``contextlib.closing``), so the pool never outlives their step.
 * **Callers' scripts** need ``if __name__ == "__main__":`` around what they run: a spawned worker imports
   the script it was started from (the ``leap`` command, Airflow's task runner and pytest do this already).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["available_cores", "die_with", "ordered_map", "worker_count"]
+__all__ = ["available_cores", "cgroup_cpu_quota", "die_with", "ordered_map", "worker_count"]
 
-# A worker's numpy runs one BLAS thread: with a BLAS thread per core in each of N workers, N workers on N
-# cores oversubscribe them, and OpenBLAS's threads spin while they wait (DIF at a million, two workers:
-# 28 s with them, 20 s without). Workers are spawned when work is submitted, so the variables hold for
-# the pool's life; the parent's BLAS has loaded already and keeps its threads.
-_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# The environment a worker is spawned with. Its numpy runs one BLAS thread: with a BLAS thread per core in
+# each of N workers, N workers on N cores oversubscribe them, and OpenBLAS's threads spin while they wait
+# (DIF at a million, two workers: 28 s with them, 20 s without). And a spawned worker first imports the
+# script its parent was started from: in an Airflow task, the `airflow` command, whose import initializes
+# Airflow (configuration, ORM, logging) unless told it is used as a library; the workers never use it.
+# Set only while a piece is submitted (the pool spawns its workers then), so the parent keeps its own.
+_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "_AIRFLOW__AS_LIBRARY": "1"}
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's share), at least 1."""
+    """The cores this process may use, at least 1: its CPU affinity, and no more than its container's CPU
+    quota (``docker --cpus``, a Kubernetes CPU limit: a cgroup quota, which the affinity does not show)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota)) if quota else cores)
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs the cgroup's quota allows (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``),
+    or None without a quota."""
+    try:
+        if (root / "cpu.max").exists():
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+        else:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return int(quota) / int(period) if int(period) > 0 and int(quota) > 0 else None
+    except ValueError:
+        return None
 
 
 def worker_count(pieces: int | None = None) -> int:
@@ -76,15 +107,13 @@ def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None =
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
     window: deque = deque()
-    pool = None
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=(os.getpid(),))
     try:
-        os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))  # read by the workers' BLAS as it loads
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(os.getpid(),))
         for piece in pieces:
-            window.append(pool.submit(fn, piece))
+            with _worker_environment():
+                window.append(pool.submit(fn, piece))
             if len(window) > workers:
                 yield window.popleft().result()
         while window:
@@ -99,17 +128,21 @@ def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None =
     finally:
         for future in window:  # an error, or the caller stopped reading: start nothing more
             future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        _restore(saved)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _restore(saved: dict[str, str | None]) -> None:
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@contextmanager
+def _worker_environment():
+    saved = {k: os.environ.get(k) for k in _WORKER_ENV}
+    os.environ.update(_WORKER_ENV)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _init_worker(parent: int) -> None:

@@ -18,6 +18,7 @@ The calibration's measurement-quality page (``<calibration folder>/index.html``,
 from __future__ import annotations
 
 import time
+from contextlib import closing
 
 import numpy as np
 import pandas as pd
@@ -96,11 +97,14 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
     if done and not force:
         return {"calibration_id": calibration_id, "skipped": "already analysed"}
     items_out, scales_out, timings = [], [], {}
-    for it, sc, scale, seconds in ordered_map(_grouping_rows, _pieces(settings, calibration_id, cals),
-                                              worker_count(len(cals) * len(GROUPINGS))):
-        items_out.append(it)
-        scales_out.append(sc)
-        timings[scale] = round(timings.get(scale, 0.0) + seconds, 2)
+    results = ordered_map(_grouping_rows, _pieces(settings, calibration_id, cals),
+                          worker_count(len(cals) * len(GROUPINGS)))
+    with closing(results):
+        for it, sc, scale, seconds in results:
+            items_out.append(it)
+            scales_out.append(sc)
+            timings[scale] = timings.get(scale, 0.0) + seconds
+    timings = {k: round(v, 2) for k, v in timings.items()}
     item_rows = pd.concat([f for f in items_out if len(f)], ignore_index=True)
     scale_rows = pd.concat(scales_out, ignore_index=True)
     _store(settings, calibration_id, item_rows, scale_rows)

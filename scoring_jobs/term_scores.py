@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,9 +328,11 @@ def _score_pass(con, stage: Path, name: str, school_year: str, term: str, items:
     pieces = ((stage, name, k, batch, specs)
               for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)))
     n_batches = -(-count_term(con, name, school_year, term) // BATCH_ROWS)
-    for result in ordered_map(_score_batch, pieces, worker_count(n_batches)):
-        for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
-            sc.add(sums, n_unscorable)
+    results = ordered_map(_score_batch, pieces, worker_count(n_batches))
+    with closing(results):
+        for result in results:
+            for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
+                sc.add(sums, n_unscorable)
 
 
 def _stage(path: Path, rows: pd.DataFrame) -> None:

@@ -17,7 +17,8 @@ from leap.orchestration import tasks
 
 
 def ingestion_drain(settings: Settings, conf: dict) -> dict:
-    out = {"drain": tasks.drain(settings, conf.get("processes"))}
+    processes = conf.get("processes")
+    out = {"drain": tasks.drain(settings, int(processes) if processes else None)}
     out["landed_new_files"] = out["drain"]["files"] > 0
     if out["landed_new_files"]:
         out["raw_lake_updated"] = out["drain"]

@@ -26,15 +26,15 @@ def _fail_on_three(x: int) -> int:
     return x
 
 
-def _blas_threads(_: int) -> str | None:
-    return os.environ.get("OPENBLAS_NUM_THREADS")
+def _worker_env(_: int) -> tuple[str | None, str | None]:
+    return os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("_AIRFLOW__AS_LIBRARY")
 
 
 def test_results_come_in_the_order_given_from_other_processes():
     out = list(ordered_map(_square_and_pid, range(12), workers=2))
     assert [sq for sq, _ in out] == [x * x for x in range(12)]
     pids = {pid for _, pid in out}
-    assert os.getpid() not in pids and len(pids) == 2
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
 def test_one_worker_runs_every_piece_here_without_a_pool():
@@ -64,10 +64,32 @@ def test_the_pieces_are_read_as_workers_free_up_not_all_at_once():
     assert [sq for sq, _ in it] == [x * x for x in range(1, 20)]
 
 
-def test_workers_run_one_blas_thread_and_the_parent_environment_is_restored(monkeypatch):
+def test_workers_run_one_blas_thread_without_airflow_and_the_parent_keeps_its_environment(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    assert set(ordered_map(_blas_threads, range(4), workers=2)) == {"1"}
-    assert "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.delenv("_AIRFLOW__AS_LIBRARY", raising=False)
+    seen = []
+    for env in ordered_map(_worker_env, range(4), workers=2):
+        seen.append(env)
+        assert "OPENBLAS_NUM_THREADS" not in os.environ  # only while a piece is submitted
+    assert set(seen) == {("1", "1")}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "_AIRFLOW__AS_LIBRARY" not in os.environ
+
+
+def test_the_cores_are_capped_by_a_container_cpu_quota(tmp_path):
+    from leap.parallel import cgroup_cpu_quota
+
+    assert cgroup_cpu_quota(tmp_path) is None  # no cgroup files: no quota
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # docker --cpus 1.5 (cgroup v2)
+    assert cgroup_cpu_quota(tmp_path) == 1.5
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")  # cgroup v1: 3 CPUs
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 3.0
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_quota(tmp_path) is None
 
 
 def test_worker_count_reads_leap_workers_and_caps_it_by_the_pieces(monkeypatch):
@@ -101,17 +123,24 @@ def test_workers_end_with_a_sigkilled_parent(tmp_path):
     (tmp_path / "parent.py").write_text(script)  # a file: spawn re-imports the parent's main module
     parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=os.getcwd(),
                               env={**os.environ, "PYTHONPATH": os.getcwd()})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not pids.exists() or len(set(pids.read_text().split())) < 2):
-        time.sleep(0.05)
-    workers = {int(p) for p in pids.read_text().split()}
-    assert len(workers) == 2
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in workers):
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in workers)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not pids.exists() or len(set(pids.read_text().split())) < 2):
+            time.sleep(0.05)
+        workers = {int(p) for p in pids.read_text().split()}
+        assert len(workers) == 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in workers)
+    finally:  # whatever failed above, leave nothing running
+        parent.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

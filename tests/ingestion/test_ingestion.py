@@ -166,7 +166,12 @@ def test_the_chain_drains_a_large_backlog_with_a_process_per_core_and_a_small_on
     assert tasks.drain_processes(platform) == 1  # 2,000 waiting: not worth a second process
     monkeypatch.setattr(tasks, "DRAIN_RECORDS_PER_PROCESS", 500)
     assert tasks.drain_processes(platform) == 2
+    import ingestion.consumer as consumer
+
+    split, run_parallel = [], consumer.run_parallel_drain
+    monkeypatch.setattr(consumer, "run_parallel_drain", lambda s, n, **kw: split.append(n) or run_parallel(s, n, **kw))
     out = tasks.drain(platform)
+    assert split == [2]  # two drain processes did it
     assert out["landed"] == len(stream.valid_ids) and out["dead_lettered"] == len(stream.malformed)
     assert sorted(landed_ids(platform.data_dir)) == sorted(stream.valid_ids)
     assert tasks.drain_processes(platform) == 1  # drained: nothing waits
