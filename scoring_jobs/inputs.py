@@ -106,9 +106,19 @@ def term_arrays(con, instrument: str, school_year: str, term: str, items: list[s
             (0, len(items)), dtype=np.int8)
     all_ids = pa.chunked_array(ids)
     order = pc.sort_indices(all_ids).to_numpy()
-    return (pd.array(all_ids.take(order).combine_chunks(), dtype="string[pyarrow]"),
-            {k: pa.chunked_array(v).take(order).combine_chunks() for k, v in columns.items()},
-            np.concatenate(blocks)[order])
+    out = (pd.array(all_ids.take(order).combine_chunks(), dtype="string[pyarrow]"),
+           {k: pa.chunked_array(v).take(order).combine_chunks() for k, v in columns.items()},
+           np.concatenate(blocks)[order])
+    del ids, columns, all_ids
+    release_arrow_memory()  # the batches and unsorted copies: as much again as what is returned
+    return out
+
+
+def release_arrow_memory() -> None:
+    """Give back to the system what Arrow's memory pool keeps of freed buffers. Its allocator (mimalloc)
+    keeps them for reuse: after a calibration at ten million submissions the process still held 1.0 GB,
+    0.28 GB once released, and the DIF workers started beside that memory (the step's tree at 4.0 GB)."""
+    pa.default_memory_pool().release_unused()
 
 
 def term_matrix(con, instrument: str, school_year: str, term: str, items: list[str]

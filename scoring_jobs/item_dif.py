@@ -29,13 +29,14 @@ from leap.instrument import load_catalog
 from leap.locks import scoring_lock
 from leap.parallel import ordered_map, worker_count
 from scoring_jobs import tables
-from scoring_jobs.inputs import connect_warehouse, term_arrays
+from scoring_jobs.inputs import connect_warehouse, release_arrow_memory, term_arrays
 
 __all__ = ["GROUPINGS", "analyse_calibration"]
 
 # Respondent groupings (int_respondents columns): three demographics (mapped to the instrument's
 # vocabulary) and the two school-level design variables.
 GROUPINGS = ("gender", "race_ethnicity", "parent_education", "grade_band", "sample")
+WORKERS_MAX_PERSONS = 1_000_000  # larger scales are analysed in this process (memory: see _workers)
 NO_GROUP = "other_unknown"  # leap/instrument_data/demographic_levels.csv: what is outside the vocabulary
 
 
@@ -96,9 +97,9 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
         raise LeapError(f"no calibration {calibration_id}", hint="list them with `leap scoring calibrations`")
     if done and not force:
         return {"calibration_id": calibration_id, "skipped": "already analysed"}
+    release_arrow_memory()  # what a calibration before it in this process left: not beside the workers
     items_out, scales_out, timings = [], [], {}
-    results = ordered_map(_grouping_rows, _pieces(settings, calibration_id, cals),
-                          worker_count(len(cals) * len(GROUPINGS)))
+    results = ordered_map(_grouping_rows, _pieces(settings, calibration_id, cals), _workers(cals))
     with closing(results):
         for it, sc, scale, seconds in results:
             items_out.append(it)
@@ -111,6 +112,15 @@ def analyse_calibration(settings: Settings, calibration_id: str, force: bool = F
     report = _report(settings, calibration_id, scale_rows, item_rows)
     return {"calibration_id": calibration_id, "report": str(report) if report else None, "item_rows": len(item_rows), "scale_rows": len(scale_rows),
             "flagged": int(item_rows["flagged"].sum()) if len(item_rows) else 0, "seconds": timings}
+
+
+def _workers(cals: pd.DataFrame) -> int:
+    """Worker processes for the analyses: LEAP_WORKERS while the largest scale has at most
+    WORKERS_MAX_PERSONS persons, else one (this process). A worker analysing a scale of 4.8 million
+    students (ten million submissions) held ~1.4 GB: two of them beside the read of the next scale took
+    the step to 4.1 GB; one process stays at 2.5 GB, under the chain's 3 GB per step."""
+    largest = int(cals["n_persons"].max()) if len(cals) else 0
+    return worker_count(len(cals) * len(GROUPINGS)) if largest <= WORKERS_MAX_PERSONS else 1
 
 
 def _pieces(settings: Settings, calibration_id: str, cals: pd.DataFrame):

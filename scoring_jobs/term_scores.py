@@ -26,7 +26,13 @@ from leap.instrument import level_order, levels
 from leap.locks import scoring_lock, warehouse_lock
 from leap.parallel import ordered_map, worker_count
 from scoring_jobs import tables
-from scoring_jobs.inputs import connect_warehouse, count_term, responses, term_record_batches
+from scoring_jobs.inputs import (
+    connect_warehouse,
+    count_term,
+    release_arrow_memory,
+    responses,
+    term_record_batches,
+)
 
 __all__ = ["DRIFT_THRESHOLD", "DRIFT_Z", "drifting_items", "score_term"]
 
@@ -38,6 +44,11 @@ MISFIT_MSQ = 2.0  # person infit or outfit mean square above this: a pattern tha
 # fall outside. Their scores are reported as they are, never clipped, with is_outside_reporting_range.
 REPORTING_RANGE = (200.0, 300.0)
 BATCH_ROWS = 200_000  # respondents read and scored at a time (a batch of 200,000 holds ~0.5 GB)
+# Terms up to this many respondents are scored on LEAP_WORKERS processes, larger ones in this process: the
+# ordered read of a term of 4.8 million students (ten million submissions) fills DuckDB's memory limit
+# while it sorts, and with two workers beside it the scoring step peaked at 3.09 GB (2.93 GB in one
+# process), over the chain's 3 GB per step.
+WORKERS_MAX_TERM = 1_000_000
 
 
 def _load_bank(con, calibration_id: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -267,6 +278,7 @@ def score_term(settings: Settings, school_year: str, term: str, *, calibration_i
     finally:
         bank.close()
         shutil.rmtree(stage, ignore_errors=True)
+        release_arrow_memory()  # not kept beside the dbt run that follows in this process
     return {"calibration_id": cal_id, "school_year": school_year, "term": term, **counts,
             "drifting_items": sorted(drifting)}
 
@@ -327,8 +339,8 @@ def _score_pass(con, stage: Path, name: str, school_year: str, term: str, items:
     specs = [sc.spec() for sc in scales]
     pieces = ((stage, name, k, batch, specs)
               for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)))
-    n_batches = -(-count_term(con, name, school_year, term) // BATCH_ROWS)
-    results = ordered_map(_score_batch, pieces, worker_count(n_batches))
+    n = count_term(con, name, school_year, term)
+    results = ordered_map(_score_batch, pieces, worker_count(-(-n // BATCH_ROWS)) if n <= WORKERS_MAX_TERM else 1)
     with closing(results):
         for result in results:
             for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
