@@ -339,12 +339,17 @@ def _score_pass(con, stage: Path, name: str, school_year: str, term: str, items:
     specs = [sc.spec() for sc in scales]
     pieces = ((stage, name, k, batch, specs)
               for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)))
-    n = count_term(con, name, school_year, term)
-    results = ordered_map(_score_batch, pieces, worker_count(-(-n // BATCH_ROWS)) if n <= WORKERS_MAX_TERM else 1)
+    results = ordered_map(_score_batch, pieces, _workers(count_term(con, name, school_year, term)))
     with closing(results):
         for result in results:
             for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
                 sc.add(sums, n_unscorable)
+
+
+def _workers(n_respondents: int) -> int:
+    """One worker per batch of the term, up to LEAP_WORKERS, while the term has at most WORKERS_MAX_TERM
+    respondents; one (this process) above."""
+    return worker_count(-(-n_respondents // BATCH_ROWS)) if n_respondents <= WORKERS_MAX_TERM else 1
 
 
 def _stage(path: Path, rows: pd.DataFrame) -> None:

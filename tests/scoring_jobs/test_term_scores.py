@@ -80,3 +80,19 @@ def test_classification_indices():
     assert abs(acc[1] - (norm.cdf(14 / 5) - 0.5)) < 1e-12
     assert abs(cons[1] - (0.5**2 + (norm.cdf(2.8) - 0.5) ** 2 + (1 - norm.cdf(2.8)) ** 2)) < 1e-8
     assert acc[2] > 0.99999 and np.isnan(acc[3])
+
+
+def test_workers_only_while_the_data_leaves_room_for_them(monkeypatch):
+    """DIF and term scoring use LEAP_WORKERS up to 1 M persons / respondents and one process above: at
+    ten million submissions their workers took the steps past the 3 GB per step (BENCHMARKS.md)."""
+    import pandas as pd
+
+    from scoring_jobs import item_dif, term_scores
+
+    monkeypatch.setenv("LEAP_WORKERS", "2")
+    small = pd.DataFrame({"n_persons": [478_337, 48_650]})
+    large = pd.DataFrame({"n_persons": [item_dif.WORKERS_MAX_PERSONS + 1, 48_650]})
+    assert item_dif._workers(small) == 2 and item_dif._workers(large) == 1
+    assert term_scores._workers(478_337) == 2  # three batches of 200,000
+    assert term_scores._workers(150_000) == 1  # one batch: no worker to start
+    assert term_scores._workers(term_scores.WORKERS_MAX_TERM + 1) == 1
