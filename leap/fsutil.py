@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -61,6 +62,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _fail_if_importing_main(fd: int) -> None:
+    """A worker process of :mod:`leap.parallel` is spawned: it imports the script that started it, and a
+    script whose work is not under ``if __name__ == "__main__":`` runs again there, waits for a lock its
+    parent holds while the parent waits for the worker, and both hang. Python flags this case only when
+    the worker starts a process of its own; a lock it would wait for is flagged here."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # set while a spawned child imports main
+        os.close(fd)
+        raise LeapError("a worker process ran the script that started it, up to a lock its parent holds",
+                        hint='put the script\'s work under `if __name__ == "__main__":` (worker processes are '
+                             "spawned and import the main script), or set LEAP_WORKERS=1")
+
+
 class FileLock:
     """Exclusive lock on ``path``: ``with FileLock(...):`` or ``acquire()`` / ``release()``.
 
@@ -84,6 +97,7 @@ class FileLock:
                 self.fd = fd
                 return self
             except BlockingIOError:
+                _fail_if_importing_main(fd)
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     raise LeapError(self.message, hint=self.hint or f"lock: {self.path}",

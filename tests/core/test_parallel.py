@@ -162,3 +162,25 @@ def test_a_worker_that_dies_is_an_error_that_says_what_to_do():
     with pytest.raises(LeapError, match="worker process of _die died") as err:
         list(ordered_map(_die, range(6), workers=2))
     assert "LEAP_WORKERS=1" in err.value.hint
+
+
+def test_a_script_without_a_main_guard_fails_with_what_to_do_instead_of_hanging(tmp_path):
+    """Spawned workers import the script that started them: unguarded, its work runs again in each worker
+    and waits for the lock the parent holds, while the parent waits for the worker."""
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from leap.fsutil import FileLock
+        from leap.parallel import ordered_map
+
+        def square(x):
+            return x * x
+
+        with FileLock(Path({str(tmp_path / "lock")!r}), message="held", timeout=600):
+            print(list(ordered_map(square, range(4), workers=2)))
+    """)
+    (tmp_path / "unguarded.py").write_text(script)
+    run = subprocess.run([sys.executable, str(tmp_path / "unguarded.py")], capture_output=True, text=True,
+                         timeout=60, cwd=os.getcwd())  # a hang (before the check) runs out here
+    assert run.returncode != 0
+    assert "a worker process ran the script that started it" in run.stderr
+    assert '__name__ == "__main__"' in run.stderr
