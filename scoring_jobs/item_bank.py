@@ -16,7 +16,10 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,7 @@ from leap.errors import LeapError
 from leap.fsutil import write_atomic
 from leap.instrument import cut_scores, levels, load_catalog, scaled_components
 from leap.locks import scoring_lock
+from leap.parallel import ordered_map, worker_count
 from scoring_jobs import tables
 from scoring_jobs.inputs import connect_warehouse, term_matrix
 
@@ -76,7 +80,7 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     with ``calibration_id``, ``created`` (False when the same inputs were calibrated before), per-scale
     reliability and n, and ``failed``: the scales that could not be calibrated, each with the reason
     (the others are calibrated and stored all the same)."""
-    from scoring_jobs.rasch import MODELS, calibrate
+    from scoring_jobs.rasch import MODELS
 
     if model not in MODELS:
         raise LeapError(f"model must be one of {', '.join(MODELS)}, not {model!r}", hint="--model pcm or --model rsm")
@@ -112,71 +116,123 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
                                _response_bytes(resp), _id_bytes(kept)])
             scales.append((ins, comp, items, resp, kept, cuts, fp))
     cal_id = f"{school_year}-{term}-{model}-" + _fingerprint([s[-1] for s in scales])[:12]
-    root = settings.layout.calibrations / cal_id
-    rows, thr_rows, summary = [], [], []
-    created_at = datetime.now(UTC)
-    failed, created_new = [], []
+    run = _Run(cal_id, settings.layout.calibrations / cal_id, model, school_year, term, scales_before)
+    # each scale is calibrated here while the quality reports of the scales before it are computed on the
+    # workers (the generator is read as they free up); a scale's folder is put in place once its report is in
+    with closing(ordered_map(_quality_files, _calibrated_scales(run, scales), _quality_workers(scales))) as done:
+        for tmp, out in done:
+            shutil.rmtree(out, ignore_errors=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, out)
+    created = _store_calibration(settings, cal_id, pd.DataFrame(run.rows), pd.DataFrame(run.thresholds),
+                                 pd.DataFrame(run.created_new))
+    manifest = {"calibration_id": cal_id, "model": model, "reference_school_year": school_year,
+                "reference_term": term, "scales": run.summary}
+    run.root.mkdir(parents=True, exist_ok=True)
+    write_atomic(run.root / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    return {**manifest, "created": created, "files_dir": str(run.root), "failed": run.failed}
+
+
+@dataclass
+class _Run:
+    """One reference calibration under way: its id and folder, and the rows it collects scale by scale."""
+
+    cal_id: str
+    root: Path
+    model: str
+    school_year: str
+    term: str
+    scales_before: dict
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: list = field(default_factory=list)
+    thresholds: list = field(default_factory=list)
+    summary: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    created_new: list = field(default_factory=list)
+
+
+def _calibrated_scales(run: _Run, scales: list) -> Iterator[tuple]:
+    """Calibrate and link each scale in turn, collecting its rows in ``run``; for a scale whose folder does
+    not exist yet, write the calibration files into a temporary folder and yield the piece of work that
+    adds its quality report (:func:`_quality_files`)."""
+    from scoring_jobs.rasch import calibrate
+
     for ins, comp, items, resp, ids, cuts, fp in scales:
         if resp.shape[0] == 0:
             continue
         try:  # one scale that cannot be calibrated never stops the others
-            cal = calibrate(resp, model=model, item_names=items,
+            cal = calibrate(resp, model=run.model, item_names=items,
                             n_steps=np.array([ins.item(i).max_category for i in items]))
         except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. an item with one informative category
-            failed.append({"instrument": ins.name, "component": comp, "reason": str(exc)})
+            run.failed.append({"instrument": ins.name, "component": comp, "reason": str(exc)})
             continue
         keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
-        link = _link(scales_before.get((ins.name, comp)), cal, items, cal.persons.theta[keep], cal_id, ins.name,
-                     comp, created_new)
-        st = link["transform"]
-        out = root / f"{ins.name}-{comp}"
+        link = _link(run.scales_before.get((ins.name, comp)), cal, items, cal.persons.theta[keep], run.cal_id,
+                     ins.name, comp, run.created_new)
+        out = run.root / f"{ins.name}-{comp}"
+        _collect_rows(run, ins, comp, items, resp, cuts, fp, cal, link, out)
         if not (out / "scale.json").exists():
             tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             cal.to_dir(tmp, ids=ids)
-            scale_doc = {**st.to_dict(), **{k: link[k] for k in ("reporting_scale_version", "link_shift",
-                                                                   "linking_error", "n_link_items")}}
+            scale_doc = {**link["transform"].to_dict(), **{k: link[k] for k in (
+                "reporting_scale_version", "link_shift", "linking_error", "n_link_items")}}
             (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
             (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
-            _write_quality(tmp, cal, resp, cuts, scale_doc, f"{ins.name} {comp}, calibration {cal_id}")
-            shutil.rmtree(out, ignore_errors=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, out)
-        rows.append({
-            "calibration_id": cal_id, "instrument": ins.name, "instrument_version": ins.version, "component": comp,
-            "model": model, "reference_school_year": school_year, "reference_term": term, "data_fingerprint": fp,
-            "n_persons": int(resp.shape[0]), "n_items": len(items), "n_responses": int((resp >= 0).sum()),
-            "converged": bool(cal.converged), "iterations": int(cal.iterations),
-            "reliability": float(cal.reliability), "scale_intercept": st.intercept, "scale_slope": st.slope,
-            "scale_reference": st.reference, "cut_scores_version": cuts["version"],
-            "cut_moderate_low": cuts["moderate_low"], "cut_moderate_high": cuts["moderate_high"],
-            "cut_high": cuts["high"], "min_answered_share": ins.min_answered_share, "files_dir": str(out),
-            "created_at": created_at, "reporting_scale_version": link["reporting_scale_version"],
-            "link_shift": link["link_shift"], "linking_error": link["linking_error"],
-            "n_link_items": link["n_link_items"],
+            yield tmp, out, cal, resp, cuts, scale_doc, f"{ins.name} {comp}, calibration {run.cal_id}"
+        del cal  # its person estimates (0.3 GB at four million persons) go before the next scale's come
+
+
+def _collect_rows(run: _Run, ins, comp: str, items: list[str], resp, cuts: dict, fp: str, cal, link: dict,
+                  out: Path) -> None:
+    """A scale's row of ``item_bank_calibrations``, its rows of ``item_bank_thresholds`` and its summary."""
+    st = link["transform"]
+    run.rows.append({
+        "calibration_id": run.cal_id, "instrument": ins.name, "instrument_version": ins.version, "component": comp,
+        "model": run.model, "reference_school_year": run.school_year, "reference_term": run.term,
+        "data_fingerprint": fp, "n_persons": int(resp.shape[0]), "n_items": len(items),
+        "n_responses": int((resp >= 0).sum()), "converged": bool(cal.converged), "iterations": int(cal.iterations),
+        "reliability": float(cal.reliability), "scale_intercept": st.intercept, "scale_slope": st.slope,
+        "scale_reference": st.reference, "cut_scores_version": cuts["version"],
+        "cut_moderate_low": cuts["moderate_low"], "cut_moderate_high": cuts["moderate_high"],
+        "cut_high": cuts["high"], "min_answered_share": ins.min_answered_share, "files_dir": str(out),
+        "created_at": run.created_at, "reporting_scale_version": link["reporting_scale_version"],
+        "link_shift": link["link_shift"], "linking_error": link["linking_error"],
+        "n_link_items": link["n_link_items"],
+    })
+    fit = cal.item_fit.set_index("item")
+    for _, r in cal.items_table().iterrows():
+        f = fit.loc[r["item"]]
+        run.thresholds.append({
+            "calibration_id": run.cal_id, "instrument": ins.name, "component": comp, "item_id": r["item"],
+            "step": int(r["step"]), "threshold": r["threshold"], "threshold_se": r["se"],
+            "location": f["location"], "location_se": f["se"], "infit_msq": f["infit_msq"],
+            "outfit_msq": f["outfit_msq"], "n_responses": int(f["n"]),
         })
-        fit = cal.item_fit.set_index("item")
-        for _, r in cal.items_table().iterrows():
-            f = fit.loc[r["item"]]
-            thr_rows.append({
-                "calibration_id": cal_id, "instrument": ins.name, "component": comp, "item_id": r["item"],
-                "step": int(r["step"]), "threshold": r["threshold"], "threshold_se": r["se"],
-                "location": f["location"], "location_se": f["se"], "infit_msq": f["infit_msq"],
-                "outfit_msq": f["outfit_msq"], "n_responses": int(f["n"]),
-            })
-        summary.append({"instrument": ins.name, "component": comp, "n_persons": int(resp.shape[0]),
+    run.summary.append({"instrument": ins.name, "component": comp, "n_persons": int(resp.shape[0]),
                         "reliability": float(cal.reliability), "converged": bool(cal.converged),
                         "scale_slope": st.slope, "scale_intercept": st.intercept,
                         "reporting_scale_version": link["reporting_scale_version"],
                         "linking_error_scaled": link["linking_error"] * st.slope})
-        del cal  # its person estimates (0.3 GB at four million persons) go before the next scale's come
-    created = _store_calibration(settings, cal_id, pd.DataFrame(rows), pd.DataFrame(thr_rows),
-                                 pd.DataFrame(created_new))
-    manifest = {"calibration_id": cal_id, "model": model, "reference_school_year": school_year,
-                "reference_term": term, "scales": summary}
-    root.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    return {**manifest, "created": created, "files_dir": str(root), "failed": failed}
+
+
+# Quality reports go to worker processes while the largest scale has at most this many persons; a larger
+# one is reported in this process. Each piece carries the scale's calibration (its person estimates: 0.3
+# GB at 4.8 million students, ten million submissions) and the report's work holds several times that,
+# beside the parent's next calibration: the same bound as DIF's workers (scoring_jobs.item_dif).
+QUALITY_WORKERS_MAX_PERSONS = 1_000_000
+
+
+def _quality_workers(scales: list) -> int:
+    largest = max((s[3].shape[0] for s in scales), default=0)
+    return worker_count(len(scales)) if largest <= QUALITY_WORKERS_MAX_PERSONS else 1
+
+
+def _quality_files(piece: tuple) -> tuple[Path, Path]:
+    """Write a scale's quality report into its temporary folder (on a worker); (that folder, its place)."""
+    tmp, out, cal, resp, cuts, scale_doc, title = piece
+    _write_quality(tmp, cal, resp, cuts, scale_doc, title)
+    return tmp, out
 
 
 # Parallel-analysis draws behind the dimensionality flags of a pipeline calibration (each ~0.3 s on the

@@ -8,6 +8,8 @@ dbt marts are checked against an independent pandas computation.
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -187,6 +189,31 @@ def test_dif_on_worker_processes_equals_dif_in_one_process(scored, monkeypatch):
     for table, frame in rows[1].items():
         assert len(frame) > 0
         pd.testing.assert_frame_equal(rows[2][table], frame, check_exact=True)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def test_quality_reports_on_worker_processes_equal_those_made_in_one_process(scored, monkeypatch, tmp_path):
+    """Each scale's quality report is made on a worker while the next scale is calibrated here: every file
+    of the calibration's folders is the same, byte for byte, as when all is done in this process."""
+    settings, _, cal, *_ = scored
+    root = settings.layout.calibrations / cal["calibration_id"]
+    shutil.copytree(root, tmp_path / "kept")
+    trees = {}
+    try:
+        for workers in (2, 1):
+            monkeypatch.setenv("LEAP_WORKERS", str(workers))
+            for folder in root.glob("*-L?"):
+                shutil.rmtree(folder)  # a folder that exists is kept as it is: remove them to have them made
+            assert calibrate_reference(settings, YEAR, "fall")["calibration_id"] == cal["calibration_id"]
+            trees[workers] = {k: v for k, v in _tree(root).items() if "/" in k}  # the scales' folders
+    finally:
+        shutil.rmtree(root)
+        shutil.copytree(tmp_path / "kept", root)
+    assert len(trees[1]) >= 6 * 12 and any(k.endswith("/report.html") for k in trees[1])
+    assert trees[2] == trees[1]
 
 
 def test_the_calibration_report_gathers_every_scale_and_the_dif_offline(scored):

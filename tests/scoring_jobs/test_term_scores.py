@@ -83,11 +83,13 @@ def test_classification_indices():
 
 
 def test_workers_only_while_the_data_leaves_room_for_them(monkeypatch):
-    """DIF and term scoring use LEAP_WORKERS up to 1 M persons / respondents and one process above: at
-    ten million submissions their workers took the steps past the 3 GB per step (BENCHMARKS.md)."""
+    """DIF, the calibration's quality reports and term scoring use LEAP_WORKERS up to 1 M persons /
+    respondents and one process above: at ten million submissions their workers took the steps past the
+    3 GB per step (BENCHMARKS.md)."""
+    import numpy as np
     import pandas as pd
 
-    from scoring_jobs import item_dif, term_scores
+    from scoring_jobs import item_bank, item_dif, term_scores
 
     monkeypatch.setenv("LEAP_WORKERS", "2")
     small = pd.DataFrame({"n_persons": [478_337, 48_650]})
@@ -96,3 +98,8 @@ def test_workers_only_while_the_data_leaves_room_for_them(monkeypatch):
     assert term_scores._workers(478_337) == 2  # three batches of 200,000
     assert term_scores._workers(150_000) == 1  # one batch: no worker to start
     assert term_scores._workers(term_scores.WORKERS_MAX_TERM + 1) == 1
+
+    def scales(*n_persons):  # (instrument, component, items, responses, ...) as calibrate_reference lists them
+        return [(None, "LF", [], np.zeros((n, 1), np.int8), None, None, None) for n in n_persons]
+    assert item_bank._quality_workers(scales(478_337, 48_650, 48_650)) == 2
+    assert item_bank._quality_workers(scales(item_bank.QUALITY_WORKERS_MAX_PERSONS + 1, 48_650)) == 1

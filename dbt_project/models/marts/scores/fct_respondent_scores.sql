@@ -1,4 +1,4 @@
-{{ config(schema='restricted', materialized='external',
+{{ config(schema='restricted', materialized='parquet_extract',
     location=env_var('LEAP_RESTRICTED_DIR') ~ '/respondent_scores.parquet') }}
 -- Grain: one row per counted respondent x instrument x school year x term x scaled component.
 -- Respondent-level, so it lives in the restricted zone: its own file,
