@@ -354,10 +354,17 @@ def _mantel_columns(data: _Data, focal: str, reference: str, anchor: np.ndarray)
     resp, is_focal = data.resp[sel], data.labels[sel] == focal
     cols = {k: np.full(len(data.names), np.nan) for k in ("mantel_chi2", "mantel_p", "smd", "smd_sd")}
     cols["ets_class"] = np.full(len(data.names), None, dtype=object)
+    # An anchor item is matched on the anchors: one set of strata for all of them, made once over the
+    # persons of both groups; the persons who answered an item are then in the same strata as when made
+    # over those persons alone (a stratum is a pattern and a score of the matching items, person by person).
+    anchor_strata = _strata(resp[:, anchor]) if anchor.any() else None
     for j in range(len(data.names)):
-        match = anchor | (np.arange(len(data.names)) == j)
         ok = resp[:, j] >= 0
-        m = mantel(resp[ok, j], is_focal[ok], _strata(resp[ok][:, match]))
+        if anchor[j]:
+            strata = anchor_strata[ok]
+        else:
+            strata = _strata(resp[ok][:, anchor | (np.arange(len(data.names)) == j)])
+        m = mantel(resp[ok, j], is_focal[ok], strata)
         cols["mantel_chi2"][j], cols["mantel_p"][j], cols["smd"][j] = m.chi2, m.p_value, m.smd
         cols["smd_sd"][j], cols["ets_class"][j] = m.smd / m.sd if m.sd > 0 else np.nan, m.ets_class
     cols["mantel_q"] = _bh(cols["mantel_p"])
@@ -495,7 +502,9 @@ def _fit(result: DIFResult, data: _Data, analysed: list[str], model: str) -> Non
     """CML fits of the pooled analysed persons and of each group, on one category range per item."""
     n_steps = _n_steps(data.resp)
     result.pooled_fit = fit_cml(data.resp, model, n_steps=n_steps)
-    result.group_fits = {g: fit_cml(data.resp[data.labels == g], model, n_steps=n_steps) for g in analysed}
+    # each group's fit starts at the pooled estimate: the same maximum, in fewer Newton steps
+    result.group_fits = {g: fit_cml(data.resp[data.labels == g], model, n_steps=n_steps, start=result.pooled_fit)
+                         for g in analysed}
     result.notes += [f"CML did not converge for {k}" for k, f in [("pooled", result.pooled_fit),
                                                                    *result.group_fits.items()] if not f.converged]
 

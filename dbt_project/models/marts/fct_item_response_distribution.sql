@@ -1,3 +1,7 @@
+-- depends_on: {{ ref('int_school_item_shares') }}
+-- ^ not read here: an order for dbt, which starts the models that are ready by graph depth, then by name,
+-- so this one (10 s at a million submissions) went before int_school_item_shares, which heads the longest
+-- chain of the build, and held it back (dbt-core #10632; BENCHMARKS.md, "Shorter waits").
 -- Grain: one row per instrument x school year x term x item x grade band x sample x response category.
 -- Weighted percent of respondents (among those who answered the item) with its standard error
 -- (schools as PSUs), unweighted n and Kish effective n. Cells with fewer than var('min_cell_n')

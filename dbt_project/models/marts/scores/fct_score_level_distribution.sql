@@ -1,3 +1,7 @@
+-- depends_on: {{ ref('int_school_scale_means') }}
+-- ^ not read here: an order for dbt, which starts the models that are ready by graph depth, then by name,
+-- so this one (2.5 s at a million submissions) went before int_school_scale_means, which heads the longest
+-- chain of the build, and held it back (dbt-core #10632; BENCHMARKS.md, "Shorter waits").
 -- Grain: one row per instrument x school year x term x scaled component x grade band x sample x level
 -- (the national scan's Figure 3). Weighted percent of scored respondents in the level with its
 -- Taylor-linearization SE, schools as primary sampling units: the same estimator as the item
