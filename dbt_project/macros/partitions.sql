@@ -27,8 +27,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro delete_changed_partitions() -%}
-    {%- if is_incremental() -%}
+{#- ``by_submission_of``: for a model without the school year and term columns (the long form, whose
+    rows are cheaper to write without them), delete by submission id, the changed partitions' submissions
+    listed by that relation (every validated submission: a row of a submission no longer counted goes too). -#}
+{% macro delete_changed_partitions(by_submission_of=none) -%}
+    {%- if is_incremental() and by_submission_of is not none -%}
+    delete from {{ this }} where submission_id in (
+        select submission_id from {{ by_submission_of }} where {{ in_changed_partitions() }})
+    {%- elif is_incremental() -%}
     delete from {{ this }} where {{ in_changed_partitions() }}
     {%- else -%}
     select 1

@@ -30,8 +30,7 @@ responses as (
     select u.submission_id, u.item_id, u.category, (u.category >= items.top_box_min)::int as is_top_box
     from {{ ref('int_responses_unpivoted') }} as u
     inner join {{ ref('items') }} as items using (instrument, item_id)
-    where (u.instrument = 'student' or items.is_classroom_indicator)
-        and {{ in_changed_partitions('u.school_year', 'u.term') }}
+    where u.instrument = 'student' or items.is_classroom_indicator  -- the changed partitions: by the join below
 ),
 
 sums as (  -- on narrow keys (a number per classroom cell, the item): at ten million submissions the
