@@ -18,9 +18,9 @@
     spread (scores within a few tens of c), so the subtraction loses a few bits of 1e-16, where a second
     pass over the respondent rows (joined to their group's mean) cost half the model's time. -#}
 {%- set centre = 250 %}
--- `not materialized`: `long` reads `scores` four times, and DuckDB materializes a CTE read more than once
--- in memory, where it cannot spill: at ten million submissions (25 M student score rows) that ran out of
--- the 2 GB limit; inlined, each read streams and the aggregation spills (BENCHMARKS.md, 10 M).
+-- `not materialized`: DuckDB materializes a CTE read more than once in memory, where it cannot spill (when
+-- `long` read `scores` four times, a union per variable, that ran out of the 2 GB limit at ten million
+-- submissions); inlined, the read streams and the aggregation spills (BENCHMARKS.md, 10 M).
 with scores as not materialized (
     select {% for c in key %}s.{{ c }}, {% endfor %}s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
         {% for v in variables %}cast(r.{{ v }} as varchar) as {{ v }}{{ "," if not loop.last }}{% endfor %}
@@ -30,23 +30,24 @@ with scores as not materialized (
 ),
 
 long as (
-    {%- for v in variables %}
-    select {{ key | join(', ') }}, scaled_score, w, '{{ v }}' as subgroup_variable,
-        coalesce({{ v }}, 'not_reported') as subgroup
+    select {{ key | join(', ') }}, scaled_score, w,
+        {% for v in variables %}coalesce({{ v }}, 'not_reported') as {{ v }}{{ "," if not loop.last }}{% endfor %}
     from scores
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
 ),
 
 -- aggregate first: each subgroup's size and sums, then its reported group (small ones pooled), then the
 -- groups' means and spreads from those sums; the respondent rows are met once, never sorted
-subgroups as (
-    select {{ key | join(', ') }}, subgroup_variable, subgroup,
+subgroups as (  -- one grouping set per subgroup variable: the scores are read and joined once, not four times
+    select {{ key | join(', ') }},
+        case grouping({{ variables | join(', ') }})
+            {%- for v in variables %} when {{ 2 ** (variables | length) - 1 - 2 ** (variables | length - 1 - loop.index0) }} then '{{ v }}'{% endfor %}
+        end as subgroup_variable,
+        coalesce({{ variables | join(', ') }}) as subgroup,
         count(*) as n, {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} as sum_wy,
         {{ exact_sum('w * w') }} as sum_w2, {{ exact_sum('w * w * (scaled_score - ' ~ centre ~ ')') }} as sum_w2d,
         {{ exact_sum('power(w * (scaled_score - ' ~ centre ~ '), 2)') }} as sum_w2d2
     from long
-    group by all
+    group by grouping sets ({% for v in variables %}({{ key | join(', ') }}, {{ v }}){{ ", " if not loop.last }}{% endfor %})
 ),
 
 reported as (

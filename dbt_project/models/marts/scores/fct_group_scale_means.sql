@@ -4,9 +4,13 @@
 -- units (Taylor linearization; R: svymean(~scaled_score, svydesign(ids = ~school_id, weights = ~w))):
 --     mean = sum(w y) / sum(w);   z_h = sum over school h of w (y - mean) / sum(w)
 --     var  = H / (H - 1) * sum_h z_h^2,   H = schools in the cell,  df = H - 1
--- Weights are divided by their mean within the cell first (invariant; avoids underflow of tiny
--- weights). The network and national benchmark of the school reports; suppressed under min n.
+-- Aggregated first: per school the weights' sum and the weighted sum of y - c, then the cell's mean and
+-- every school's z from those (one pass over the respondents, no window); c, the middle of the 200-300
+-- scale, keeps the subtraction in z to the size of the spread. Each z is a ratio of weights, so tiny
+-- weights (1e-200) cannot underflow it. The network and national benchmark of the school reports;
+-- suppressed under min n.
 {%- set cell = ['instrument', 'school_year', 'term', 'component', 'grade_band', 'sample'] %}
+{%- set centre = 250 %}
 {%- set ok = "n_respondents >= " ~ var('min_cell_n') %}
 with scored as (  -- each grade band, and all grade bands together (grade_band 'all')
     select instrument, school_year, term, component, grade_band, sample, school_id, scaled_score, analysis_weight
@@ -18,31 +22,25 @@ with scored as (  -- each grade band, and all grade bands together (grade_band '
     where is_scored
 ),
 
-scores as (
-    select {{ cell | join(', ') }}, school_id, scaled_score,
-        coalesce(analysis_weight, 1.0) / {{ exact_avg('coalesce(analysis_weight, 1.0)',
-            over='partition by ' ~ cell | join(', ')) }} as w
-    from scored
+per_school as (  -- aggregate first: each school's count and sums in the cell, about a centre c (below)
+    select {{ cell | join(', ') }}, school_id, count(*) as n, {{ exact_sum('w') }} as s_w,
+        {{ exact_sum('w * (scaled_score - ' ~ centre ~ ')') }} as s_wd
+    from (select *, coalesce(analysis_weight, 1.0) as w from scored)
+    group by all
 ),
 
 means as (
-    select {{ cell | join(', ') }}, count(*) as n_respondents, count(distinct school_id) as n_schools,
-        {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} / {{ exact_sum('w') }} as mean_scaled
-    from scores
-    group by all
-),
-
-per_school as (
-    select {% for c in cell %}s.{{ c }}, {% endfor %}s.school_id,
-        {{ exact_sum('s.w * (s.scaled_score - m.mean_scaled)') }} / any_value(m.sum_w) as z
-    from scores as s
-    inner join means as m using ({{ cell | join(', ') }})
-    group by all
-),
-
-variance as (
-    select {{ cell | join(', ') }}, {{ exact_sum('z * z') }} as sum_z2
+    select {{ cell | join(', ') }}, sum(n)::bigint as n_respondents, count(*) as n_schools,
+        {{ exact_sum('s_w') }} as sum_w, {{ centre }} + {{ exact_sum('s_wd') }} / {{ exact_sum('s_w') }} as mean_scaled
     from per_school
+    group by all
+),
+
+variance as (  -- z_h = sum over school h of w (y - mean) / sum(w) = (s_wd - (mean - c) s_w) / sum(w)
+    select {% for c in cell %}m.{{ c }}, {% endfor %}
+        {{ exact_sum('power((p.s_wd - (m.mean_scaled - ' ~ centre ~ ') * p.s_w) / m.sum_w, 2)') }} as sum_z2
+    from per_school as p
+    inner join means as m using ({{ cell | join(', ') }})
     group by all
 )
 
