@@ -48,5 +48,22 @@ def dbt(settings: Settings, *args: str, quiet: bool = False) -> subprocess.Compl
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout or "").splitlines()[-25:]) if quiet else ""
         raise LeapError(f"dbt {' '.join(args)} failed (exit {proc.returncode})\n{tail}".rstrip(),
-                        hint=f"see {settings.layout.dbt_logs / 'dbt.log'}")
+                        hint=failure_hint(settings, proc.stdout or ""))
     return proc
+
+
+# DuckDB's words when the data it spills past its memory limit do not fit: its own cap on the temporary
+# directory (max_temp_directory_size, by default 90% of the disk free when it starts), or the disk itself.
+_SPILL_FULL = ("max_temp_directory_size", "No space left on device")
+
+
+def failure_hint(settings: Settings, output: str) -> str:
+    """What to do next after a failed dbt run whose captured ``output`` is given: for a full disk, where
+    the spill goes and the two ways out; otherwise, the log to read."""
+    log_file = settings.layout.dbt_logs / "dbt.log"
+    if any(words in output for words in _SPILL_FULL):
+        spill = settings.layout.warehouse.with_name(settings.layout.warehouse.name + ".tmp")
+        return (f"DuckDB's temporary files ({spill}) filled the disk: what does not fit LEAP_DUCKDB_MEMORY "
+                f"({settings.duckdb_memory}) is spilled there (docs/warehouse.md, Resources). Free disk space on that "
+                f"drive or raise LEAP_DUCKDB_MEMORY, then run the step again; see {log_file}")
+    return f"see {log_file}"

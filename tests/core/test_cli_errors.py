@@ -248,3 +248,22 @@ def test_a_dbt_failure_reads_without_colour_codes(leap_env):
     with pytest.raises(LeapError) as failed:
         dbt(leap_env, "run-operation", "no_such_macro", quiet=True)
     assert "no_such_macro" in failed.value.message and "\x1b[" not in failed.value.message
+
+
+def test_a_build_that_fills_the_disk_with_duckdbs_spill_says_where_and_what_to_do(leap_env, tmp_path):
+    """DuckDB's real error when its spill hits the temporary-directory cap (what a full disk gives at
+    ten million submissions) turns into a hint naming the spill directory, the memory setting and the
+    next step; any other failure points at dbt's log."""
+    import duckdb
+
+    from dbt_project.runner import failure_hint
+
+    con = duckdb.connect(str(tmp_path / "spill.duckdb"))
+    con.execute("set memory_limit = '30MB'; set max_temp_directory_size = '2MB'; set threads = 1")
+    with pytest.raises(duckdb.OutOfMemoryException) as spilled:
+        con.execute("create table t as select i % 3000000 as g, sum(i::hugeint) as s from range(20000000) r(i) "
+                    "group by all")
+    hint = failure_hint(leap_env, f"Runtime Error in model int_school_item_sums\n  {spilled.value}")
+    assert f"{leap_env.layout.warehouse}.tmp" in hint and "LEAP_DUCKDB_MEMORY" in hint
+    assert "Free disk space" in hint and hint.endswith("dbt.log")
+    assert failure_hint(leap_env, "Compilation Error in model x") == f"see {leap_env.layout.dbt_logs / 'dbt.log'}"

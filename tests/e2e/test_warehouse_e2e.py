@@ -90,6 +90,28 @@ def test_each_respondents_item_counts_are_its_rows_in_the_long_form(built):
     assert skipped["n"][0] > 0, "the simulator's skipped items should reach the warehouse"
 
 
+def test_the_long_form_is_stored_school_by_school(built):
+    """The response sums find each cell's rows in one stretch (int_responses_unpivoted: what bounds their
+    spill at ten million): in storage order, each instrument's rows change school once per school and term."""
+    settings = built[0]
+    runs = q(settings, """
+        with stored as (
+            select u.rowid as position, u.instrument, r.school_year, r.term, r.school_id
+            from intermediate.int_responses_unpivoted as u
+            inner join intermediate.int_respondents as r using (submission_id)
+        ),
+        changes as (
+            select *, (school_year, term, school_id) is distinct from lag((school_year, term, school_id))
+                over (partition by instrument order by position) as starts
+            from stored
+        )
+        select count(*) filter (where starts) as runs,
+            count(distinct (instrument, school_year, term, school_id)) as cells
+        from changes""")
+    assert runs["cells"][0] > 16
+    assert runs["runs"][0] == runs["cells"][0]
+
+
 def test_sql_shares_and_se_equal_the_library(built):
     settings = built[0]
     rows = q(settings, """select instrument, school_year, term, item_id, grade_band, sample, school_id,

@@ -7,6 +7,13 @@
 -- Narrow: the submission, its instrument, the item and the answer. The school year, term and instrument
 -- version are the submission's (int_respondents); written on each of its ~25 rows they were a third of
 -- this model's time (each text column costs DuckDB ~1.7 s per 25 M rows written, at a million submissions).
+-- Stored school by school (the wide rows sorted before the unpivot, which keeps their order): the sums
+-- that read this model (int_school_item_sums, int_school_subgroup_sums, int_classroom_item_sums) group
+-- by cells within a school, so their hash tables meet each group in one stretch of rows. In arrival
+-- order every group recurs through the whole table, and under DuckDB's memory limit each spilled part
+-- of a hash table holds it again: at ten million submissions the item and subgroup sums side by side
+-- filled ~60 GB of temporary files. Sorted: 3.4 -> 0.8 GB for the item sums at a million under 300 MB,
+-- and the three sums 6 s faster in memory (BENCHMARKS.md). Only the speed and the spill depend on it.
 with latest as (
     select submission_id from {{ ref('int_submissions_counted') }} where {{ in_changed_partitions() }}
 ),
@@ -16,6 +23,7 @@ with latest as (
     select submission_id, instrument, {{ item_ids(instrument) | join(', ') }}
     from {{ ref('stg_lake__' ~ instrument ~ '_submissions') }}
     where {{ in_changed_partitions() }} and submission_id in (select submission_id from latest)
+    order by school_year, term, school_id
 ),
 
 {{ instrument }}_long as (
