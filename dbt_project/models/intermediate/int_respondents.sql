@@ -2,10 +2,9 @@
           pre_hook="{{ delete_changed_partitions() }}") }}
 -- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
 -- those partitions only.
--- Materialized: six models and the scoring jobs read it. The answered-items count comes from the wide
+-- Materialized: seven models and the scoring jobs read it. The answered-items count comes from the wide
 -- rows (int_response_quality's n_answered, int_response_patterns), not from a group-by of the long
--- form: so it is built beside int_responses_unpivoted instead of after it, and the response sums that
--- read both start as soon as the long form exists (3 s earlier in a build at a million submissions).
+-- form, which reads this model's submissions (it sorts, and needs DuckDB's memory to itself).
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 -- Demographics are free text on the way in: a value outside the instrument's vocabulary

@@ -14,8 +14,11 @@
 -- of a hash table holds it again: at ten million submissions the item and subgroup sums side by side
 -- filled ~60 GB of temporary files. Sorted: 3.4 -> 0.8 GB for the item sums at a million under 300 MB,
 -- and the three sums 6 s faster in memory (BENCHMARKS.md). Only the speed and the spill depend on it.
-with latest as (
-    select submission_id from {{ ref('int_submissions_counted') }} where {{ in_changed_partitions() }}
+-- The sort takes what memory DuckDB has: built beside int_respondents at ten million submissions, both
+-- ran out of the 2 GB they share, so this model reads the counted submissions from int_respondents
+-- (cheaper than the view int_submissions_counted) and is built after it.
+with latest as (  -- the counted submissions (int_respondents' rows; built first, see below)
+    select submission_id from {{ ref('int_respondents') }} where {{ in_changed_partitions() }}
 ),
 
 {% for instrument in ['teacher', 'student'] %}
