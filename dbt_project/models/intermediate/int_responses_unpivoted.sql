@@ -12,12 +12,13 @@
 -- by cells within a school, so their hash tables meet each group in one stretch of rows. In arrival
 -- order every group recurs through the whole table, and under DuckDB's memory limit each spilled part
 -- of a hash table holds it again: at ten million submissions the item and subgroup sums side by side
--- filled ~60 GB of temporary files. Sorted: 3.4 -> 0.8 GB for the item sums at a million under 300 MB,
--- and the three sums 6 s faster in memory (BENCHMARKS.md). Only the speed and the spill depend on it.
+-- filled ~60 GB of temporary files (sorted: at most 47 GB, the sums' own state being most of it).
+-- At a million under 300 MB, 3.4 -> 0.8 GB for the item sums, and the three sums 6 s faster in memory
+-- (BENCHMARKS.md). Only the speed and the spill depend on it.
 -- The sort takes what memory DuckDB has: built beside int_respondents at ten million submissions, both
 -- ran out of the 2 GB they share, so this model reads the counted submissions from int_respondents
 -- (cheaper than the view int_submissions_counted) and is built after it.
-with latest as (  -- the counted submissions (int_respondents' rows; built first, see below)
+with latest as (  -- the counted submissions (int_respondents' rows; built first, see above)
     select submission_id from {{ ref('int_respondents') }} where {{ in_changed_partitions() }}
 ),
 
