@@ -25,7 +25,7 @@ import pytest
 from scipy import stats
 from support.rasch import FIXTURES, load_reference
 
-from scoring_jobs.rasch.dif import ITEM_COLUMNS, dif_analysis
+from scoring_jobs.rasch.dif import ITEM_COLUMNS, _label, _labels, dif_analysis
 from scoring_jobs.rasch.mantel import ets_class, mantel
 
 SIM_GROUPS = ("A", "B", "C")
@@ -277,6 +277,14 @@ def test_missing_labels_are_left_out_and_numeric_labels_read_as_text():
     groups = np.array([1.0] * 200 + [2.0] * 200 + [np.nan] * 50)
     res = dif_analysis(resp, groups)
     assert list(res.groups["group"]) == ["1", "2"] and res.lr.iloc[0]["n_persons"] == 400
+
+
+def test_text_labels_are_read_once_per_value_as_each_would_be_alone():
+    # the labels of text groups are made per distinct value (dif._labels); the same as value by value
+    values = np.array([" b", "a", "", None, np.nan, "a ", "b", None], dtype=object)
+    assert _labels(values, 8).tolist() == [_label(v) for v in values] == ["b", "a", None, None, None, "a", "b", None]
+    mixed = np.array([1, True, 2.0, "x", None], dtype=object)  # 1 and True are one value to a hash table
+    assert _labels(mixed, 5).tolist() == ["1", "True", "2", "x", None]
 
 
 def test_too_few_groups_nothing_testable(sim):
