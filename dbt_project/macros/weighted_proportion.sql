@@ -42,10 +42,19 @@
   Narrow keys: each cell gets a number (cell_key) once, every group-by and join inside is on it, and the
   cell columns come back at the end: int_top_box_by_subgroup (six text keys a cell) 9.8 -> 5.7 s of CPU
   at a million submissions, fct_item_response_distribution 9.7 -> 5.7 s, the same bits.
+  The top box beside the categories (top_box: a select of `category_keys` columns and top_box_min; with
+  one respondent per PSU only): one more category, -1, the categories at or above top_box_min taken
+  together. With one respondent per PSU the estimator needs only each category's n, sum of w and sum of
+  w^2, so the top box's are the exact sums of its categories' (no second pass over the respondents, as a
+  binary=true run of its own would be: int_school_item_shares 14.5 -> 10.5 s of CPU at a million
+  submissions), the same estimate as the binary run's but for the last bits (its sums rounded twice).
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
                                   category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
-                                  summed=false) -%}
+                                  summed=false, top_box=none) -%}
+{%- if top_box is not none and not one_respondent_per_psu -%}
+{{ exceptions.raise_compiler_error("weighted_category_shares: top_box needs one_respondent_per_psu=true") }}
+{%- endif %}
 {%- set cells = cell_columns | join(', ') -%}
 {#- `not materialized` here and on the callers' input CTEs: DuckDB copies a CTE read twice into memory
     whole, where it cannot spill; inlined, each read is a scan (int_school_item_shares alone at a million
@@ -97,6 +106,21 @@ school_tot as (
 ),
 {%- endif %}
 
+{%- if top_box is not none %}
+
+top_box_mins as (select * from ({{ top_box }}) where top_box_min is not null),
+
+top_box_cat as (  -- the top box, category -1: the sums of the categories at or above top_box_min
+    select sc.cell_key, -1 as category, {{ exact_sum('sc.wy') }} as wy, {{ exact_sum('sc.wy2') }} as wy2,
+        sum(sc.n) as n
+    from school_cat as sc
+    inner join cell_keys using (cell_key)
+    inner join top_box_mins as t using ({{ category_keys | join(', ') }})
+    where sc.category >= t.top_box_min
+    group by sc.cell_key
+),
+{%- endif %}
+
 scale_categories as (
     {%- if categories is not none %}
     {{ categories }}
@@ -106,6 +130,10 @@ scale_categories as (
     select items.instrument, items.item_id, scales.category
     from {{ ref('items') }} as items
     inner join {{ ref('response_scales') }} as scales using (response_scale)
+    {%- endif %}
+    {%- if top_box is not none %}
+    union all by name
+    select {{ category_keys | join(', ') }}, -1 as category from top_box_mins
     {%- endif %}
 ),
 
@@ -138,6 +166,10 @@ shares as (
     from school_cat
     where category is not null
     {{ '' if one_respondent_per_psu else 'group by all' }}
+    {%- if top_box is not none %}
+    union all
+    select cell_key, category, wy, wy2, n::bigint from top_box_cat
+    {%- endif %}
 ),
 
 with_p as (

@@ -12,12 +12,23 @@ import jinja2
 MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros"
 
 
+class CompilerError(Exception):
+    """dbt's ``exceptions.raise_compiler_error``, raised by a macro that refuses its arguments."""
+
+
+def _raise_compiler_error(message: str):
+    raise CompilerError(message)
+
+
 def _render(source: str, refs: dict[str, str]) -> str:
     """``source`` after the shared sums macros (macros/exact_sum.sql, which every estimator takes), with
-    ``ref`` as a name map and ``config`` ignored."""
+    ``ref`` as a name map, ``config`` ignored and ``exceptions.raise_compiler_error`` raising
+    :class:`CompilerError`."""
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
     shared = (MACROS / "exact_sum.sql").read_text()
-    return env.from_string(shared + "\n" + source).render(ref=lambda name: refs[name], config=lambda **_: "")
+    exceptions = type("exceptions", (), {"raise_compiler_error": staticmethod(_raise_compiler_error)})
+    return env.from_string(shared + "\n" + source).render(ref=lambda name: refs[name], config=lambda **_: "",
+                                                          exceptions=exceptions)
 
 
 def render_macro(file: str, call: str, refs: dict[str, str] | None = None) -> str:

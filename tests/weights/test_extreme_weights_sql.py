@@ -6,7 +6,8 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
-from support.dbt_sql import render_macro
+import pytest
+from support.dbt_sql import CompilerError, render_macro
 from support.weights import FIXTURES
 
 
@@ -92,3 +93,52 @@ def test_the_summed_form_equals_the_respondent_rows_with_tiny_weights():
         np.testing.assert_array_equal(rows["n_respondents"], summed_form["n_respondents"])
         for column in ("p", "se_p", "kish_effective_n"):
             np.testing.assert_allclose(summed_form[column], rows[column], rtol=1e-12)
+
+
+def test_the_top_box_from_the_category_sums_equals_a_binary_run():
+    """top_box= adds the share at or above top_box_min as category -1, from the categories' sums: it must
+    be the estimate of a binary run on the respondents' top-box indicator (tiny weights, a unanimous cell,
+    a cell whose respondents all skipped the item, an item without a top box)."""
+    rng = np.random.default_rng(5)
+    n = 500
+    data = pd.DataFrame({"instrument": "x", "item_id": rng.choice(["q", "r", "s"], n), "grp": rng.choice(["a", "b", "c"], n),
+                         "school_id": [f"r{i}" for i in range(n)],
+                         "category": rng.choice([0, 1, 2, 3, 4, None], n, p=[.1, .2, .3, .2, .15, .05]),
+                         "analysis_weight": rng.lognormal(0, 1.5, n) * 1e-200})
+    data.loc[data["grp"] == "c", "category"] = 3  # unanimous, and all in the top box: p exactly 1, SE 0
+    data.loc[(data["grp"] == "b") & (data["item_id"] == "r"), "category"] = None  # nobody answered: no cell
+    mins = pd.DataFrame({"instrument": "x", "item_id": ["q", "r", "s"], "top_box_min": [3, 2, None]})
+    con = duckdb.connect()
+    con.register("data", data)
+    con.register("mins", mins)
+    con.execute("create table scale_categories as select 'x' as instrument, item_id, unnest(range(5)) as category "
+                "from (values ('q'), ('r'), ('s')) t(item_id)")
+    con.execute("create table top as select d.* replace ((d.category >= m.top_box_min)::int as category) "
+                "from data as d join mins as m using (instrument, item_id) where m.top_box_min is not null")
+    cells = "['instrument', 'item_id', 'grp']"
+    both = con.execute(render_macro("weighted_proportion.sql", f"weighted_category_shares('data', {cells}, "
+                                    "categories='select * from scale_categories', one_respondent_per_psu=true, "
+                                    "top_box='select instrument, item_id, top_box_min from mins')")).df()
+    binary = con.execute(render_macro("weighted_proportion.sql", f"weighted_category_shares('top', {cells}, "
+                                      "binary=true, categories='select * from (values (0), (1)) t(category)', "
+                                      "category_keys=[], one_respondent_per_psu=true)")).df()
+    alone = con.execute(render_macro("weighted_proportion.sql", f"weighted_category_shares('data', {cells}, "
+                                     "categories='select * from scale_categories', one_respondent_per_psu=true)")).df()
+    key = ["instrument", "item_id", "grp", "category"]
+    pd.testing.assert_frame_equal(both[both["category"] >= 0].sort_values(key).reset_index(drop=True),
+                                  alone.sort_values(key).reset_index(drop=True))  # the categories: untouched
+    top = both[both["category"] == -1].merge(binary[binary["category"] == 1], on=["instrument", "item_id", "grp"],
+                                             how="outer", suffixes=("", "_binary"), indicator=True)
+    assert (top["_merge"] == "both").all() and len(top) == 5  # q: a, b, c; r: a, c; s: no top box
+    for column in ("n_respondents", "n_schools", "n_in_category"):
+        np.testing.assert_array_equal(top[column], top[f"{column}_binary"])
+    for column in ("p", "se_p", "kish_effective_n"):
+        np.testing.assert_allclose(top[column], top[f"{column}_binary"], rtol=1e-12)
+    unanimous = top[top["grp"] == "c"]
+    assert (unanimous["p"] == 1.0).all() and (unanimous["se_p"] == 0.0).all()
+
+
+def test_a_top_box_needs_one_respondent_per_psu():
+    with pytest.raises(CompilerError, match="top_box needs one_respondent_per_psu=true"):
+        render_macro("weighted_proportion.sql", "weighted_category_shares('data', ['grp'], "
+                     "top_box='select 1 as top_box_min')")
