@@ -46,7 +46,7 @@
   one respondent per PSU only): one more category, -1, the categories at or above top_box_min taken
   together. With one respondent per PSU the estimator needs only each category's n, sum of w and sum of
   w^2, so the top box's are the exact sums of its categories' (no second pass over the respondents, as a
-  binary=true run of its own would be: int_school_item_shares 14.5 -> 10.5 s of CPU at a million
+  binary=true run of its own would be: int_school_item_shares 12.8 -> 10.2 s of CPU at a million
   submissions), the same estimate as the binary run's but for the last bits (its sums rounded twice).
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
