@@ -53,6 +53,13 @@ tested as (
             / nullif(power(pct_se, 4) / nullif(df, 0) + power(national_pct_se, 4) / nullif(national_df, 0), 0), 6)
             as diff_df
     from joined
+),
+
+significance as (  -- each statistical function once a row (a Python UDF: 2 s of the model's 4 when called twice)
+    select *,
+        case when not is_suppressed and df > 0 then t_critical(df, 0.05) end as t_crit,
+        case when not is_suppressed and diff_se > 0 then t_two_sided_p(diff / diff_se, diff_df) end as p_value
+    from tested
 )
 
 select
@@ -60,17 +67,13 @@ select
     is_suppressed, suppression_reason,
     case when not is_suppressed then pct end as top_box_pct,
     case when not is_suppressed then pct_se end as top_box_pct_se,
-    case when not is_suppressed and df > 0 then greatest(pct - t_critical(df, 0.05) * pct_se, 0) end
-        as top_box_ci_low,
-    case when not is_suppressed and df > 0 then least(pct + t_critical(df, 0.05) * pct_se, 100) end
-        as top_box_ci_high,
+    case when not is_suppressed and df > 0 then greatest(pct - t_crit * pct_se, 0) end as top_box_ci_low,
+    case when not is_suppressed and df > 0 then least(pct + t_crit * pct_se, 100) end as top_box_ci_high,
     network_pct as network_top_box_pct,
     benchmark_version,
     national_pct as national_top_box_pct,
     national_pct_se as national_top_box_pct_se,
     case when not is_suppressed then diff end as difference_from_national,
-    case when not is_suppressed and diff_se > 0 then t_two_sided_p(diff / diff_se, diff_df) end
-        as difference_p_value,
-    case when not is_suppressed and diff_se > 0 then t_two_sided_p(diff / diff_se, diff_df) < 0.05 end
-        as is_different_from_national_95
-from tested
+    p_value as difference_p_value,
+    p_value < 0.05 as is_different_from_national_95
+from significance
