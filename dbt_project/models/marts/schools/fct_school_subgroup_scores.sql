@@ -11,6 +11,7 @@
 -- (suppression_reason 'school_hidden'): their weighted mean would give it back.
 {%- set variables = ['grade', 'gender', 'race_ethnicity', 'parent_education'] %}
 {%- set key = ['school_id', 'instrument', 'school_year', 'term', 'component'] %}
+{%- set narrow = ['school_term', 'component'] %}
 {#- The spread of a pooled group, sum w^2 (y - m)^2 with m its weighted mean, comes from sums over its
     subgroups taken in the same pass as the means, about a fixed centre c (d = y - c):
         sum w^2 (y - m)^2 = sum w^2 d^2 - 2 (m - c) sum w^2 d + (m - c)^2 sum w^2
@@ -21,24 +22,36 @@
 -- `not materialized`: DuckDB materializes a CTE read more than once in memory, where it cannot spill (when
 -- `long` read `scores` four times, a union per variable, that ran out of the 2 GB limit at ten million
 -- submissions); inlined, the read streams and the aggregation spills (BENCHMARKS.md, 10 M).
-with scores as not materialized (
-    select {% for c in key %}s.{{ c }}, {% endfor %}s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
+-- The sums are taken on a number per school x term (and the component), the text keys joined back to
+-- the groups: five text keys on each of the 2.4 million score rows of a million submissions made the
+-- grouping sets' input the model's largest cost.
+with school_terms as (  -- a number per school x instrument x school year x term
+    select row_number() over () as school_term, *
+    from (select distinct instrument, school_year, term, school_id from {{ ref('int_respondents') }}
+          where instrument = 'student')
+),
+
+scores as not materialized (
+    select t.school_term, s.component, s.scaled_score, coalesce(s.analysis_weight, 1.0) as w,
         {% for v in variables %}cast(r.{{ v }} as varchar) as {{ v }}{{ "," if not loop.last }}{% endfor %}
     from {{ ref('fct_respondent_scores') }} as s
     inner join {{ ref('int_respondents') }} as r using (submission_id)
+    inner join school_terms as t
+        on t.instrument = s.instrument and t.school_year = s.school_year and t.term = s.term
+        and t.school_id = s.school_id
     where s.is_scored and s.instrument = 'student'
 ),
 
 long as (
-    select {{ key | join(', ') }}, scaled_score, w,
+    select {{ narrow | join(', ') }}, scaled_score, w,
         {% for v in variables %}coalesce({{ v }}, 'not_reported') as {{ v }}{{ "," if not loop.last }}{% endfor %}
     from scores
 ),
 
 -- aggregate first: each subgroup's size and sums, then its reported group (small ones pooled), then the
 -- groups' means and spreads from those sums; the respondent rows are met once, never sorted
-subgroups as (  -- one grouping set per subgroup variable: the scores are read and joined once, not four times
-    select {{ key | join(', ') }},
+numbered_subgroups as (  -- one grouping set per subgroup variable: the scores are read and joined once, not four times
+    select {{ narrow | join(', ') }},
         case grouping({{ variables | join(', ') }})
             {%- for v in variables %} when {{ 2 ** (variables | length) - 1 - 2 ** (variables | length - 1 - loop.index0) }} then '{{ v }}'{% endfor %}
         end as subgroup_variable,
@@ -47,7 +60,13 @@ subgroups as (  -- one grouping set per subgroup variable: the scores are read a
         {{ exact_sum('w * w') }} as sum_w2, {{ exact_sum('w * w * (scaled_score - ' ~ centre ~ ')') }} as sum_w2d,
         {{ exact_sum('power(w * (scaled_score - ' ~ centre ~ '), 2)') }} as sum_w2d2
     from long
-    group by grouping sets ({% for v in variables %}({{ key | join(', ') }}, {{ v }}){{ ", " if not loop.last }}{% endfor %})
+    group by grouping sets ({% for v in variables %}({{ narrow | join(', ') }}, {{ v }}){{ ", " if not loop.last }}{% endfor %})
+),
+
+subgroups as (
+    select t.school_id, t.instrument, t.school_year, t.term, g.* exclude (school_term)
+    from numbered_subgroups as g
+    inner join school_terms as t using (school_term)
 ),
 
 reported as (
