@@ -114,8 +114,12 @@ top_box_cat as (  -- the top box, category -1: the sums of the categories at or 
     select sc.cell_key, -1 as category, {{ exact_sum('sc.wy') }} as wy, {{ exact_sum('sc.wy2') }} as wy2,
         sum(sc.n) as n
     from school_cat as sc
+    {%- if category_keys %}
     inner join cell_keys using (cell_key)
     inner join top_box_mins as t using ({{ category_keys | join(', ') }})
+    {%- else %}
+    cross join top_box_mins as t  -- one top_box_min for every cell
+    {%- endif %}
     where sc.category >= t.top_box_min
     group by sc.cell_key
 ),
@@ -133,7 +137,7 @@ scale_categories as (
     {%- endif %}
     {%- if top_box is not none %}
     union all by name
-    select {{ category_keys | join(', ') }}, -1 as category from top_box_mins
+    select {% for k in category_keys %}{{ k }}, {% endfor %}-1 as category from top_box_mins
     {%- endif %}
 ),
 

@@ -136,6 +136,15 @@ def test_the_top_box_from_the_category_sums_equals_a_binary_run():
         np.testing.assert_allclose(top[column], top[f"{column}_binary"], rtol=1e-12)
     unanimous = top[top["grp"] == "c"]
     assert (unanimous["p"] == 1.0).all() and (unanimous["se_p"] == 0.0).all()
+    # without category keys: one top_box_min for every cell
+    con.execute("create table q as select * from data where item_id = 'q'")
+    one = con.execute(render_macro("weighted_proportion.sql", f"weighted_category_shares('q', {cells}, "
+                                   "categories='select * from (values (0), (1), (2), (3), (4)) t(category)', "
+                                   "category_keys=[], one_respondent_per_psu=true, "
+                                   "top_box='select 3 as top_box_min')")).df()
+    keyed = both[(both["item_id"] == "q")]
+    pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True)[keyed.columns],
+                                  keyed.sort_values(key).reset_index(drop=True), check_dtype=False)
 
 
 def test_a_top_box_needs_one_respondent_per_psu():
