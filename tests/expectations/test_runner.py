@@ -286,3 +286,22 @@ def test_batches_validated_on_worker_processes_give_what_one_process_gives(leap_
     serial = run_validation(settings, force=True)  # every file again (none released), in this process
     assert outcomes(parallel) == outcomes(serial)
     assert len(parallel.validated) == 4 and len(parallel.quarantined) == 1
+
+
+@pytest.mark.parametrize(("name", "partition"), [("raw_teacher_submissions", TEACHER),
+                                                 ("raw_student_submissions", STUDENT)])
+def test_the_frame_ge_sees_takes_pandas_fast_fingerprint(leap_env, name, partition):
+    """GE fingerprints every batch with pandas' hash; a frame that hash cannot take (Arrow's arrays in a
+    list column) it pickles whole instead, which was over half of validation's CPU (BENCHMARKS.md,
+    "Validation"). The lists reach GE as tuples with the same values, nulls kept, dtype object."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from expectations.engine import read_frame
+
+    path = write_raw(leap_env, fixture_table(name), partition, 0)
+    df = read_frame(path)
+    pd.util.hash_pandas_object(df, index=True)  # TypeError: unhashable type: 'numpy.ndarray' before
+    assert df["classroom_ids"].dtype == object
+    assert [None if v is None else list(v) for v in df["classroom_ids"]] == \
+        pq.read_table(path).column("classroom_ids").to_pylist()
