@@ -224,3 +224,22 @@ def test_a_forced_rebuild_under_other_threads_and_memory_gives_the_same_bits(bui
     differing = [f"{s}.{t}" for s, t in tables if con.execute(
         f"select count(*) from (select * from a.{s}.{t} except all select * from b.{s}.{t})").fetchone()[0]]
     assert differing == []
+    # the models built alone (macros/threads.sql) never go under the threads asked for
+    assert set(_thread_settings(other, run=-1)) == {"4"}
+
+
+def _thread_settings(settings, run: int = 0) -> list[str]:
+    """The DuckDB thread counts that a dbt run in the data directory set (``run``: 0 the first, -1 the
+    last), in order: its hooks' `set threads = N`."""
+    import re
+
+    runs = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1:]
+    return re.findall(r"^\s*set threads = (\d+)\s*$", runs[run], flags=re.M)
+
+
+def test_models_built_alone_take_both_threads_and_give_them_back(built):
+    """The head of the build (int_response_quality, int_respondents) and of the scores build
+    (fct_respondent_scores, int_school_scale_means) run while dbt's other thread has nothing ready:
+    DuckDB takes dbt's two threads for each, and is set back to one after it (macros/threads.sql)."""
+    settings = built[0]
+    assert _thread_settings(settings) == ["2", "1"] * 4
