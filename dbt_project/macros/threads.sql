@@ -13,7 +13,8 @@
   starts on the other dbt thread meanwhile shares the extra thread; that costs time, never a result:
   every sum of doubles is exact (exact_sum.sql), so no value depends on the threads or the order of the
   rows (tests/e2e/test_warehouse_e2e.py rebuilds at four threads and compares every table bit for bit).
-  Measured at a million submissions (BENCHMARKS.md, "Two threads where a model runs alone").
+  Measured at a million submissions: BENCHMARKS.md, "A library's waste, and two threads where a
+  model runs alone".
 -#}
 
 {%- macro duckdb_threads() -%}

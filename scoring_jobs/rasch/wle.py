@@ -89,9 +89,9 @@ def estimate_theta(
     hi = np.full(raw.shape, _HI)
     # A row stops at its own convergence: its estimate then depends on its own pattern only, not on
     # which other rows it was solved with, so scoring in batches gives the same bits as at once. Only
-    # the rows still iterating are evaluated: most converge in 3-5 Newton steps, but where Warm's
-    # correction bends the equation (extreme and near-extreme scores, ~10% of the distinct patterns)
-    # a row falls back to bisecting [-40, 40] down to tol, ~45 more steps.
+    # the rows still iterating are evaluated: most converge in 3-5 Newton steps, but a row whose Newton
+    # steps leave its bracket (~10% of the distinct patterns, mostly scores at or near the lowest possible,
+    # where Warm's correction bends the equation) bisects [-40, 40] down to tol: ~45 more steps.
     active = np.arange(raw.size)
     for _ in range(max_iter):
         t = theta[active]
