@@ -173,9 +173,9 @@ class _ScaleSpec:
         return _score_rows(self.cal, frame, self.meta, resp, ok, n_ans, need, self.anchors, persons), sums, n_unscorable
 
 
-def _score_batch(piece) -> list[tuple]:
-    """Stage a batch's score rows of each scale (an Arrow batch, ``k``-th of the term, in a worker
-    process); return each scale's item sums and unscorable count."""
+def _score_batch(piece) -> tuple[str, list[tuple]]:
+    """Stage a batch's score rows of each scale (an Arrow batch, ``k``-th of the instrument's term, in a
+    worker process); return the instrument and each scale's item sums and unscorable count."""
     stage, name, k, batch, specs = piece
     frame = batch.to_pandas()
     out = []
@@ -183,7 +183,7 @@ def _score_batch(piece) -> list[tuple]:
         rows, sums, n_unscorable = spec.score(frame)
         _stage(stage / f"{name}-{spec.cal['component']}-{k:06d}.parquet", rows)
         out.append((sums, n_unscorable))
-    return out
+    return name, out
 
 
 def _level_orders() -> dict[str, int]:
@@ -285,17 +285,27 @@ def score_term(settings: Settings, school_year: str, term: str, *, calibration_i
 
 def _score_term(con, stage: Path, cal_id: str, cals: pd.DataFrame, thr: pd.DataFrame, school_year: str,
                 term: str) -> tuple[list[pd.DataFrame], list[str]]:
-    """Stage the score rows of every instrument's scales; the drift rows and the drifting items."""
-    drift, drifting = [], []
-    for name in sorted(set(cals["instrument"])):
-        scales = [_ScaleScoring(cal, thr[(thr["instrument"] == name) & (thr["component"] == cal["component"])],
-                                {"calibration_id": cal_id, "instrument": name, "school_year": school_year,
-                                 "term": term})
-                  for _, cal in cals[cals["instrument"] == name].sort_values("component").iterrows()]
-        rows, items = _score_instrument(con, stage, name, school_year, term, scales)
-        drift += rows
-        drifting += items
-    return drift, drifting
+    """Stage the score rows of every instrument's scales (one read of the term for all of them, a second
+    for the scales whose anchors the drift changed, replacing their first files); the drift rows and the
+    drifting items."""
+    by_instrument = {
+        name: [_ScaleScoring(cal, thr[(thr["instrument"] == name) & (thr["component"] == cal["component"])],
+                             {"calibration_id": cal_id, "instrument": name, "school_year": school_year, "term": term})
+               for _, cal in cals[cals["instrument"] == name].sort_values("component").iterrows()]
+        for name in sorted(set(cals["instrument"]))}
+    _score_pass(con, stage, school_year, term, by_instrument)
+    scored = {name: [sc for sc in scales if sc.sums is not None]  # none when the term has no respondents
+              for name, scales in by_instrument.items()}
+    again = {name: [sc for sc in scales if sc.finish_first_pass()] for name, scales in scored.items()}
+    again = {name: scales for name, scales in again.items() if scales}
+    for name, scales in again.items():
+        for sc in scales:
+            for old in stage.glob(f"{name}-{sc.cal['component']}-*.parquet"):
+                old.unlink()
+    if again:
+        _score_pass(con, stage, school_year, term, again)
+    drift = [sc.drift() for scales in scored.values() for sc in scales]
+    return drift, [i for d in drift for i in d.loc[d["is_drifting"], "item_id"]]
 
 
 def _replace_term(bank, settings: Settings, stage: Path, drift: list[pd.DataFrame], school_year: str,
@@ -314,42 +324,33 @@ def _replace_term(bank, settings: Settings, stage: Path, drift: list[pd.DataFram
     return {"rows": int(n_rows), "scored": int(scored), "not_scored": int(n_rows - scored)}
 
 
-def _score_instrument(con, stage: Path, name: str, school_year: str, term: str,
-                      scales: list[_ScaleScoring]) -> tuple[list[pd.DataFrame], list[str]]:
-    """Stage the score rows of an instrument's scales (one read of the term for all of them, a second
-    for the scales whose anchors the drift changed, replacing their first files); returns the drift
-    rows and the drifting items."""
-    items = sorted({i for sc in scales for i in sc.items})
-    _score_pass(con, stage, name, school_year, term, items, scales)
-    scored = [sc for sc in scales if sc.sums is not None]  # none when the term has no respondents
-    again = [sc for sc in scored if sc.finish_first_pass()]
-    for sc in again:
-        for old in stage.glob(f"{name}-{sc.cal['component']}-*.parquet"):
-            old.unlink()
-    if again:
-        _score_pass(con, stage, name, school_year, term, items, again)
-    drift = [sc.drift() for sc in scored]
-    return drift, [i for d in drift for i in d.loc[d["is_drifting"], "item_id"]]
+def _score_pass(con, stage: Path, school_year: str, term: str, by_instrument: dict[str, list[_ScaleScoring]]
+                ) -> None:
+    """Score every batch of the term on the given scales of each instrument (:func:`_score_batch`, on the
+    machine's cores; the next batch is read while the workers score) and add their item sums in batch
+    order. The instruments' batches go to the same workers: a teacher batch is scored beside the student
+    ones, not after them in this process."""
+    def pieces():
+        for name, scales in by_instrument.items():
+            items = sorted({i for sc in scales for i in sc.items})
+            specs = [sc.spec() for sc in scales]
+            for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)):
+                yield stage, name, k, batch, specs
 
-
-def _score_pass(con, stage: Path, name: str, school_year: str, term: str, items: list[str],
-                scales: list[_ScaleScoring]) -> None:
-    """Score every batch of the term on ``scales`` (:func:`_score_batch`, on the machine's cores; the next
-    batch is read while the workers score) and add their item sums in batch order."""
-    specs = [sc.spec() for sc in scales]
-    pieces = ((stage, name, k, batch, specs)
-              for k, batch in enumerate(term_record_batches(con, name, school_year, term, items, BATCH_ROWS)))
-    results = ordered_map(_score_batch, pieces, _workers(count_term(con, name, school_year, term)))
+    workers = _workers([count_term(con, name, school_year, term) for name in by_instrument])
+    results = ordered_map(_score_batch, pieces(), workers)
     with closing(results):
-        for result in results:
-            for sc, (sums, n_unscorable) in zip(scales, result, strict=True):
+        for name, result in results:
+            for sc, (sums, n_unscorable) in zip(by_instrument[name], result, strict=True):
                 sc.add(sums, n_unscorable)
 
 
-def _workers(n_respondents: int) -> int:
-    """One worker per batch of the term, up to LEAP_WORKERS, while the term has at most WORKERS_MAX_TERM
-    respondents; one (this process) above."""
-    return worker_count(-(-n_respondents // BATCH_ROWS)) if n_respondents <= WORKERS_MAX_TERM else 1
+def _workers(n_respondents: list[int]) -> int:
+    """One worker per batch of the term (its instruments' respondents ``n_respondents``), up to
+    LEAP_WORKERS, while no instrument's term has more than WORKERS_MAX_TERM respondents (each is read in
+    turn); one (this process) above."""
+    batches = sum(-(-n // BATCH_ROWS) for n in n_respondents)
+    return worker_count(batches) if max(n_respondents, default=0) <= WORKERS_MAX_TERM else 1
 
 
 def _stage(path: Path, rows: pd.DataFrame) -> None:

@@ -95,9 +95,11 @@ def test_workers_only_while_the_data_leaves_room_for_them(monkeypatch):
     small = pd.DataFrame({"n_persons": [478_337, 48_650]})
     large = pd.DataFrame({"n_persons": [item_dif.WORKERS_MAX_PERSONS + 1, 48_650]})
     assert item_dif._workers(small) == 2 and item_dif._workers(large) == 1
-    assert term_scores._workers(478_337) == 2  # three batches of 200,000
-    assert term_scores._workers(150_000) == 1  # one batch: no worker to start
-    assert term_scores._workers(term_scores.WORKERS_MAX_TERM + 1) == 1
+    assert term_scores._workers([478_337]) == 2  # three batches of 200,000
+    assert term_scores._workers([150_000]) == 1  # one batch: no worker to start
+    assert term_scores._workers([term_scores.WORKERS_MAX_TERM + 1]) == 1
+    assert term_scores._workers([150_000, 81_051]) == 2  # a batch of each instrument, side by side
+    assert term_scores._workers([term_scores.WORKERS_MAX_TERM + 1, 81_051]) == 1
 
     def scales(*n_persons):  # (instrument, component, items, responses, ...) as calibrate_reference lists them
         return [(None, "LF", [], np.zeros((n, 1), np.int8), None, None, None) for n in n_persons]
