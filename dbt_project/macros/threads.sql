@@ -3,8 +3,8 @@
 
   DuckDB runs each model on LEAP_DUCKDB_THREADS (1) threads while dbt builds two models at a time
   (profiles.yml), so the two cores are busy whenever two models are ready. A few models are built when
-  nothing else is ready: the other dbt thread waits for them (the head of the warehouse build, the
-  first models of the scores build). Those take the cores of both dbt threads, `target.threads`, for
+  nothing else is ready: the other dbt thread waits for them (the head and the last model of the
+  warehouse build, the first models of the scores build). Those take the cores of both dbt threads, `target.threads`, for
   as long as they run, and give them back after (hooks set in dbt_project.yml, beside the model's name):
 
       int_respondents: {+pre-hook: "{{ threads_alone() }}", +post-hook: "{{ threads_shared() }}"}
