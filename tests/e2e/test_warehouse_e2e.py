@@ -225,22 +225,37 @@ def test_a_forced_rebuild_under_other_threads_and_memory_gives_the_same_bits(bui
         f"select count(*) from (select * from a.{s}.{t} except all select * from b.{s}.{t})").fetchone()[0]]
     assert differing == []
     # the models built alone (macros/threads.sql) never go under the threads asked for
-    assert set(_thread_settings(other, run=-1)) == {"4"}
+    assert {n for _, n in _thread_settings(other, run=-1)} == {"4"}
 
 
-def _thread_settings(settings, run: int = 0) -> list[str]:
+def _thread_settings(settings, run: int = 0) -> list[tuple[str, str]]:
     """The DuckDB thread counts that a dbt run in the data directory set (``run``: 0 the first, -1 the
-    last), in order: its hooks' `set threads = N`."""
+    last), in order: (model, N) of each hook's `set threads = N`."""
     import re
 
     runs = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1:]
-    return re.findall(r"^\s*set threads = (\d+)\s*$", runs[run], flags=re.M)
+    return re.findall(r"On model\.leap\.(\w+): /\*[^\n]*\*/\s*set threads = (\d+)\s*$", runs[run], flags=re.M)
 
 
-def test_models_built_alone_take_both_threads_and_give_them_back(built):
-    """The head of the build (int_response_quality, int_respondents), its last model
-    (rpt_classroom_items) and the head of the scores build (fct_respondent_scores,
-    int_school_scale_means) run while dbt's other thread has nothing ready:
-    DuckDB takes dbt's two threads for each, and is set back to one after it (macros/threads.sql)."""
+def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path):
+    """The head of the warehouse build (int_response_quality, int_respondents), its long form
+    (int_responses_unpivoted) and its last model (rpt_classroom_items) run while dbt's other thread has
+    little or nothing ready: DuckDB takes dbt's two threads for each, and is set back to one after it
+    (macros/threads.sql). The head of the scores build (fct_respondent_scores, int_school_scale_means)
+    does so in that build only (``--select``): in a build of everything it runs beside other models."""
+    import dataclasses
+    import shutil
+
+    from leap.orchestration.tasks import SCORES_SELECTION
+
+    def pairs(*models):
+        return [(m, n) for m in models for n in ("2", "1")]
+
     settings = built[0]
-    assert _thread_settings(settings) == ["2", "1"] * 5
+    assert _thread_settings(settings) == pairs("int_response_quality", "int_respondents", "int_responses_unpivoted",
+                                               "rpt_classroom_items")
+    copy = tmp_path / "data"
+    shutil.copytree(settings.data_dir, copy, ignore=shutil.ignore_patterns("kafka", "published", "*.lock"))
+    other = dataclasses.replace(settings, data_dir=copy)
+    run_dbt(other, *SCORES_SELECTION)
+    assert _thread_settings(other, run=-1) == pairs("fct_respondent_scores", "int_school_scale_means")
