@@ -7,7 +7,7 @@ school year, fall and spring, both instruments, the default shares of malformed 
 resubmissions) and produce them to the topic (not timed: that is the producers' side), then run the
 DAG flows of `leap demo --direct` from the drain to growth, in order — ingestion drain, validation,
 warehouse build (dbt) and publish, calibration, scoring (with its dbt build and publish), growth — and
-record per step the wall time and the peak resident memory. Each step runs in a process of its own (as
+record per step the wall time, the CPU time and the peak resident memory. Each step runs in a process of its own (as
 an Airflow task would), started with `--step`: its peak RSS together with its children (dbt runs as a
 child) and of the largest single process, sampled every 0.1 s with psutil (the broker, a JVM of its
 own, is left out). Simulating and producing run in a process of their own too, a million submissions
@@ -74,12 +74,22 @@ class MemorySampler:
         self._stop.set()
 
 
-def in_child(args: list[str]) -> tuple[float, int, int]:
+def children_cpu() -> float:
+    """User + system CPU seconds of every descendant of this process reaped so far: a step's process
+    waits for its dbt and worker processes, so their time is in its own when it is reaped."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def in_child(args: list[str]) -> tuple[float, int, int, float]:
     """Run this script with ``args`` in a child process; (seconds, peak RSS of its tree, of its largest
-    process) in MB."""
+    process in MB, CPU seconds of its tree). The broker's JVM is not a descendant of the step: its CPU
+    (serving the drain) is not counted."""
     import subprocess
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), children_cpu()
     proc = subprocess.Popen([sys.executable, __file__, *args])
     sampler = MemorySampler(proc.pid)
     code = proc.wait()
@@ -87,17 +97,17 @@ def in_child(args: list[str]) -> tuple[float, int, int]:
     sampler.stop()
     if code != 0:
         raise SystemExit(f"{' '.join(args)} failed with exit {code}")
-    return seconds, round(sampler.peak_tree / 2**20), round(sampler.peak_one / 2**20)
+    return seconds, round(sampler.peak_tree / 2**20), round(sampler.peak_one / 2**20), children_cpu() - cpu
 
 
 def run_steps(plan: list[dict]) -> list[dict]:
     rows = []
     for step in plan:
-        seconds, tree, one = in_child(["--step", json.dumps(step)])
-        rows.append({"step": step["dag_id"], "seconds": round(seconds, 1), "peak_rss_tree_mb": tree,
-                     "peak_rss_one_process_mb": one})
-        print(f"  {step['dag_id']:24s} {seconds:7.1f} s   peak RSS {tree:6,} MB (largest process {one:,} MB)",
-              flush=True)
+        seconds, tree, one, cpu = in_child(["--step", json.dumps(step)])
+        rows.append({"step": step["dag_id"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
+                     "peak_rss_tree_mb": tree, "peak_rss_one_process_mb": one})
+        print(f"  {step['dag_id']:24s} {seconds:7.1f} s   CPU {cpu:6.1f} s   peak RSS {tree:6,} MB "
+              f"(largest process {one:,} MB)", flush=True)
     return rows
 
 
@@ -152,15 +162,16 @@ def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
     settings = load_settings()
     try:
         ensure_topics(settings)
-        produce_s, _, _ = in_child(["--produce", str(submissions)])
+        produce_s, _, _, _ = in_child(["--produce", str(submissions)])
         records = int((settings.data_dir / "bench-records.txt").read_text())
         plan = [p for p in default_plan("2024-25") if p["dag_id"] in STEPS]
         print(f"{submissions:,} submissions ({records:,} records on the topic):", flush=True)
         steps = run_steps(plan)
         out = {"submissions": submissions, "records": records, "simulate_and_produce_s": round(produce_s, 1),
                "steps": steps, "total_s": round(sum(s["seconds"] for s in steps), 1),
+               "cpu_s": round(sum(s["cpu_s"] for s in steps), 1),
                "peak_rss_tree_mb": max(s["peak_rss_tree_mb"] for s in steps)}
-        print(f"  total {out['total_s']} s, peak RSS {out['peak_rss_tree_mb']:,} MB", flush=True)
+        print(f"  total {out['total_s']} s, CPU {out['cpu_s']} s, peak RSS {out['peak_rss_tree_mb']:,} MB", flush=True)
         if rerun:
             print("  again, no new data:", flush=True)
             again = run_steps(plan)
