@@ -15,9 +15,21 @@ difficulty scale; origin: mean item location 0. See docs/rasch.md.
 
 from .anchored import ItemSums, PersonEstimates, RaschDataError, score_batch, score_responses
 from .api import MODELS, Calibration, NullCategoryWarning, calibrate, score
-from .dif import DIFResult, dif_analysis
 from .io import read_item_params
 from .scale import LEVELS, CutScores, ScaleTransform, classify
+
+_LAZY = {"DIFResult": ".dif", "dif_analysis": ".dif"}
+
+
+def __getattr__(name: str):
+    """DIF on first use: it imports scipy.stats (0.5-1 s a process), which scoring a term, done in a
+    process and two workers per term, does not need."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Calibration",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal CDF (scipy.stats.norm.cdf's), without importing scipy.stats
 
 from .scale import LEVELS, CutScores, ScaleTransform
 
@@ -83,7 +83,7 @@ def level_probabilities(measure: np.ndarray, se: np.ndarray, cuts) -> np.ndarray
     ``cuts``: the increasing cut values on the measure's metric (any linear metric: logits, or 200-300
     with the scaled SEs; the probabilities do not depend on which)."""
     c = np.asarray(cuts, float)
-    below = norm.cdf((c[None, :] - measure[:, None]) / se[:, None])  # P(true < c_k)
+    below = ndtr((c[None, :] - measure[:, None]) / se[:, None])  # P(true < c_k)
     edges = np.hstack([np.zeros((measure.size, 1)), below, np.ones((measure.size, 1))])
     return np.diff(edges, axis=1)
 
@@ -129,7 +129,7 @@ def classification_accuracy(theta, se, cuts: LevelCuts) -> dict:
 
 
 def _cut_errors(t: np.ndarray, s: np.ndarray, cut: float, name: str) -> dict:
-    below = norm.cdf((cut - t) / s)  # P(true measure below the cut)
+    below = ndtr((cut - t) / s)  # P(true measure below the cut)
     above = t >= cut
     fp, fn = float(np.mean(above * below)), float(np.mean(~above * (1 - below)))
     return {"level": name, "cut_logit": cut, "false_positive": fp, "false_negative": fn,
