@@ -259,3 +259,28 @@ def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path
     other = dataclasses.replace(settings, data_dir=copy)
     run_dbt(other, *SCORES_SELECTION)
     assert _thread_settings(other, run=-1) == pairs("fct_respondent_scores", "int_school_scale_means")
+
+
+def _started(settings, run: int = 0) -> list[str]:
+    """The nodes a dbt run in the data directory started (``run``: 0 the first, -1 the last), in order."""
+    import re
+
+    runs = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1:]
+    return re.findall(r"\d+ of \d+ START (?:test|sql [\w ]*?model|[\w ]*?model) (?:\w+\.)?(\w+) ", runs[run])
+
+
+def test_reconciliation_tests_run_beside_the_build_not_ahead_of_the_models_after_them(built):
+    """Four whole-table checks wait for a later leaf (a depends_on, or the unique test's ``after``), so dbt
+    does not hold the children of what they check for them: each child starts before its check does
+    (without that, after it passed). Every one of them still ran and passed in the build."""
+    settings = built[0]
+    order = _started(settings)
+    checks = {"assert_one_unpivoted_row_per_submission_and_item": "int_school_item_sums",
+              "assert_response_sums_cover_every_response": "int_school_item_shares",
+              "fct_respondent_scores_one_row_per_respondent_and_scale": "int_school_scale_means",
+              "stg_scoring__respondent_scores_one_row_per_respondent_and_scale": "fct_respondent_scores"}
+    for check, child in checks.items():
+        assert order.index(child) < order.index(check), (check, child)
+    log = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1]
+    for check in checks:
+        assert f"PASS {check} " in log, check

@@ -19,7 +19,7 @@
 -- The neighbours of a flagged submission (its file, its school) are not affected.
 {%- set min_items = var('pattern_min_items') %}
 with counted as (
-    select l.submission_id, l.instrument, l.school_year, l.term, l.school_id, l.respondent_key, l.submitted_at,
+    select l.submission_id, l.instrument, l.school_year, l.term, l.school_id, l.sample, l.respondent_key, l.submitted_at,
         l.ingested_at, l.kafka_partition, l.kafka_offset, l.duration_seconds,
         p.n_answered, p.n_answered >= {{ min_items }} and p.is_same_answer as is_straightlined,
         coalesce(p.n_answered >= {{ min_items }}
@@ -50,7 +50,7 @@ flagged as (
 )
 
 select
-    submission_id, instrument, school_year, term, school_id, n_answered, duration_seconds, is_straightlined,
+    submission_id, instrument, school_year, term, school_id, sample, respondent_key, n_answered, duration_seconds, is_straightlined,
     is_duplicate_content, is_straightline_batch, is_too_fast,
     case when is_duplicate_content then 'duplicate_content' when is_straightline_batch then 'straightline_batch'
         when is_too_fast then 'too_fast'

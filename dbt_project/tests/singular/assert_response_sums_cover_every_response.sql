@@ -2,6 +2,11 @@
 -- category, its n adds up to the rows of int_responses_weighted and w_scale * w_sum to their analysis
 -- weights (skipped items as category -1, so that they meet in the join; relative 1e-9: the division by the school's scale and back rounds in the last bits).
 -- Rows returned = a failure.
+-- Run beside the build, not in its longest chain (the sums -> int_school_item_shares -> the school marts):
+-- the depends_on makes it wait for fct_group_comparisons, a leaf of the national branch, so dbt does not
+-- hold the sums' children for it (see assert_one_unpivoted_row_per_submission_and_item.sql). A failure
+-- still fails the build, and a failed build publishes nothing.
+-- depends_on: {{ ref('fct_group_comparisons') }}
 with rows_side as (
     select instrument, school_year, term, item_id, coalesce(category, -1) as category, count(*) as n,
         sum(analysis_weight) as w
