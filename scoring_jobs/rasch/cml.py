@@ -176,7 +176,9 @@ class _Objective:
             G = F[i]
             for j in range(i + 1, n_it):
                 Bk = back[j + 1]
-                C = np.stack([(G * Bk[:, u : u + R1]).sum(axis=1) for u in range(2 * K - 1)], axis=1)
+                # C[p, u] = sum_r G[p, r] Bk[p, r + u], u < 2K - 1: one contraction over windows of Bk
+                win = np.lib.stride_tricks.sliding_window_view(Bk, R1, axis=1)[:, : 2 * K - 1]
+                C = np.einsum("pr,pur->pu", G, win)
                 idx = np.arange(K)[:, None] + np.arange(K)[None, :]
                 block = np.einsum("px,py,pxy->xy", peps[:, i], peps[:, j], C[:, idx])
                 out[i * K : (i + 1) * K, j * K : (j + 1) * K] = block

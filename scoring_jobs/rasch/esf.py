@@ -26,12 +26,14 @@ def multiply(gamma: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise polynomial product of ``a, b (P, R+1)`` truncated to R+1 coefficients."""
-    n = a.shape[1]
-    out = np.zeros_like(a)
-    for s in range(n):
-        out[:, s:] += a[:, s : s + 1] * b[:, : n - s]
-    return out
+    """Row-wise polynomial products of ``a, b (..., R+1)`` truncated to R+1 coefficients:
+    ``out[..., t] = sum_s a[..., s] b[..., t - s]``, as one contraction over windows of ``b`` padded with
+    R zeros in front (``win[..., t, j] = b[..., t + j - R]``, ``j = R - s``) rather than R + 1 array
+    operations (the CML likelihood makes this product for every item at every evaluation)."""
+    n = a.shape[-1]
+    padded = np.concatenate([np.zeros((*b.shape[:-1], n - 1)), b], axis=-1)
+    win = np.lib.stride_tricks.sliding_window_view(padded, n, axis=-1)
+    return np.einsum("...j,...tj->...t", a[..., ::-1], win)
 
 
 def _unit(n_patterns: int, n_scores: int) -> np.ndarray:
@@ -68,5 +70,4 @@ def esf(eps: np.ndarray, n_scores: int | None = None) -> np.ndarray:
 
 def leave_one_out(prefix: list[np.ndarray], suffix: list[np.ndarray]) -> np.ndarray:
     """ESF without item ``i``, for every ``i``: ``(P, n_items, n_scores)``."""
-    n_items = len(prefix) - 1
-    return np.stack([_convolve(prefix[i], suffix[i + 1]) for i in range(n_items)], axis=1)
+    return _convolve(np.stack(prefix[:-1], axis=1), np.stack(suffix[1:], axis=1))
