@@ -69,10 +69,17 @@ def _response_bytes(resp: np.ndarray) -> Iterator[bytes]:
         yield resp[start:start + FINGERPRINT_ROWS].astype(np.int64).tobytes()
 
 
-def _id_bytes(ids: np.ndarray) -> Iterator[bytes]:
-    """``"\\n".join(ids).encode()`` in chunks."""
+def _id_bytes(ids) -> Iterator[bytes]:
+    """``"\\n".join(ids).encode()`` in chunks, joined by Arrow (the ids are Arrow strings: joining them as
+    Python strings made one Python object per id, 1.1 s of a million submissions' calibration)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(ids, type=pa.string())
     for start in range(0, len(ids), FINGERPRINT_ROWS):
-        yield (b"\n" if start else b"") + "\n".join(ids[start:start + FINGERPRINT_ROWS]).encode()
+        chunk = ids.slice(start, FINGERPRINT_ROWS)
+        one_list = pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk)
+        yield (b"\n" if start else b"") + pc.binary_join(one_list, "\n")[0].as_py().encode()
 
 
 def calibrate_reference(settings: Settings, school_year: str, term: str, *, model: str = "pcm") -> dict:
