@@ -100,7 +100,7 @@ def term_arrays(con, instrument: str, school_year: str, term: str, items: list[s
         ids.append(pa.concat_arrays([batch.column("submission_id")]))
         for k in keys:
             columns[k].append(pa.concat_arrays([batch.column(k)]))
-        blocks.append(_arrow_responses(batch, items))
+        blocks.append(arrow_responses(batch, items))
     if not ids:
         return pd.array([], dtype="string[pyarrow]"), {k: pa.array([], pa.string()) for k in keys}, np.zeros(
             (0, len(items)), dtype=np.int8)
@@ -129,7 +129,7 @@ def term_matrix(con, instrument: str, school_year: str, term: str, items: list[s
     return ids, matrix
 
 
-def _arrow_responses(batch, items: list[str]) -> np.ndarray:
+def arrow_responses(batch, items: list[str]) -> np.ndarray:
     """A batch's item columns as int8, -1 = missing (the categories are 0-4)."""
     out = np.empty((batch.num_rows, len(items)), dtype=np.int8)
     for j, item in enumerate(items):
@@ -138,9 +138,5 @@ def _arrow_responses(batch, items: list[str]) -> np.ndarray:
     return out
 
 
-def responses(frame: pd.DataFrame, items: list[str]) -> np.ndarray:
-    if frame.empty:
-        return np.zeros((0, len(items)), dtype=np.int64)
-    return frame[items].astype("float64").fillna(-1).to_numpy().astype(np.int64)
 
 

@@ -475,7 +475,9 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
     to them through the common items. The same spring respondents scored against both calibrations
     move by about the linking error, not by a re-norming (21.4 points before: the constants were
     re-derived from each reference's persons). Runs last: it adds a calibration."""
-    from scoring_jobs.inputs import connect_warehouse, term_batches
+    import pyarrow as pa
+
+    from scoring_jobs.inputs import connect_warehouse, term_record_batches
     from scoring_jobs.item_bank import calibrate_reference
     from scoring_jobs.term_scores import _load_bank, _ScaleScoring
 
@@ -493,8 +495,9 @@ def test_a_recalibration_is_linked_to_the_one_reporting_scale(scored):
                 _, cals, thr = _load_bank(bank, cid)
                 row = cals[(cals["instrument"] == "student") & (cals["component"] == comp)].iloc[0]
                 t = thr[(thr["instrument"] == "student") & (thr["component"] == comp)]
-                frame = pd.concat(term_batches(con, "student", YEAR, "spring", sorted(set(t["item_id"])), 10**9))
-                rows[cid] = (row, _ScaleScoring(row, t, {"calibration_id": cid}).score(frame))
+                term = pa.Table.from_batches(term_record_batches(con, "student", YEAR, "spring",
+                                                                 sorted(set(t["item_id"])), 10**9))
+                rows[cid] = (row, _ScaleScoring(row, t, {"calibration_id": cid}).score(term).to_pandas())
             (_, a), (linked, b) = rows[cal["calibration_id"]], rows[again["calibration_id"]]
             assert linked["reporting_scale_version"] == f"student-{comp}-v1"
             assert abs(linked["link_shift"]) < 1e-9  # same items, both centred on their mean location
