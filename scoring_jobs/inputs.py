@@ -136,7 +136,3 @@ def arrow_responses(batch, items: list[str]) -> np.ndarray:
         col = batch.column(item)
         out[:, j] = pc.fill_null(col, -1).to_numpy(zero_copy_only=False).astype(np.int8)
     return out
-
-
-
-

@@ -221,8 +221,7 @@ def _score_rows(cal, batch, meta, resp, ok, n_ans, need, anchors, persons) -> pa
         **{k: pa.array(v, from_pandas=True) for k, v in
            (("theta", theta), ("theta_se", se), ("scaled_score", scaled), ("scaled_se", scaled_se))},
         "level": pa.array(np.where(ok, level, None), pa.string()),
-        "level_order": pa.array([orders[x] for x in level[ok]] if ok.all() else
-                                [orders[x] if o else None for x, o in zip(level, ok, strict=True)], pa.int32()),
+        "level_order": pa.array([orders[x] if o else None for x, o in zip(level, ok, strict=True)], pa.int32()),
         # reported unclipped (clipping would bias school means and growth), flagged
         "is_outside_reporting_range": pa.array((scaled < REPORTING_RANGE[0]) | (scaled > REPORTING_RANGE[1]),
                                                mask=~ok),
