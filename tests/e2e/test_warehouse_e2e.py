@@ -284,3 +284,25 @@ def test_reconciliation_tests_run_beside_the_build_not_ahead_of_the_models_after
     log = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1]
     for check in checks:
         assert f"PASS {check} " in log, check
+
+
+def test_unit_tests_pass_here_and_stay_out_of_the_pipelines_builds(built):
+    """dbt's unit tests check a model's SQL on hand-written rows: the pipeline's builds leave them out
+    (they would answer the same on every build, each ahead of its model), so the suite runs every one."""
+    import json
+
+    import yaml
+
+    from dbt_project.runner import PROJECT_DIR, dbt
+
+    settings = built[0]
+    defined = {t["name"] for f in (PROJECT_DIR / "models").rglob("*.yml")
+               for t in (yaml.safe_load(f.read_text()) or {}).get("unit_tests", [])}
+    assert len(defined) >= 14
+    first_build = (settings.layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1]
+    assert " START unit_test " not in first_build and " START test " in first_build
+    dbt(settings, "test", "--select", "test_type:unit", quiet=True)  # raises when one fails
+    results = json.loads((settings.layout.dbt_target / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"].split(".")[-1]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert set(ran) == defined
+    assert set(ran.values()) == {"pass"}
