@@ -34,17 +34,28 @@ means as (
     inner join growth_terms as g on m.term in (g.first_term, g.last_term)
 ),
 
+-- The respondent rows are met on narrow keys: a number per school x school year x instrument x scale (the
+-- growth cell, numbered from the school means' 40 thousand rows at a million submissions) and whether the
+-- row is the first term; every sum, join and pair below groups on those, not on four text columns, and
+-- the text keys come back with the cells at the end (the same groups, so the same sums to the bit).
+cells as (
+    select row_number() over () as cell, *
+    from (select distinct school_year, instrument, component, school_id from means)
+),
+
 scored as not materialized (  -- scored respondents of the two terms
-    select s.school_year, s.instrument, s.component, s.school_id, s.term, s.respondent_key, s.calibration_id,
-        s.scaled_score, s.level_order, s.term = g.first_term as is_first_term,
-        coalesce(s.analysis_weight, 1.0) as weight
+    select c.cell, s.respondent_key, s.calibration_id, s.scaled_score, s.level_order,
+        s.term = g.first_term as is_first_term, coalesce(s.analysis_weight, 1.0) as weight
     from {{ ref('fct_respondent_scores') }} as s
     inner join growth_terms as g on s.term in (g.first_term, g.last_term)
+    inner join cells as c
+        on c.school_year = s.school_year and c.instrument = s.instrument and c.component = s.component
+        and c.school_id = s.school_id
     where s.is_scored
 ),
 
 weight_means as (
-    select school_year, instrument, component, school_id, term, {{ exact_avg('weight') }} as mean_weight
+    select cell, is_first_term, {{ exact_avg('weight') }} as mean_weight
     from scored
     group by all
 ),
@@ -53,13 +64,13 @@ scores as (
     -- weights divided by their mean within school x term x scale (every quantity below is invariant to
     -- that scale; tiny weights would underflow when squared), an aggregate joined back: as a window over
     -- the 2.9 million score rows of a million submissions the model took 8.8 s of CPU, now 6.5 s
-    select s.* exclude (term, weight), s.weight / m.mean_weight as w
+    select s.* exclude (weight), s.weight / m.mean_weight as w
     from scored as s
-    inner join weight_means as m using (school_year, instrument, component, school_id, term)
+    inner join weight_means as m using (cell, is_first_term)
 ),
 
 term_totals as (
-    select school_year, instrument, component, school_id, is_first_term,
+    select cell, is_first_term,
         {{ exact_sum('w') }} as sum_w, {{ exact_sum('w * scaled_score') }} / {{ exact_sum('w') }} as mean_scaled
     from scores
     group by all
@@ -68,26 +79,27 @@ term_totals as (
 linearized as (
     -- each respondent's contribution to (mean_spring - mean_fall), in units of the term's weight total
     -- (a sum of one or two terms: float addition of two numbers does not depend on their order)
-    select s.school_year, s.instrument, s.component, s.school_id, s.respondent_key,
+    select s.cell, s.respondent_key,
         sum(case when s.is_first_term then -1 else 1 end * s.w * (s.scaled_score - t.mean_scaled) / t.sum_w) as z
     from scores as s
-    inner join term_totals as t
-        on t.school_year = s.school_year and t.instrument = s.instrument and t.component = s.component
-        and t.school_id = s.school_id and t.is_first_term = s.is_first_term
+    inner join term_totals as t using (cell, is_first_term)
     group by all
 ),
 
 overlap_variance as (
-    select school_year, instrument, component, school_id,
-        count(*) as n_union,
-        case when count(*) > 2 then count(*) / (count(*) - 1.0) * {{ exact_sum('z * z') }} end as var_growth
-    from linearized
-    group by all
+    select c.school_year, c.instrument, c.component, c.school_id, v.n_union, v.var_growth
+    from (
+        select cell, count(*) as n_union,
+            case when count(*) > 2 then count(*) / (count(*) - 1.0) * {{ exact_sum('z * z') }} end as var_growth
+        from linearized
+        group by all
+    ) as v
+    inner join cells as c using (cell)
 ),
 
 pairs as (
     select
-        f.school_year, f.instrument, f.component, f.school_id,
+        f.cell,
         s.scaled_score - f.scaled_score as diff,
         f.scaled_score as fall_score,
         s.scaled_score as spring_score,
@@ -95,14 +107,12 @@ pairs as (
         sign(s.level_order - f.level_order) as moved
     from scores as f
     inner join scores as s
-        on f.school_year = s.school_year and f.instrument = s.instrument and f.component = s.component
-        and f.respondent_key = s.respondent_key and f.school_id = s.school_id
-        and f.calibration_id = s.calibration_id
+        on f.cell = s.cell and f.respondent_key = s.respondent_key and f.calibration_id = s.calibration_id
     where f.is_first_term and not s.is_first_term
 ),
 
 pair_means as (
-    select school_year, instrument, component, school_id, {{ exact_avg('w') }} as mean_w
+    select cell, {{ exact_avg('w') }} as mean_w
     from pairs
     group by all
 ),
@@ -110,11 +120,11 @@ pair_means as (
 pairs_normalized as (
     select p.*, p.w / m.mean_w as wn
     from pairs as p
-    inner join pair_means as m using (school_year, instrument, component, school_id)
+    inner join pair_means as m using (cell)
 ),
 
 matched_means as (
-    select school_year, instrument, component, school_id,
+    select cell,
         count(*) as n_matched,
         {{ exact_sum('wn * fall_score') }} / {{ exact_sum('wn') }} as mean_fall_matched,
         {{ exact_sum('wn * spring_score') }} / {{ exact_sum('wn') }} as mean_spring_matched,
@@ -128,19 +138,19 @@ matched_means as (
 ),
 
 matched_ss as (
-    select p.school_year, p.instrument, p.component, p.school_id,
-        {{ exact_sum('power(p.wn * (p.diff - mm.growth_matched), 2)') }} as sum_z2
+    select p.cell, {{ exact_sum('power(p.wn * (p.diff - mm.growth_matched), 2)') }} as sum_z2
     from matched_means as mm
-    inner join pairs_normalized as p using (school_year, instrument, component, school_id)
+    inner join pairs_normalized as p using (cell)
     group by all
 ),
 
 matched as (
-    select mm.*,
+    select c.school_year, c.instrument, c.component, c.school_id, mm.* exclude (cell),
         case when mm.n_matched > 1 then sqrt(mm.n_matched / (mm.n_matched - 1.0) * ss.sum_z2) / mm.sum_w end
             as growth_matched_se
     from matched_means as mm
-    inner join matched_ss as ss using (school_year, instrument, component, school_id)
+    inner join matched_ss as ss using (cell)
+    inner join cells as c using (cell)
 ),
 
 both_terms as (
