@@ -43,7 +43,8 @@ import numpy as np
 from .anchored import score_responses
 from .information import category_probabilities
 from .params import log_eps_from_thresholds
-from .wle import moments
+from .patterns import group_patterns
+from .wle import distinct_moments, estimate_theta, score_range
 
 __all__ = ["EIGEN_RULE", "Q3_STAR_RULE", "LocalDependence", "local_dependence", "pairwise_correlations",
            "residuals"]
@@ -66,7 +67,7 @@ def residuals(responses: np.ndarray, log_eps: np.ndarray, theta: np.ndarray) -> 
     for s in range(0, responses.shape[0], CHUNK):
         x = responses[s : s + CHUNK]
         observed = x >= 0
-        mean, var, _, _ = moments(theta[s : s + CHUNK], log_eps, observed)
+        mean, var, _, _ = distinct_moments(theta[s : s + CHUNK], log_eps, observed)
         ok = observed & (var > 0)
         raw[s : s + CHUNK] = np.where(observed, x - mean, np.nan)
         std[s : s + CHUNK] = np.where(ok, (x - mean) / np.sqrt(np.where(ok, var, 1.0)), np.nan)
@@ -211,15 +212,41 @@ def _parallel_analysis(responses, theta, thresholds, n_steps, n_sim, seed) -> tu
     if scored.size > MAX_SIM_PERSONS:
         scored = np.sort(rng.choice(scored, MAX_SIM_PERSONS, replace=False))
     observed = responses[scored] >= 0
+    measure = _MeasureTable(observed, log_eps)
+    cum = _cumulative(theta[scored], log_eps)  # the same persons in every draw
     eig, q3_star = [], []
     for _ in range(n_sim):
-        sim = draw_responses(theta[scored], log_eps, observed, rng)
-        persons, _ = score_responses(sim, thresholds, n_steps)
-        keep = ~persons.extreme
-        value, _, _, q3_mean, q3_max, _ = _statistics(sim[keep], log_eps, persons.theta[keep])
+        sim = _draw(cum, log_eps, observed, rng)
+        sim_theta, extreme = measure(sim)
+        keep = ~extreme
+        value, _, _, q3_mean, q3_max, _ = _statistics(sim[keep], log_eps, sim_theta[keep])
         eig.append(value)
         q3_star.append(q3_max - q3_mean)
     return np.array(eig), np.array(q3_star)
+
+
+class _MeasureTable:
+    """The WLE measure of every raw score possible on each answered-items pattern of ``observed``, solved
+    once: the simulated data sets keep the observed patterns, so each re-estimate is a lookup. A WLE is a
+    function of the pattern and the raw score (:mod:`.wle`) solved row by row to its own convergence, so
+    the lookup gives the bits that scoring each data set (:func:`.anchored.score_responses`) gives."""
+
+    def __init__(self, observed: np.ndarray, log_eps: np.ndarray):
+        groups = group_patterns(np.where(observed, 0, -1))
+        self.pattern = groups.pattern
+        self.rmin, self.rmax = (r.astype(np.int64) for r in score_range(log_eps, groups.masks))
+        self.width = int(self.rmax.max()) + 1
+        pattern = np.repeat(np.arange(groups.masks.shape[0]), self.width)
+        score = np.tile(np.arange(self.width), groups.masks.shape[0])
+        possible = (score >= self.rmin[pattern]) & (score <= self.rmax[pattern])
+        self.theta = np.full(pattern.size, np.nan)
+        self.theta[possible], _ = estimate_theta(score[possible], groups.masks[pattern[possible]], log_eps)
+
+    def __call__(self, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Measures and extreme-score flags ``(n,)`` of responses with the table's patterns, row for row."""
+        raw = np.where(responses >= 0, responses, 0).sum(axis=1, dtype=np.int64)
+        extreme = (raw <= self.rmin[self.pattern]) | (raw >= self.rmax[self.pattern])
+        return self.theta[self.pattern * self.width + raw], extreme
 
 
 def draw_responses(theta: np.ndarray, log_eps: np.ndarray, observed: np.ndarray,
@@ -229,14 +256,26 @@ def draw_responses(theta: np.ndarray, log_eps: np.ndarray, observed: np.ndarray,
     Works from ``log_eps``, so structural-zero categories keep probability 0 (the thresholds layout of
     :func:`.simulate.simulate_responses` has no place for them).
     """
+    return _draw(_cumulative(theta, log_eps), log_eps, observed, rng)
+
+
+def _cumulative(theta: np.ndarray, log_eps: np.ndarray) -> list[np.ndarray]:
+    """Cumulative category probabilities ``(chunk, n_items, n_cats)`` per :data:`CHUNK` persons, made
+    once per distinct theta (a few thousand WLE values among the persons)."""
+    u, inverse = np.unique(theta, return_inverse=True)
+    cum_u = np.cumsum(category_probabilities(u, log_eps), axis=2)
+    inverse = inverse.ravel()
+    return [cum_u[inverse[s : s + CHUNK]] for s in range(0, theta.size, CHUNK)]
+
+
+def _draw(cum: list[np.ndarray], log_eps: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = np.empty(observed.shape, dtype=np.int16)
-    for s in range(0, theta.size, CHUNK):
-        cum = np.cumsum(category_probabilities(theta[s : s + CHUNK], log_eps), axis=2)
-        u = rng.random(cum.shape[:2] + (1,))
+    top = _top(log_eps)[None, :]
+    for s, c in zip(range(0, observed.shape[0], CHUNK), cum, strict=True):
+        u = rng.random(c.shape[:2] + (1,))
         # inverse CDF: the category is the number of cumulative probabilities below u; min() guards
         # against a last cumulative sum a rounding error below 1
-        x = np.minimum((u > cum).sum(axis=2), _top(log_eps)[None, :])
-        out[s : s + CHUNK] = x
+        out[s : s + CHUNK] = np.minimum((u > c).sum(axis=2), top)
     return np.where(observed, out, -1).astype(np.int16)
 
 

@@ -15,6 +15,10 @@ Per stratum ``k`` (``n_k`` persons, ``nF_k`` focal, ``nR_k`` reference, ``S_k`` 
 
 and Mantel's statistic is ``(sum_k F_k - E F_k)^2 / sum_k Var F_k``, chi-square with 1 df, without a
 continuity correction. Strata with one person, or one group only, add 0 to both sums.
+
+``freq (n,)``, optional: how many persons each entry stands for (identical persons given once, as
+:mod:`.dif` does). Every sum above is a sum of integers, exact in floating point either way, so the
+statistic is the same to the bit as with the persons repeated.
 """
 
 from __future__ import annotations
@@ -44,13 +48,13 @@ class MantelResult:
         return ets_class(self.p_value, self.smd, self.sd)
 
 
-def _stratum_sums(y, focal, stratum):
+def _stratum_sums(y, focal, stratum, freq):
     _, s = np.unique(stratum, return_inverse=True)
     y = y.astype(float)
-    f = focal.astype(float)
-    n = np.bincount(s).astype(float)
-    nf = np.bincount(s, weights=f)
-    return n, nf, np.bincount(s, weights=y), np.bincount(s, weights=y * y), np.bincount(s, weights=y * f)
+    wf = freq * focal
+    wy = freq * y
+    n, nf = np.bincount(s, weights=freq), np.bincount(s, weights=wf)
+    return n, nf, np.bincount(s, weights=wy), np.bincount(s, weights=wy * y), np.bincount(s, weights=wy * focal)
 
 
 def _smd(n, nf, total, focal_sum):
@@ -65,19 +69,28 @@ def _smd(n, nf, total, focal_sum):
     return float(np.sum(nf[both] * (mean_f - mean_r)) / nf[both].sum())
 
 
-def mantel(y, focal, stratum) -> MantelResult:
+def mantel(y, focal, stratum, freq=None) -> MantelResult:
     """Mantel's chi-square, its p-value and the SMD for one item; see the module doc for the formulas."""
     y, focal, stratum = np.asarray(y), np.asarray(focal, bool), np.asarray(stratum)
-    n, nf, total, squares, focal_sum = _stratum_sums(y, focal, stratum)
+    freq = np.ones(y.shape) if freq is None else np.asarray(freq, dtype=float)
+    n, nf, total, squares, focal_sum = _stratum_sums(y, focal, stratum, freq)
     ok = n >= 2
     expected = nf[ok] * total[ok] / n[ok]
     var = nf[ok] * (n[ok] - nf[ok]) * (n[ok] * squares[ok] - total[ok] ** 2) / (n[ok] ** 2 * (n[ok] - 1))
     v = var.sum()
     chi2 = float((focal_sum[ok].sum() - expected.sum()) ** 2 / v) if v > 0 else float("nan")
     p = float(stats.chi2.sf(chi2, 1)) if np.isfinite(chi2) else float("nan")
-    sd = float(np.std(y, ddof=1)) if y.size > 1 else float("nan")
-    return MantelResult(chi2=chi2, p_value=p, smd=_smd(n, nf, total, focal_sum), sd=sd,
-                        n_focal=int(focal.sum()), n_reference=int((~focal).sum()))
+    return MantelResult(chi2=chi2, p_value=p, smd=_smd(n, nf, total, focal_sum), sd=_sd(y, freq),
+                        n_focal=int(nf.sum()), n_reference=int((n - nf).sum()))
+
+
+def _sd(y, freq) -> float:
+    """Standard deviation (ddof = 1) of the persons' scores, each entry counted ``freq`` times."""
+    total = freq.sum()
+    if total < 2:
+        return float("nan")
+    mean = (freq * y).sum() / total
+    return float(np.sqrt((freq * (y - mean) ** 2).sum() / (total - 1)))
 
 
 def ets_class(p_value: float, smd: float, sd: float) -> str | None:

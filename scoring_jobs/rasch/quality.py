@@ -39,7 +39,7 @@ from .fit import point_measure_correlation, separation_reliability
 from .information import category_probabilities, information_curve, total_information
 from .io import as_responses
 from .params import log_eps_from_thresholds
-from .wle import moments
+from .wle import distinct_moments
 
 __all__ = ["MNSQ_RANGE", "Quality", "assess", "logit_range"]
 
@@ -173,7 +173,7 @@ def _summary(cal, keep: np.ndarray, scored: np.ndarray) -> dict:
 
 def _item_table(cal, resp: np.ndarray, theta: np.ndarray, log_eps: np.ndarray) -> pd.DataFrame:
     observed = resp >= 0
-    mean, var, _, _ = moments(theta, log_eps, observed)
+    mean, var, _, _ = distinct_moments(theta, log_eps, observed)
     obs, exp = point_measure_correlation(resp, theta, mean, var, observed)
     t = cal.item_fit.copy()
     t["ptmeasure"], t["ptmeasure_expected"] = obs, exp
@@ -188,9 +188,10 @@ def _item_table(cal, resp: np.ndarray, theta: np.ndarray, log_eps: np.ndarray) -
 
 def category_structure(cal, resp: np.ndarray, theta: np.ndarray, log_eps: np.ndarray) -> pd.DataFrame:
     """Table 3.2 per item × category (see the module docstring); ``resp``/``theta`` non-extreme persons."""
-    prob = category_probabilities(theta, log_eps)  # (n, items, categories)
+    u, inverse = np.unique(theta, return_inverse=True)  # a few thousand distinct measures (distinct_moments)
+    prob = category_probabilities(u, log_eps)[inverse.ravel()]  # (n, items, categories)
     observed = resp >= 0
-    mean, var, _, _ = moments(theta, log_eps, observed)
+    mean, var, _, _ = distinct_moments(theta, log_eps, observed)
     with np.errstate(divide="ignore", invalid="ignore"):
         z2 = np.where(observed & (var > 0), (resp - mean) ** 2 / var, np.nan)
     cats = cal.categories.copy()

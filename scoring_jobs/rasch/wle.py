@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["moments", "estimate_theta", "score_range"]
+__all__ = ["moments", "distinct_moments", "estimate_theta", "score_range"]
 
 _LO, _HI = -40.0, 40.0
 
@@ -36,6 +36,19 @@ def moments(theta: np.ndarray, log_eps: np.ndarray, masks: np.ndarray) -> tuple[
     mu4 = np.einsum("nik,nik->ni", prob, d2 * d2)
     m = masks.astype(float)
     return mean * m, var * m, mu3 * m, mu4 * m
+
+
+def distinct_moments(theta: np.ndarray, log_eps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`moments`, computed once per distinct ``theta`` and given to every row that has it.
+
+    A row's moments are a function of its theta (the mask only zeroes the unanswered items), and WLE
+    measures take one value per answered-items pattern and raw score: 100,000 persons of a seven-item
+    scale have ~2,000 distinct measures, and the ``(n, items, categories)`` arrays are made for those.
+    The values are the same to the bit as row by row."""
+    u, inverse = np.unique(theta, return_inverse=True)
+    m = masks.astype(float)
+    every = np.ones((u.size, log_eps.shape[0]), dtype=bool)
+    return tuple(a[inverse.ravel()] * m for a in moments(u, log_eps, every))
 
 
 def score_range(log_eps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -353,3 +353,32 @@ def test_a_large_sample_purifies_the_anchor_when_every_item_is_flagged():
     assert list(flagged["item"]) == ["item1"]
     assert flagged["dif_contrast_logits"].iloc[0] == pytest.approx(0.3, abs=0.03)
     assert "item1" not in r.anchors["focal"] and len(r.anchors["focal"]) == 6
+
+
+def test_identical_persons_collapse_into_counts_that_give_the_same_bits(sim):
+    """The analysis collapses persons with the same responses and group into one row with a count; the
+    rows repeated by their counts are the persons again, whether packed into one integer key or, for
+    responses too wide for one, compared as rows; and Mantel's statistic with the counts is the one on the
+    repeated rows to the bit (its SD to the last bits)."""
+    from scoring_jobs.rasch.dif import _collapse, _row_keys
+    from scoring_jobs.rasch.io import as_responses
+
+    resp, groups, _, _ = sim
+    resp, labels = as_responses(resp), _labels(groups, len(groups))
+    r, g, freq = _collapse(resp, labels)
+    assert freq.sum() == len(resp) and len(r) < len(resp)
+
+    def rows(a, lab):
+        return sorted(map(tuple, np.column_stack([a, pd.factorize(lab)[0]]).tolist()))
+
+    assert rows(np.repeat(r, freq, axis=0), np.repeat(g, freq)) == rows(resp, labels)
+    wide = np.repeat(resp, 10, axis=1)  # 10 x the items: more than 63 bits
+    assert _row_keys(wide, np.zeros(len(resp), int)) is None
+    rw, _, fw = _collapse(wide, labels)
+    assert sorted(map(tuple, np.repeat(rw, fw, axis=0).tolist())) == sorted(map(tuple, wide.tolist()))
+    ok = r[:, 0] >= 0
+    strata = r[ok, 1:].sum(axis=1)
+    m = mantel(r[ok, 0], g[ok] == "B", strata, freq[ok])
+    e = mantel(np.repeat(r[ok, 0], freq[ok]), np.repeat(g[ok] == "B", freq[ok]), np.repeat(strata, freq[ok]))
+    assert (m.chi2, m.p_value, m.smd, m.n_focal, m.n_reference) == (e.chi2, e.p_value, e.smd, e.n_focal, e.n_reference)
+    assert m.sd == pytest.approx(e.sd, rel=1e-14)

@@ -13,9 +13,11 @@ from scipy.stats import norm
 from support.rasch import FIXTURES, load_wide
 
 from scoring_jobs.rasch import calibrate, score
+from scoring_jobs.rasch.anchored import score_responses
 from scoring_jobs.rasch.classification import LevelCuts, classification_accuracy
 from scoring_jobs.rasch.dimensionality import (
     EIGEN_RULE,
+    _MeasureTable,
     draw_responses,
     local_dependence,
     pairwise_correlations,
@@ -127,6 +129,25 @@ def test_draws_keep_structural_zeros_and_missing_cells():
     assert np.all((y == -1) == ~observed)
     assert set(np.unique(y[:, 0])) == {-1, 1, 2} and set(np.unique(y[:, 1])) == {-1, 0, 1, 3}
     assert set(np.unique(y[:, 2])) == {-1, 0, 1}
+
+
+def test_the_simulations_measure_table_gives_the_bits_scoring_gives():
+    """The parallel analysis looks each simulated person's WLE up by answered-items pattern and raw score
+    (solved once per pattern); scoring each simulated data set gives the same bits and extreme flags,
+    structural zeros and missing cells included."""
+    thr = np.array([[np.nan, 0.5, np.nan], [-0.5, np.inf, 0.8], [0.0, np.nan, np.nan], [-1.0, 0.1, 1.2]])
+    n_steps = np.array([2, 3, 1, 3])
+    log_eps = log_eps_from_thresholds(thr, n_steps)
+    rng = np.random.default_rng(5)
+    observed = rng.random((4000, 4)) > 0.15
+    observed[:, 3] |= ~observed.any(axis=1)  # every person answered something
+    table = _MeasureTable(observed, log_eps)
+    for _ in range(3):
+        y = draw_responses(rng.normal(0, 1.5, 4000), log_eps, observed, rng)
+        theta, extreme = table(y)
+        persons, _ = score_responses(y, thr, n_steps)
+        assert np.array_equal(theta, persons.theta) and np.array_equal(extreme, persons.extreme)
+        assert extreme.any() and not extreme.all()
 
 
 # --- classification accuracy and consistency -------------------------------------------------------

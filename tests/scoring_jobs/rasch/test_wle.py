@@ -9,7 +9,7 @@ from scipy.optimize import brentq
 from scoring_jobs.rasch import score
 from scoring_jobs.rasch.anchored import RaschDataError, score_responses
 from scoring_jobs.rasch.params import log_eps_from_thresholds
-from scoring_jobs.rasch.wle import estimate_theta
+from scoring_jobs.rasch.wle import distinct_moments, estimate_theta, moments
 
 THR = np.array([[-1.0, 0.2, 1.1], [-0.4, 0.9, np.nan], [0.5, np.nan, np.nan], [-1.5, -0.2, 0.6]])
 N_STEPS = np.array([3, 2, 1, 3])
@@ -109,3 +109,14 @@ def test_scoring_in_batches_gives_every_person_the_same_estimate_bit_for_bit():
     with pytest.raises(RaschDataError) as err:
         score_responses(bad, THR, N_STEPS, batch=777)
     assert (err.value.item, err.value.row) == (2, 4000)
+
+
+def test_distinct_moments_are_the_row_by_row_moments_to_the_bit():
+    """Computed once per distinct measure and broadcast: the same values as row by row, zero on the
+    unanswered items (repeated measures, as WLE gives, and distinct ones)."""
+    log_eps = log_eps_from_thresholds(THR, N_STEPS)
+    rng = np.random.default_rng(3)
+    theta = np.concatenate([rng.choice(rng.normal(0, 2, 40), 3000), rng.normal(0, 2, 500)])
+    masks = rng.random((theta.size, 4)) > 0.2
+    for got, want in zip(distinct_moments(theta, log_eps, masks), moments(theta, log_eps, masks), strict=True):
+        assert np.array_equal(got, want)
