@@ -161,7 +161,13 @@ class _Objective:
         return X.T @ X
 
     def _joint(self, peps, F, S, w):
-        """Sum over patterns/scores of N * P(X_i=x, X_j=y | r) for i != j, flattened ``(n_it*K, n_it*K)``."""
+        """Sum over patterns/scores of N * P(X_i=x, X_j=y | r) for i != j, flattened ``(n_it*K, n_it*K)``.
+
+        For a pair i < j: sum_r w_r eps_ix eps_jy gamma^(ij)_{r-x-y}, with gamma^(ij) the ESF without both
+        items = F[i] (items before i) x the items between them x S[j+1] (items after j). The last factor and
+        w are folded into ``back[j+1]`` (a correlation of w with the suffix ESF); the first two are ``G``,
+        grown by one item per gap d = j - i. All pairs of one gap are done at once (the i's on an axis of
+        their own): 6 rounds of array operations for seven items instead of 21."""
         P, n_it, K = peps.shape
         R1 = self.n_scores
         back = [None] * (n_it + 1)
@@ -171,19 +177,22 @@ class _Objective:
             for x in range(K):
                 nxt[:, : R1 + 2 * K - x] += peps[:, j, x : x + 1] * back[j + 1][:, x:]
             back[j] = nxt
+        backs = np.stack(back, axis=1)  # (P, n_it + 1, R1 + 2K)
+        # C[p, m, u] = sum_r G[p, m, r] B[p, m, r + u], u < 2K - 1: one contraction over windows of B
+        wins = np.lib.stride_tricks.sliding_window_view(backs, R1, axis=2)[:, :, : 2 * K - 1]
+        idx = np.arange(K)[:, None] + np.arange(K)[None, :]
         out = np.zeros((n_it * K, n_it * K))
-        for i in range(n_it):
-            G = F[i]
-            for j in range(i + 1, n_it):
-                Bk = back[j + 1]
-                # C[p, u] = sum_r G[p, r] Bk[p, r + u], u < 2K - 1: one contraction over windows of Bk
-                win = np.lib.stride_tricks.sliding_window_view(Bk, R1, axis=1)[:, : 2 * K - 1]
-                C = np.einsum("pr,pur->pu", G, win)
-                idx = np.arange(K)[:, None] + np.arange(K)[None, :]
-                block = np.einsum("px,py,pxy->xy", peps[:, i], peps[:, j], C[:, idx])
-                out[i * K : (i + 1) * K, j * K : (j + 1) * K] = block
-                out[j * K : (j + 1) * K, i * K : (i + 1) * K] = block.T
-                G = _esf.multiply(G, peps[:, j])
+        G = np.stack(F[:n_it], axis=1)  # G[:, i] = F[i]: the pairs (i, i + 1)
+        for d in range(1, n_it):
+            i = np.arange(n_it - d)
+            j = i + d
+            C = np.einsum("pmr,pmur->pmu", G[:, : n_it - d], wins[:, j + 1])
+            blocks = np.einsum("pmx,pmy,pmxy->mxy", peps[:, i], peps[:, j], C[:, :, idx])
+            for m in range(n_it - d):
+                a, b = i[m] * K, j[m] * K
+                out[a : a + K, b : b + K] = blocks[m]
+                out[b : b + K, a : a + K] = blocks[m].T
+            G = _esf.multiply(G[:, : n_it - d - 1], peps[:, j[:-1]])  # the next gap: one more item between
         return out
 
 

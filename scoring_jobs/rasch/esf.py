@@ -17,11 +17,12 @@ __all__ = ["esf", "multiply", "prefix_products", "suffix_products", "leave_one_o
 
 
 def multiply(gamma: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Multiply polynomials ``gamma (P, R+1)`` by one item's ``weights (P, K)``, truncated to R+1."""
-    out = gamma * weights[:, :1]
-    n = gamma.shape[1]
-    for x in range(1, weights.shape[1]):
-        out[:, x:] += gamma[:, : n - x] * weights[:, x : x + 1]
+    """Multiply polynomials ``gamma (P, R+1)`` by one item's ``weights (P, K)``, truncated to R+1 (or
+    ``gamma (P, m, R+1)`` by ``weights (P, m, K)``: m products at once)."""
+    out = gamma * weights[..., :1]
+    n = gamma.shape[-1]
+    for x in range(1, weights.shape[-1]):
+        out[..., x:] += gamma[..., : n - x] * weights[..., x : x + 1]
     return out
 
 

@@ -241,8 +241,9 @@ def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path
     """The head of the warehouse build (int_response_quality, int_respondents), its long form
     (int_responses_unpivoted) and its last model (rpt_classroom_items) run while dbt's other thread has
     little or nothing ready: DuckDB takes dbt's two threads for each, and is set back to one after it
-    (macros/threads.sql). The head of the scores build (fct_respondent_scores, int_school_scale_means)
-    does so in that build only (``--select``): in a build of everything it runs beside other models."""
+    (macros/threads.sql). The head of the scores build (fct_respondent_scores) does so in that build only
+    (``--select``): in a build of everything it runs beside other models. int_school_scale_means, after it,
+    runs beside the subgroup sums (int_school_subgroup_score_sums) on one thread each."""
     import dataclasses
     import shutil
 
@@ -258,7 +259,7 @@ def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path
     shutil.copytree(settings.data_dir, copy, ignore=shutil.ignore_patterns("kafka", "published", "*.lock"))
     other = dataclasses.replace(settings, data_dir=copy)
     run_dbt(other, *SCORES_SELECTION)
-    assert _thread_settings(other, run=-1) == pairs("fct_respondent_scores", "int_school_scale_means")
+    assert _thread_settings(other, run=-1) == pairs("fct_respondent_scores")
 
 
 def _started(settings, run: int = 0) -> list[str]:
