@@ -165,7 +165,7 @@ def _collapse(resp: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
     group (~50,000 response patterns), so every pass over the persons (the fits' grouping, each item's
     Mantel strata, the category screens) reads a quarter of the rows. Rows come out in the order of
     their key, which orders nothing downstream (patterns and strata are numbered by sorting)."""
-    codes, uniques = pd.factorize(labels, use_na_sentinel=True)
+    codes, _ = pd.factorize(labels, use_na_sentinel=True)
     key = _row_keys(resp, codes)
     if key is None:  # too wide to pack into one integer: the rows themselves
         _, first, freq = np.unique(np.column_stack([resp, codes]), axis=0, return_index=True, return_counts=True)

@@ -235,7 +235,7 @@ class _MeasureTable:
         groups = group_patterns(np.where(observed, 0, -1))
         self.pattern = groups.pattern
         self.rmin, self.rmax = (r.astype(np.int64) for r in score_range(log_eps, groups.masks))
-        self.width = int(self.rmax.max()) + 1
+        self.width = int(self.rmax.max(initial=0)) + 1
         pattern = np.repeat(np.arange(groups.masks.shape[0]), self.width)
         score = np.tile(np.arange(self.width), groups.masks.shape[0])
         possible = (score >= self.rmin[pattern]) & (score <= self.rmax[pattern])
