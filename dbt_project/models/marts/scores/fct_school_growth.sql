@@ -3,7 +3,7 @@
 -- not by the longest chain. Without it this model is ready with fct_school_scale_scores, and the models
 -- and tests ready before it by depth took the thread it needed (the scores build 18.7 / 21.6 s against
 -- 16.7 / 17.8 s with it); with it, the level distribution goes first on the other thread while the school
--- means finish (BENCHMARKS.md, "Tests beside the build" and "The subgroup sums beside the school means").
+-- means finish (BENCHMARKS.md, "Tests beside the build" and "The subgroup scores' sums beside the school means").
 -- Grain: one row per school x school year x instrument x scaled component: fall -> spring growth on the
 -- scaled (200-300) score, in two designs, both weighted with the analysis weights:
 --   all respondents ("unmatched" columns): growth = weighted mean of spring - weighted mean of fall.
