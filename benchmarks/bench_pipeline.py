@@ -13,7 +13,8 @@ child) and of the largest single process, sampled every 0.1 s with psutil (the b
 own, is left out). Simulating and producing run in a process of their own too, a million submissions
 at a time (each million its own simulated schools). ``--rerun`` runs the same steps again with no new
 data and records that too; ``--resume DATA_DIR --from STEP`` runs the steps from STEP on a data
-directory kept by ``--keep`` (after a step failed). Writes ``benchmarks/out/pipeline.json`` and prints a table.
+directory kept by ``--keep`` (after a step failed; from ``leap_ingestion_drain``, the kept broker is
+started again and the data directory emptied, so the drain reads the whole topic again). Writes ``benchmarks/out/pipeline.json`` and prints a table.
 """
 
 from __future__ import annotations
@@ -185,19 +186,46 @@ def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
 
 def resume(data_dir: Path, first: str, rerun: bool) -> dict:
     """The steps from ``first`` on, on a kept data directory (after a step failed; no broker needed
-    from validation on)."""
+    from validation on). From the drain: the kept broker (``DATA_DIR/../kafka``) is started again and
+    everything the data directory holds but ``bench-records.txt`` is deleted first, so the drain reads the
+    whole topic into an empty lake (two commits' drains compared on the same records)."""
     from leap.orchestration.runner import default_plan
 
     os.environ["LEAP_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("LEAP_PSEUDONYM_KEY", "42" * 32)
     plan = [p for p in default_plan("2024-25") if p["dag_id"] in STEPS]
     plan = plan[[p["dag_id"] for p in plan].index(first):]
-    print(f"resumed on {data_dir} from {first}:", flush=True)
-    out = {"resumed": str(data_dir), "steps": run_steps(plan)}
-    if rerun:
-        print("  again, no new data:", flush=True)
-        out["rerun"] = {"steps": run_steps(plan)}
-    return out
+    broker = _restart_broker(data_dir) if first == STEPS[0] else None
+    try:
+        print(f"resumed on {data_dir} from {first}:", flush=True)
+        out = {"resumed": str(data_dir), "steps": run_steps(plan)}
+        if rerun:
+            print("  again, no new data:", flush=True)
+            out["rerun"] = {"steps": run_steps(plan)}
+        return out
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _restart_broker(data_dir: Path):
+    """The kept run's broker on a free port, its topic as produced; the data directory emptied."""
+    from ingestion.embedded import KafkaBroker, NodeSpec
+    from ingestion.embedded.process import free_port
+
+    home = data_dir.parent / "kafka"
+    if not (home / "node.json").exists():
+        raise SystemExit(f"--from {STEPS[0]} needs the kept broker beside the data directory: {home} not found")
+    for path in data_dir.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.name != "bench-records.txt":
+            path.unlink()
+    broker = KafkaBroker(home, free_port(), NodeSpec(heap="1g"))
+    broker.start(timeout=120)
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    os.environ.pop("LEAP_TOPIC_PREFIX", None)
+    return broker
 
 
 def main() -> int:
@@ -206,7 +234,8 @@ def main() -> int:
     ap.add_argument("--rerun", action="store_true", help="run the steps again with no new data")
     ap.add_argument("--keep", type=Path, default=None, help="work in DIR/<submissions> and keep it")
     ap.add_argument("--resume", type=Path, metavar="DATA_DIR", help="run on a kept data directory, from --from")
-    ap.add_argument("--from", dest="first", default="leap_validation", choices=STEPS[1:])
+    ap.add_argument("--from", dest="first", default="leap_validation", choices=STEPS,
+                    help="the first step; from the drain, the data directory is emptied first (see resume)")
     ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one flow in this process
     ap.add_argument("--produce", type=int, help=argparse.SUPPRESS)  # internal: simulate and produce
     args = ap.parse_args()
