@@ -1,8 +1,8 @@
 """A leaner unpacking of fetched record batches for kafka-python's consumer (2.3.x).
 
 kafka-python turns every fetched record into two Python objects through a dozen property calls and a
-function call per varint: ~6.5 us of the ~7.4 us its consumer spends per record here, the largest
-single cost of the drain after the decode (cProfile of a drain process: 4.8 of its 12.9 s). For the
+function call per varint: ~6.5 us of the ~7.4 us of CPU its consumer spends per record here, the largest
+single cost of the drain after the decode (a drain process spent 4.5 of its 12.3 s in ``poll``). For the
 batches a topic of submissions holds, :func:`install` swaps in a generator that reads each record's
 fields straight off the batch's bytes and yields the same ``ConsumerRecord`` values kafka-python would,
 with the same bookkeeping (the fetch position advanced record by record, the leader epoch, the read
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 SUPPORTED = ("2.3.",)  # the kafka-python versions whose fetcher internals this was written against
 _BATCH_LENGTH = struct.Struct(">i")  # at byte 8 of a batch: its length after the first 12 bytes
 _MAGIC_AT, _LOG_OVERHEAD = 16, 12
-_HEADER_SIZE = DefaultRecordBatch.HEADER_STRUCT.size
 _ConsumerRecord = fetcher.ConsumerRecord
 _new = tuple.__new__  # a namedtuple from a tuple, without its __new__'s argument binding
 _original = None
@@ -67,12 +66,14 @@ def _unpack_records(self, tp, records, key_deserializer, value_deserializer):
 
 def _all_v2(buffer) -> bool:
     """Every complete batch in the fetched bytes is of format v2 (magic 2); a truncated last one is
-    left to MemoryRecords, which stops before it either way."""
+    left to MemoryRecords, which stops before it either way. A length that cannot be a batch's is left
+    to kafka-python's code too, which raises its error for it."""
     pos, end = 0, len(buffer)
     while pos + _MAGIC_AT < end:
-        if buffer[pos + _MAGIC_AT] != 2:
+        length = _BATCH_LENGTH.unpack_from(buffer, pos + 8)[0]
+        if buffer[pos + _MAGIC_AT] != 2 or length <= _MAGIC_AT - _LOG_OVERHEAD:
             return False
-        pos += _LOG_OVERHEAD + _BATCH_LENGTH.unpack_from(buffer, pos + 8)[0]
+        pos += _LOG_OVERHEAD + length
     return True
 
 
