@@ -4,7 +4,10 @@
   DuckDB runs each model on LEAP_DUCKDB_THREADS (1) threads while dbt builds two models at a time
   (profiles.yml), so the two cores are busy whenever two models are ready. A few models are built when
   little or nothing else is ready: the other dbt thread waits for them (the head of the warehouse build,
-  its long form, its last model; the first models of the scores build). Those take the cores of both dbt
+  its long form, its last model; the first models of the scores build), or for part of their run (the
+  school shares, int_school_item_shares, on the longest chain: 2.3-3.9 s of its ~13 s alone at a million
+  submissions; with both threads the warehouse build ended 0.4-2.2 s sooner in four alternated pairs, the
+  same bits). Those take the cores of both dbt
   threads, `target.threads`, for as long as they run, and give them back after (hooks set in
   dbt_project.yml, beside the model's name):
 

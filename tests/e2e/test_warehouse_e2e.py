@@ -239,8 +239,9 @@ def _thread_settings(settings, run: int = 0) -> list[tuple[str, str]]:
 
 def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path):
     """The head of the warehouse build (int_response_quality, int_respondents), its long form
-    (int_responses_unpivoted) and its last model (rpt_classroom_items) run while dbt's other thread has
-    little or nothing ready: DuckDB takes dbt's two threads for each, and is set back to one after it
+    (int_responses_unpivoted), the school shares on its longest chain (int_school_item_shares) and its last
+    model (rpt_classroom_items) run while dbt's other thread has little or nothing ready (for part of the
+    shares' run): DuckDB takes dbt's two threads for each, and is set back to one after it
     (macros/threads.sql). The head of the scores build (fct_respondent_scores) does so in that build only
     (``--select``): in a build of everything it runs beside other models. int_school_scale_means, after it,
     runs beside the subgroup sums (int_school_subgroup_score_sums) on one thread each."""
@@ -254,7 +255,7 @@ def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path
 
     settings = built[0]
     assert _thread_settings(settings) == pairs("int_response_quality", "int_respondents", "int_responses_unpivoted",
-                                               "rpt_classroom_items")
+                                               "int_school_item_shares", "rpt_classroom_items")
     copy = tmp_path / "data"
     shutil.copytree(settings.data_dir, copy, ignore=shutil.ignore_patterns("kafka", "published", "*.lock"))
     other = dataclasses.replace(settings, data_dir=copy)
