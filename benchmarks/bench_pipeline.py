@@ -214,8 +214,9 @@ def _restart_broker(data_dir: Path):
     from ingestion.embedded.process import free_port
 
     home = data_dir.parent / "kafka"
-    if not (home / "node.json").exists():
-        raise SystemExit(f"--from {STEPS[0]} needs the kept broker beside the data directory: {home} not found")
+    if not (home / "node.json").exists() or not (data_dir / "bench-records.txt").exists():
+        raise SystemExit(f"--from {STEPS[0]} empties DATA_DIR, so it takes only a directory this benchmark kept "
+                         f"(with bench-records.txt, its broker beside it: {home})")
     for path in data_dir.iterdir():
         if path.is_dir():
             shutil.rmtree(path)
