@@ -96,7 +96,7 @@ def test_the_long_form_is_stored_school_by_school(built):
     settings = built[0]
     runs = q(settings, """
         with stored as (
-            select u.rowid as position, u.instrument, r.school_year, r.term, r.school_id
+            select u.rowid as position, r.instrument, r.school_year, r.term, r.school_id
             from intermediate.int_responses_unpivoted as u
             inner join intermediate.int_respondents as r using (submission_id)
         ),

@@ -26,16 +26,22 @@ cell_keys as (
     select distinct cell_id, instrument, school_year, term, school_id, classroom_id from classrooms
 ),
 
-responses as (
-    select u.submission_id, u.item_id, u.category, (u.category >= items.top_box_min)::int as is_top_box
-    from {{ ref('int_responses_unpivoted') }} as u
+classroom_items as (  -- per item number: the items a classroom cell sums, with their top box
+    select i.item_no, items.top_box_min
+    from {{ ref('int_item_numbers') }} as i
     inner join {{ ref('items') }} as items using (instrument, item_id)
-    where u.instrument = 'student' or items.is_classroom_indicator  -- the changed partitions: by the join below
+    where i.instrument = 'student' or items.is_classroom_indicator
 ),
 
-sums as (  -- on narrow keys (a number per classroom cell, the item): at ten million submissions the
+responses as (
+    select u.submission_id, u.item_no, u.category, (u.category >= items.top_box_min)::int as is_top_box
+    from {{ ref('int_responses_unpivoted') }} as u
+    inner join classroom_items as items using (item_no)  -- the changed partitions: by the join below
+),
+
+sums as (  -- on narrow keys (a number per classroom cell, the item's number): at ten million submissions the
            -- group-by of 310 M rows on five text keys did not fit DuckDB's memory limit
-    select c.cell_id, r.item_id, count(r.category) as n_respondents,
+    select c.cell_id, r.item_no, count(r.category) as n_respondents,
         sum(r.is_top_box)::bigint as n_top_box, sum(r.category)::bigint as category_sum
     from responses as r
     inner join classrooms as c using (submission_id)
@@ -43,7 +49,8 @@ sums as (  -- on narrow keys (a number per classroom cell, the item): at ten mil
     having count(r.category) > 0
 )
 
-select k.school_id, k.classroom_id, k.instrument, k.school_year, k.term, s.item_id, s.n_respondents,
+select k.school_id, k.classroom_id, k.instrument, k.school_year, k.term, i.item_id, s.n_respondents,
     s.n_top_box, s.category_sum
 from sums as s
 inner join cell_keys as k using (cell_id)
+inner join {{ ref('int_item_numbers') }} as i using (item_no)

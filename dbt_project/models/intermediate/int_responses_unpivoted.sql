@@ -2,11 +2,13 @@
           pre_hook="{{ delete_changed_partitions(by_submission_of=ref('int_submissions_unioned')) }}") }}
 -- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
 -- those partitions only (deleted by their submissions: the rows do not carry the term).
--- depends_on: {{ ref('items') }}
+-- depends_on: {{ ref('int_item_numbers') }}
 -- Grain: one row per counted submission x item (long form), skipped items included with a null category.
--- Narrow: the submission, its instrument, the item and the answer. The school year, term and instrument
--- version are the submission's (int_respondents); written on each of its ~25 rows they were a third of
--- this model's time (each text column costs DuckDB ~1.7 s per 25 M rows written, at a million submissions).
+-- Narrow: the submission, the item's number (int_item_numbers: its instrument and id) and the answer.
+-- The school year, term and instrument version are the submission's (int_respondents); written on each
+-- of its ~25 rows they were a third of this model's time, and the instrument and item id as text 2.4 s
+-- of its 8.7 s (each text column costs DuckDB ~1.7 s per 25 M rows written, at a million submissions;
+-- a number a fraction of that).
 -- Stored school by school (the wide rows sorted before the unpivot, which keeps their order): the sums
 -- that read this model (int_school_item_sums, int_school_subgroup_sums, int_classroom_item_sums) group
 -- by cells within a school, so their hash tables meet each group in one stretch of rows. In arrival
@@ -25,8 +27,9 @@ with latest as (  -- the counted submissions (int_respondents' rows; built first
 ),
 
 {% for instrument in ['teacher', 'student'] %}
-{{ instrument }}_wide as (
-    select submission_id, instrument, {{ item_ids(instrument) | join(', ') }}
+{%- set numbers = item_numbers(instrument) %}
+{{ instrument }}_wide as (  -- each item's column named by its number, which the unpivot writes for it
+    select submission_id, {% for item_id, item_no in numbers %}{{ item_id }} as "{{ item_no }}"{{ ', ' if not loop.last }}{% endfor %}
     from {{ ref('stg_lake__' ~ instrument ~ '_submissions') }}
     where {{ in_changed_partitions() }} and submission_id in (select submission_id from latest)
     order by school_year, term, school_id
@@ -34,7 +37,7 @@ with latest as (  -- the counted submissions (int_respondents' rows; built first
 
 {{ instrument }}_long as (
     from {{ instrument }}_wide
-    unpivot include nulls (category for item_id in ({{ item_ids(instrument) | join(', ') }}))
+    unpivot include nulls (category for item_no in ({% for item_id, item_no in numbers %}"{{ item_no }}"{{ ', ' if not loop.last }}{% endfor %}))
 ),
 
 {% endfor %}
@@ -46,8 +49,7 @@ unioned as (
 
 select
     submission_id,
-    instrument,
-    item_id,
+    cast(item_no as smallint) as item_no,
     cast(category as tinyint) as category,
     category is null as is_skipped
 from unioned

@@ -4,8 +4,10 @@
 -- respondents still count as design units (schools) in the standard errors, as R's na.rm = TRUE does.
 -- A view: its readers sum it (int_school_item_sums, int_school_subgroup_sums) or count it, each once,
 -- so writing its rows (a table of every response) would cost more than the join it saves.
-with responses as (
-    select * from {{ ref('int_responses_unpivoted') }}
+with responses as (  -- the item's id from its number
+    select u.submission_id, i.item_id, u.category
+    from {{ ref('int_responses_unpivoted') }} as u
+    inner join {{ ref('int_item_numbers') }} as i using (item_no)
 ),
 
 respondents as (

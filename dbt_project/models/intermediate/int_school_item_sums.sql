@@ -9,8 +9,8 @@
 -- (w_scale, int_school_weight_scales) is the school's mean analysis weight on the instrument that
 -- term. Dividing by k first keeps the squares of tiny weights (1e-200) from underflowing; the
 -- estimator multiplies by k / (its cell's mean weight) again, so every estimate is that of the rows.
--- Summed on narrow keys (a number per instrument x year x term x school x grade band x sample, the item,
--- the category), the respondent side reduced to submission -> (number, w / k): at ten million
+-- Summed on narrow keys (a number per instrument x year x term x school x grade band x sample, the item's
+-- number, the category), the respondent side reduced to submission -> (number, w / k): at ten million
 -- submissions the 37 M groups of eight text keys did not fit DuckDB's memory limit.
 -- `respondents` is read twice (the cells, the sums) and not materialized: DuckDB would hold a copy of it
 -- in memory, where it cannot spill (at a million, one thread: 9.2 -> 7.8 s of CPU at 2 GB, 3.5 -> 2.2 GB
@@ -32,14 +32,15 @@ cells as (
 ),
 
 sums as (  -- the response rows summed on narrow keys: a cell number, the item, the category
-    select r.cell_id, u.item_id, u.category, count(*) as n, {{ exact_sum('r.w') }} as w_sum,
+    select r.cell_id, u.item_no, u.category, count(*) as n, {{ exact_sum('r.w') }} as w_sum,
         {{ exact_sum('r.w * r.w') }} as w2_sum
     from {{ ref('int_responses_unpivoted') }} as u
     inner join respondents as r using (submission_id)
     group by all
 )
 
-select c.instrument, c.school_year, c.term, s.item_id, c.school_id, c.grade_band, c.sample, s.category,
+select c.instrument, c.school_year, c.term, i.item_id, c.school_id, c.grade_band, c.sample, s.category,
     s.n, c.w_scale, s.w_sum, s.w2_sum
 from sums as s
 inner join cells as c using (cell_id)
+inner join {{ ref('int_item_numbers') }} as i using (item_no)

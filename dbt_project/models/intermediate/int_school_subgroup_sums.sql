@@ -30,16 +30,23 @@ cells as (
     from keyed
 ),
 
-sums as (  -- the response rows summed on narrow keys: a cell number, the item, top box or not
-    select k.cell_id, u.item_id, (u.category >= items.top_box_min)::int as category,
+item_top_box as (  -- per item number: its top box's lowest category
+    select i.item_no, items.top_box_min
+    from {{ ref('int_item_numbers') }} as i
+    inner join {{ ref('items') }} as items using (instrument, item_id)
+),
+
+sums as (  -- the response rows summed on narrow keys: a cell number, the item's number, top box or not
+    select k.cell_id, u.item_no, (u.category >= items.top_box_min)::int as category,
         count(*) as n, {{ exact_sum('k.w') }} as w_sum, {{ exact_sum('k.w * k.w') }} as w2_sum
     from {{ ref('int_responses_unpivoted') }} as u
     inner join keyed as k using (submission_id)
-    inner join {{ ref('items') }} as items on items.instrument = u.instrument and items.item_id = u.item_id
+    inner join item_top_box as items using (item_no)
     group by all
 )
 
-select c.instrument, c.school_year, c.term, s.item_id, c.school_id, c.subgroup_variable, c.subgroup_level,
+select c.instrument, c.school_year, c.term, i.item_id, c.school_id, c.subgroup_variable, c.subgroup_level,
     s.category, s.n, c.w_scale, s.w_sum, s.w2_sum
 from sums as s
 inner join cells as c using (cell_id)
+inner join {{ ref('int_item_numbers') }} as i using (item_no)

@@ -1,7 +1,7 @@
 -- int_responses_unpivoted has one row per counted submission x item of its instrument, checked by counts:
 -- per instrument, its rows = counted submissions x the instrument's items. The unpivot makes one row per
 -- item column of a wide row and the columns are distinct, so this is the uniqueness of (submission_id,
--- item_id) without grouping every response row: at ten million submissions that group-by (350 M keys)
+-- item_no) without grouping every response row: at ten million submissions that group-by (350 M keys)
 -- ran out of DuckDB's 2 GB; a count is streamed. The counted submissions are int_respondents' (the
 -- table the long form reads them from; the view int_submissions_counted would re-run the dedup window).
 -- Rows returned = a failure.
@@ -20,8 +20,11 @@ with expected as (
     {%- endfor %}
 ),
 
-actual as (
-    select instrument, count(*) as n_rows from {{ ref('int_responses_unpivoted') }} group by instrument
+actual as (  -- the rows per item number, then per instrument
+    select i.instrument, sum(u.n_rows) as n_rows
+    from (select item_no, count(*) as n_rows from {{ ref('int_responses_unpivoted') }} group by item_no) as u
+    inner join {{ ref('int_item_numbers') }} as i using (item_no)
+    group by i.instrument
 )
 
 select instrument, e.n_rows as expected_rows, a.n_rows as actual_rows
