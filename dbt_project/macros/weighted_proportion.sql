@@ -48,12 +48,23 @@
   w^2, so the top box's are the exact sums of its categories' (no second pass over the respondents, as a
   binary=true run of its own would be: int_school_item_shares 12.8 -> 10.2 s of CPU at a million
   submissions), the same estimate as the binary run's but for the last bits (its sums rounded twice).
+  school_rows=true (with summed=true, schools as PSUs): the caller's relation has exactly one row per
+  cell x school x category, as a table of sums whose grain is the cell's columns, the school and the
+  category has (int_school_item_sums for cells by grade band and sample, int_school_subgroup_sums for
+  cells by subgroup level: each groups by those keys). The per-school sums are then its rows, not a
+  group-by of them: an exact sum of one term is that term (hi * 2^-30 + lo * 2^-120 gives back every
+  bit), so the estimates are the same bits (fct_item_response_distribution 5.3-5.9 -> 3.3-3.5 s alone
+  at a million submissions). On a relation with two rows for a group it would be wrong (the PSU sums
+  split): the flag is the caller's statement of its input's grain.
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
                                   category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
-                                  summed=false, top_box=none) -%}
+                                  summed=false, top_box=none, school_rows=false) -%}
 {%- if top_box is not none and not one_respondent_per_psu -%}
 {{ exceptions.raise_compiler_error("weighted_category_shares: top_box needs one_respondent_per_psu=true") }}
+{%- endif %}
+{%- if school_rows and (one_respondent_per_psu or not summed) -%}
+{{ exceptions.raise_compiler_error("weighted_category_shares: school_rows needs summed=true, schools as PSUs") }}
 {%- endif %}
 {%- set cells = cell_columns | join(', ') -%}
 {#- `not materialized` here and on the callers' input CTEs: DuckDB copies a CTE read twice into memory
@@ -89,12 +100,18 @@ base as (  -- weights divided by their cell's mean (an aggregate joined back: ch
 
 -- one row per cell x school x category chosen (null: the respondents who skipped the item); with one
 -- respondent per PSU, per cell x category (the closed form needs no PSU's own sums)
+{%- if school_rows %}
+school_cat as not materialized (  -- the relation's rows are these groups already (school_rows, above)
+    select cell_key, school_id, category, w as wy, w2 as wy2, n from base
+),
+{%- else %}
 school_cat as (
     select cell_key, {{ '' if one_respondent_per_psu else 'school_id, ' }}category,
         {{ exact_sum('w') }} as wy, {{ exact_sum('w2') }} as wy2, sum(n) as n
     from base
     group by all
 ),
+{%- endif %}
 {%- if not one_respondent_per_psu %}
 
 -- one row per cell x school with a respondent in the cell, answered or not (the PSUs)

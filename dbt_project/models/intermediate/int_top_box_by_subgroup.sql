@@ -8,7 +8,7 @@ with by_subgroup as (
 shares as (
     {{ weighted_category_shares('by_subgroup',
         ['instrument', 'school_year', 'term', 'item_id', 'subgroup_variable', 'subgroup_level'], binary=true,
-        summed=true) }}
+        summed=true, school_rows=true) }}
 )
 
 select * from shares where category = 1

@@ -8,7 +8,7 @@
 -- respondents are suppressed: counts kept, estimates null, is_suppressed true.
 with shares as (
     {{ weighted_category_shares(ref('int_school_item_sums'),
-        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample'], summed=true) }}
+        ['instrument', 'school_year', 'term', 'item_id', 'grade_band', 'sample'], summed=true, school_rows=true) }}
 ),
 
 labels as (
