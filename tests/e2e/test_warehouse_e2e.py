@@ -183,13 +183,18 @@ def test_published_snapshot_is_readable_by_bi(built):
 def test_a_duplicate_in_the_lake_never_fails_the_build(built):
     """Ingestion stores a submission id once; should a copy reach the validated lake anyway (a file copied
     in by hand), the build goes on (the source's unique test only warns) and staging keeps one row per id,
-    the copy landed first."""
-    import shutil
+    the copy landed first: here the copy landed a day later, with another answer to every first item."""
+    import duckdb
 
     settings, *_ = built
     original = sorted((settings.layout.validated / "instrument=teacher").rglob("*.parquet"))[0]
     copy = original.with_name("copied-in-by-hand+" + original.name)
-    shutil.copy(original, copy)
+    with duckdb.connect() as con:
+        item = con.execute(f"select * from read_parquet('{original}') limit 0").description
+        first_item = next(name for name, *_ in item if name.startswith("t_"))
+        con.execute(f"""copy (select * replace (ingested_at + interval 1 day as ingested_at,
+                                                coalesce({first_item}, 0) + 1 as {first_item})
+                              from read_parquet('{original}')) to '{copy}' (format parquet)""")
     try:
         run_dbt(settings, "stg_lake__teacher_submissions", "source:lake")  # raises if the build fails
         rows, ids = q(settings, "select count(*), count(distinct submission_id) "
@@ -198,6 +203,11 @@ def test_a_duplicate_in_the_lake_never_fails_the_build(built):
                             f"'{settings.layout.validated}/instrument=teacher/**/*.parquet', union_by_name=true)").iloc[0]
         assert files.iloc[0] > files.iloc[1], "the copy is in the lake"
         assert rows == ids == files.iloc[1]
+        kept = q(settings, f"""select count(*) filter (where s.{first_item} is not distinct from o.{first_item}) as first,
+                count(*) as copied
+            from staging.stg_lake__teacher_submissions as s
+            inner join read_parquet('{original}') as o using (submission_id)""").iloc[0]
+        assert kept["copied"] > 0 and kept["first"] == kept["copied"], kept
     finally:
         copy.unlink()
 
