@@ -49,12 +49,11 @@
   binary=true run of its own would be: int_school_item_shares 12.8 -> 10.2 s of CPU at a million
   submissions), the same estimate as the binary run's but for the last bits (its sums rounded twice).
   school_rows=true (with summed=true, schools as PSUs): the caller's relation has exactly one row per
-  cell x school x category, as a table of sums whose grain is the cell's columns, the school and the
-  category has (int_school_item_sums for cells by grade band and sample, int_school_subgroup_sums for
-  cells by subgroup level: each groups by those keys). The per-school sums are then its rows, not a
-  group-by of them: an exact sum of one term is that term (hi * 2^-30 + lo * 2^-120 gives back every
-  bit), so the estimates are the same bits (fct_item_response_distribution 5.3-5.9 -> 3.3-3.5 s alone
-  at a million submissions). On a relation with two rows for a group it would be wrong (the PSU sums
+  cell x school x category, because it was grouped by those keys: int_school_item_sums for cells by
+  grade band and sample, int_school_subgroup_sums for cells by subgroup level. The per-school sums are
+  then its rows, not a group-by of them: an exact sum of one term is that term (hi * 2^-30 + lo * 2^-120
+  gives back every bit), so the estimates are the same bits (fct_item_response_distribution 5.3-5.9 ->
+  3.3-3.5 s alone at a million submissions). On a relation with two rows for a group it would be wrong (the PSU sums
   split): the flag is the caller's statement of its input's grain.
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
