@@ -53,8 +53,8 @@
   grade band and sample, int_school_subgroup_sums for cells by subgroup level. The per-school sums are
   then its rows, not a group-by of them: an exact sum of one term is that term (hi * 2^-30 + lo * 2^-120
   gives back every bit), so the estimates are the same bits (fct_item_response_distribution 5.3-5.9 ->
-  3.3-3.5 s alone at a million submissions). On a relation with two rows for a group it would be wrong (the PSU sums
-  split): the flag is the caller's statement of its input's grain.
+  3.3-3.5 s alone at a million submissions). On a relation with two rows for a group it would be wrong
+  (the PSU sums split): the flag is the caller's statement of its input's grain.
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
                                   category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
