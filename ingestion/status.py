@@ -15,12 +15,17 @@ class PartitionView:
     log_end: int | None = None
     committed: int | None = None
     lake_next: int | None = None
+    log_start: int | None = None
 
     @property
     def lag(self) -> int | None:
+        """Records the next drain reads: from where the consumer resumes to the log's end. The consumer
+        resumes where the lake's commit log ends, or at the log's start when the lake holds nothing of
+        the partition (ingestion.sink.LakeSink.assign; the group's committed offset is shown, never
+        used: a lake emptied on a kept broker is read again from the start)."""
         if self.log_end is None:
             return None
-        done = self.lake_next if self.lake_next is not None else (self.committed or 0)
+        done = self.lake_next if self.lake_next is not None else (self.log_start or 0)
         return max(self.log_end - done, 0)
 
 
@@ -85,9 +90,10 @@ def broker_offsets(settings: Settings, report: StatusReport, next_offsets: dict[
         committed = {tp: consumer.committed(tp) for tp in tps}
         start = {tp: next_offsets.get(tp.partition, committed[tp] or 0) for tp in tps}
         ends = log_end_offsets(consumer, tps, start, settings.on_tansu)
+        starts = consumer.beginning_offsets(tps)
         for tp in tps:
             report.partitions.append(PartitionView(tp.partition, ends.get(tp), committed[tp],
-                                                   next_offsets.get(tp.partition)))
+                                                   next_offsets.get(tp.partition), starts.get(tp)))
         dtps = [TopicPartition(settings.dlq_topic, p) for p in consumer.partitions_for_topic(settings.dlq_topic) or []]
         if dtps:
             report.dlq_log_end = sum(log_end_offsets(consumer, dtps, dict.fromkeys(dtps, 0), settings.on_tansu).values())

@@ -199,6 +199,28 @@ def test_status_shows_no_lag_and_what_landed(platform):
     _assert_status_caught_up(platform, stream)
 
 
+def test_status_lag_counts_what_the_next_drain_reads_not_the_group_offset(platform):
+    """A lake emptied on a kept broker: the group's committed offsets are at the log's end, but the
+    consumer resumes where the lake's commit log ends (here: nowhere, the log's start), so the whole
+    topic is waiting; the lag (which sizes the drain: tasks.drain_processes) says so."""
+    import shutil
+
+    from ingestion.status import collect_status
+
+    stream = make_stream(300, seed=8, malformed_every=25)
+    produce(platform, stream.records)
+    run_ingestion(platform, "bounded", workers=0, progress=False)
+    _assert_status_caught_up(platform, stream)
+    shutil.rmtree(platform.layout.lake)
+    report = collect_status(platform)
+    assert all(p.committed == p.log_end for p in report.partitions)  # the group is caught up
+    assert report.total_lag == len(stream.records)
+    run_ingestion(platform, "bounded", workers=0, progress=False)  # and the drain reads it all again
+    report = collect_status(platform)
+    assert report.total_lag == 0 and report.total_rows == len(stream.valid_ids)
+    assert report.dlq_log_end == 2 * len(stream.malformed)  # the malformed dead-lettered again, with their reasons
+
+
 def _assert_status_caught_up(settings, stream) -> None:
     from ingestion.status import collect_status
 
