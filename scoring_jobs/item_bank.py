@@ -124,8 +124,9 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
             scales.append((ins, comp, items, resp, kept, cuts, fp))
     cal_id = f"{school_year}-{term}-{model}-" + _fingerprint([s[-1] for s in scales])[:12]
     run = _Run(cal_id, settings.layout.calibrations / cal_id, model, school_year, term, scales_before)
-    # each scale is calibrated here while the quality reports of the scales before it are computed on the
-    # workers (the generator is read as they free up); a scale's folder is put in place once its report is in
+    # the scales are fitted on the workers, and linked here while the quality reports of the scales before
+    # them are computed (the generator is read as the workers free up); a scale's folder is put in place
+    # once its report is in
     with closing(ordered_map(_quality_files, _calibrated_scales(run, scales), _quality_workers(scales))) as done:
         for tmp, out in done:
             shutil.rmtree(out, ignore_errors=True)
@@ -159,35 +160,45 @@ class _Run:
 
 
 def _calibrated_scales(run: _Run, scales: list) -> Iterator[tuple]:
-    """Calibrate and link each scale in turn, collecting its rows in ``run``; for a scale whose folder does
-    not exist yet, write the calibration files into a temporary folder and yield the piece of work that
-    adds its quality report (:func:`_quality_files`)."""
+    """Calibrate and link each scale, collecting its rows in ``run``; for a scale whose folder does not
+    exist yet, write the calibration files into a temporary folder and yield the piece of work that adds
+    its quality report (:func:`_quality_files`). The fits run on the workers (:func:`_fit_scale`), the
+    scales side by side; the linking (each scale on its own reporting scale) and the rows here, in order."""
+    todo = [s for s in scales if s[3].shape[0] > 0]
+    fits = ordered_map(_fit_scale, ((run.model, items, resp, np.array([ins.item(i).max_category for i in items]))
+                                    for ins, _, items, resp, *_ in todo), _quality_workers(scales))
+    with closing(fits):
+        for (ins, comp, items, resp, ids, cuts, fp), cal in zip(todo, fits, strict=True):
+            if isinstance(cal, str):  # one scale that cannot be calibrated never stops the others
+                run.failed.append({"instrument": ins.name, "component": comp, "reason": cal})
+                continue
+            keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
+            link = _link(run.scales_before.get((ins.name, comp)), cal, items, cal.persons.theta[keep], run.cal_id,
+                         ins.name, comp, run.created_new)
+            out = run.root / f"{ins.name}-{comp}"
+            _collect_rows(run, ins, comp, items, resp, cuts, fp, cal, link, out)
+            if not (out / "scale.json").exists():
+                tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
+                shutil.rmtree(tmp, ignore_errors=True)
+                cal.to_dir(tmp, ids=ids)
+                scale_doc = {**link["transform"].to_dict(), **{k: link[k] for k in (
+                    "reporting_scale_version", "link_shift", "linking_error", "n_link_items")}}
+                (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
+                (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
+                yield tmp, out, cal, resp, cuts, scale_doc, f"{ins.name} {comp}, calibration {run.cal_id}"
+            del cal  # its person estimates (0.3 GB at four million persons) go before the next scale's come
+
+
+def _fit_scale(piece: tuple):
+    """One scale's calibration (on a worker): the Calibration, or why it cannot be calibrated (e.g. an
+    item with one informative category)."""
     from scoring_jobs.rasch import calibrate
 
-    for ins, comp, items, resp, ids, cuts, fp in scales:
-        if resp.shape[0] == 0:
-            continue
-        try:  # one scale that cannot be calibrated never stops the others
-            cal = calibrate(resp, model=run.model, item_names=items,
-                            n_steps=np.array([ins.item(i).max_category for i in items]))
-        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. an item with one informative category
-            run.failed.append({"instrument": ins.name, "component": comp, "reason": str(exc)})
-            continue
-        keep = (cal.persons.n_answered > 0) & np.isfinite(cal.persons.theta)
-        link = _link(run.scales_before.get((ins.name, comp)), cal, items, cal.persons.theta[keep], run.cal_id,
-                     ins.name, comp, run.created_new)
-        out = run.root / f"{ins.name}-{comp}"
-        _collect_rows(run, ins, comp, items, resp, cuts, fp, cal, link, out)
-        if not (out / "scale.json").exists():
-            tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            cal.to_dir(tmp, ids=ids)
-            scale_doc = {**link["transform"].to_dict(), **{k: link[k] for k in (
-                "reporting_scale_version", "link_shift", "linking_error", "n_link_items")}}
-            (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
-            (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
-            yield tmp, out, cal, resp, cuts, scale_doc, f"{ins.name} {comp}, calibration {run.cal_id}"
-        del cal  # its person estimates (0.3 GB at four million persons) go before the next scale's come
+    model, items, resp, n_steps = piece
+    try:
+        return calibrate(resp, model=model, item_names=items, n_steps=n_steps)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return str(exc)
 
 
 def _collect_rows(run: _Run, ins, comp: str, items: list[str], resp, cuts: dict, fp: str, cal, link: dict,
@@ -223,10 +234,11 @@ def _collect_rows(run: _Run, ins, comp: str, items: list[str], resp, cuts: dict,
                         "linking_error_scaled": link["linking_error"] * st.slope})
 
 
-# Quality reports go to worker processes while the largest scale has at most this many persons; a larger
-# one is reported in this process. Each piece carries the scale's calibration (its person estimates: 0.3
-# GB at 4.8 million students, ten million submissions) and the report's work holds several times that,
-# beside the parent's next calibration: the same bound as DIF's workers (scoring_jobs.item_dif).
+# Fits and quality reports go to worker processes while the largest scale has at most this many persons;
+# a larger one is fitted and reported in this process. Each quality piece carries the scale's calibration
+# (its person estimates: 0.3 GB at 4.8 million students, ten million submissions) and the report's work
+# holds several times that, beside the next scales' fits: the same bound as DIF's workers
+# (scoring_jobs.item_dif).
 QUALITY_WORKERS_MAX_PERSONS = 1_000_000
 
 

@@ -196,8 +196,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_quality_reports_on_worker_processes_equal_those_made_in_one_process(scored, monkeypatch, tmp_path):
-    """Each scale's quality report is made on a worker while the next scale is calibrated here: every file
-    of the calibration's folders is the same, byte for byte, as when all is done in this process."""
+    """The scales are fitted on the workers, side by side, and each scale's quality report is made on a
+    worker while the next ones are linked here: every file of the calibration's folders (the estimates, the
+    persons, the reports) is the same, byte for byte, as when all is done in this process."""
     settings, _, cal, *_ = scored
     root = settings.layout.calibrations / cal["calibration_id"]
     shutil.copytree(root, tmp_path / "kept")
@@ -461,6 +462,7 @@ def test_a_scale_that_cannot_be_calibrated_does_not_stop_the_others(scored, monk
         return real(resp, *args, item_names=item_names, **kwargs)
 
     monkeypatch.setattr(rasch, "calibrate", fails_on_ld)
+    monkeypatch.setenv("LEAP_WORKERS", "1")  # the scales are fitted in this process, where the fault is injected
     settings = scored[0]
     result = calibrate_reference(settings, YEAR, "fall")
     assert sorted((f["instrument"], f["component"]) for f in result["failed"]) == [("student", "LD"), ("teacher", "LD")]
