@@ -18,9 +18,9 @@ with respondents as (  -- per counted national submission and subgroup variable:
     where r.sample = 'national' and {{ in_changed_partitions('r.school_year', 'r.term') }}
 ),
 
-keyed as (
+keyed as (  -- w split once per respondent for the exact sums below (macros/exact_sum.sql)
     select *, dense_rank() over (order by instrument, school_year, term, school_id, subgroup_variable,
-        subgroup_level) as cell_id
+        subgroup_level) as cell_id, {{ exact_split('w', 'w') }}, {{ exact_split('w * w', 'w2') }}
     from respondents
     where subgroup_level is not null
 ),
@@ -38,7 +38,7 @@ item_top_box as (  -- per item number: its top box's lowest category
 
 sums as (  -- the response rows summed on narrow keys: a cell number, the item's number, top box or not
     select k.cell_id, u.item_no, (u.category >= items.top_box_min)::int as category,
-        count(*) as n, {{ exact_sum('k.w') }} as w_sum, {{ exact_sum('k.w * k.w') }} as w2_sum
+        count(*) as n, {{ exact_sum_split('k.w') }} as w_sum, {{ exact_sum_split('k.w2') }} as w2_sum
     from {{ ref('int_responses_unpivoted') }} as u
     inner join keyed as k using (submission_id)
     inner join item_top_box as items using (item_no)
