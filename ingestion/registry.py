@@ -147,23 +147,25 @@ class SubmissionRegistry:
             self.refresh()
             yield self
 
-    def provisional_mask(self, ids: list[str]) -> np.ndarray:
+    def provisional_mask(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`new_mask` without the lock, to stage a batch's files before taking it: segments appear
         whole (written to a temporary name and renamed), so reading them unlocked is safe; the locked
-        check then only confirms (another process may have registered one of the ids meanwhile)."""
+        check then only confirms (another process may have registered one of the ids meanwhile), given
+        the kept ids' digests from here (a digest is a BLAKE2b call per id: computed once per batch)."""
         with self._threads:
             self.refresh(prune=False)
-            return self.new_mask(ids)[0]
+            return self.new_mask(ids)
 
-    def new_mask(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(keep mask, digests): True for ids not registered and first in ``ids``."""
-        d = digests(ids)
-        keep = np.ones(len(ids), dtype=bool)
+    def new_mask(self, ids: list[str], d: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(keep mask, digests): True for ids not registered and first in ``ids``; ``d``: their digests,
+        when already computed."""
+        d = digests(ids) if d is None else d
+        keep = np.ones(len(d), dtype=bool)
         for level in self.levels:
             keep &= ~_contains(level, d)
         order = np.lexsort((d[:, 1], d[:, 0]))  # stable: equal ids keep their order, the first wins
         ds = d[order]
-        repeat = np.zeros(len(ids), dtype=bool)
+        repeat = np.zeros(len(d), dtype=bool)
         repeat[order[1:]] = np.all(ds[1:] == ds[:-1], axis=1)
         return keep & ~repeat, d
 

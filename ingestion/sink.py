@@ -334,12 +334,12 @@ class LakeSink:
         # one chunk per column: a table concatenated from many polls writes 2-3x slower
         tables = {pkey: pa.concat_tables(parts).combine_chunks() for pkey, parts in sorted(batch.tables.items())}
         received = sum(t.num_rows for t in tables.values())
-        keep = self.registry.provisional_mask(_ids(tables))  # resubmissions (~1%) dropped before staging
+        keep, d = self.registry.provisional_mask(_ids(tables))  # resubmissions (~1%) dropped before staging
         if not keep.all():
-            tables = _filter(tables, keep)
+            tables, d = _filter(tables, keep), d[keep]
         files = self._stage(batch, name, tables)  # outside the registry lock
         with self.registry.claiming() as reg:
-            keep, d = reg.new_mask(_ids(tables))
+            keep, d = reg.new_mask(_ids(tables), d)
             if not keep.all():  # another process registered one of them since: rare, stage again
                 tables = _filter(tables, keep)
                 files = self._stage(batch, name, tables)
