@@ -6,16 +6,29 @@
 -- level shares, and the school level: the mean classified with the calibration's cut scores.
 -- The weights are divided by their mean within the school x term x scale first (every quantity is
 -- invariant to that scale): squares of weights such as 1e-220 would underflow to 0 and make SE = 0.
-with scores as (
-    select *,
-        coalesce(analysis_weight, 1.0) / {{ exact_avg('coalesce(analysis_weight, 1.0)',
-            over='partition by instrument, school_year, term, component, school_id') }} as w
-    from {{ ref('fct_respondent_scores') }}
+-- On numbers: each school x term x scale gets one (g) with its mean weight, an aggregate joined back to
+-- the score rows (a window over the five text keys was half the model's time), and the sums below group
+-- and join on it; the text keys come back at the end.
+with groups as (  -- a number per school x instrument x school year x term x component, and its mean weight
+    select row_number() over () as g, *
+    from (
+        select instrument, school_year, term, component, school_id,
+            {{ exact_avg('coalesce(analysis_weight, 1.0)') }} as mean_w
+        from {{ ref('fct_respondent_scores') }}
+        group by all
+    )
+),
+
+scores as (
+    select g.g, s.calibration_id, s.is_scored, s.level, s.scaled_score, s.scaled_se, s.classification_accuracy,
+        s.classification_consistency, s.is_misfitting, coalesce(s.analysis_weight, 1.0) / g.mean_w as w
+    from {{ ref('fct_respondent_scores') }} as s
+    inner join groups as g using (instrument, school_year, term, component, school_id)
 ),
 
 means as (
     select
-        instrument, school_year, term, component, school_id, calibration_id,
+        g, calibration_id,
         count(*) filter (where is_scored) as n_respondents,
         count(*) filter (where not is_scored) as n_not_scored,
         {{ exact_sum('case when is_scored then w end') }} as sum_w,
@@ -39,19 +52,18 @@ means as (
 
 se as (
     select
-        m.instrument, m.school_year, m.term, m.component, m.school_id,
+        m.g,
         {{ exact_sum('power(s.w * (s.scaled_score - m.mean_scaled), 2)') }} as sum_z2,
         {{ exact_sum('s.w * power(s.scaled_score - m.mean_scaled, 2)') }} as sum_wz2,
         {{ exact_sum('power(s.scaled_score - m.mean_unweighted, 2)') }} as sum_d2
     from means as m
-    inner join scores as s
-        on s.instrument = m.instrument and s.school_year = m.school_year and s.term = m.term
-        and s.component = m.component and s.school_id = m.school_id and s.is_scored
+    inner join scores as s on s.g = m.g and s.is_scored
     group by all
 )
 
 select
-    m.* exclude (mean_se2, mean_unweighted),
+    k.instrument, k.school_year, k.term, k.component, k.school_id,
+    m.* exclude (g, mean_se2, mean_unweighted),
     1 - m.mean_se2 / case when m.n_respondents > 1 then se.sum_d2 / (m.n_respondents - 1.0) end as reliability,
     case when m.n_respondents > 1
         then sqrt(m.n_respondents / (m.n_respondents - 1.0) * se.sum_z2) / m.sum_w end as se_scaled,
@@ -66,5 +78,7 @@ select
         else 'emerging'
     end as school_level
 from means as m
-left join se using (instrument, school_year, term, component, school_id)
-left join {{ ref('stg_scoring__calibrations') }} as c using (calibration_id, instrument, component)
+inner join groups as k using (g)
+left join se using (g)
+left join {{ ref('stg_scoring__calibrations') }} as c
+    on c.calibration_id = m.calibration_id and c.instrument = k.instrument and c.component = k.component
