@@ -91,7 +91,10 @@ def in_child(args: list[str]) -> tuple[float, int, int, float]:
     import subprocess
 
     t, cpu = time.perf_counter(), children_cpu()
-    proc = subprocess.Popen([sys.executable, __file__, *args])
+    # this tree's code in every process a step starts (the drains, dbt's Python plugin), not the installed
+    # one: worktrees of two commits that share one virtualenv are then each measured on their own code
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen([sys.executable, __file__, *args], env={**os.environ, "PYTHONPATH": path})
     sampler = MemorySampler(proc.pid)
     code = proc.wait()
     seconds = time.perf_counter() - t
