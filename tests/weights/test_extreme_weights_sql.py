@@ -151,3 +151,40 @@ def test_a_top_box_needs_one_respondent_per_psu():
     with pytest.raises(CompilerError, match="top_box needs one_respondent_per_psu=true"):
         render_macro("weighted_proportion.sql", "weighted_category_shares('data', ['grp'], "
                      "top_box='select 1 as top_box_min')")
+
+
+def test_rows_that_are_their_group_alone_pass_through_to_the_same_bits():
+    """single_rows= (int_school_item_shares: the school terms with one grade band and sample): rows flagged
+    as their cell x category group alone are taken as their own sums, the others grouped; every estimate
+    is the same, bit for bit, as with every row grouped (tiny weights, skipped items, a cell of each kind)."""
+    rng = np.random.default_rng(17)
+    n = 900
+    data = pd.DataFrame({"instrument": "x", "item_id": rng.choice(["q", "r"], n), "grp": rng.choice(["a", "b"], n),
+                         "category": rng.choice([0, 1, 2, 3, 4, None], n, p=[.1, .2, .3, .2, .15, .05]),
+                         "analysis_weight": rng.lognormal(0, 1.5, n) * 1e-200})
+    data["band"] = np.where(data["grp"] == "a", "one", rng.choice(["elementary", "middle"], n))  # b: two bands
+    data["k"] = data.groupby(["grp", "band"])["analysis_weight"].transform("mean")
+    data["ws"], data["ws2"] = data["analysis_weight"] / data["k"], (data["analysis_weight"] / data["k"]) ** 2
+    sums = (data.groupby(["instrument", "item_id", "grp", "band", "category"], dropna=False)
+            .agg(n=("ws", "size"), w_scale=("k", "first"), w_sum=("ws", "sum"), w2_sum=("ws2", "sum"))
+            .reset_index())
+    sums["single"] = sums["grp"] == "a"
+    assert sums.groupby(["item_id", "grp", "category"], dropna=False).size()[lambda s: s > 1].index.get_level_values(
+        "grp").unique().tolist() == ["b"]  # only b's groups have several rows
+    con = duckdb.connect()
+    con.register("sums_", sums)
+    con.register("mins", pd.DataFrame({"instrument": "x", "item_id": ["q", "r"], "top_box_min": [3, None]}))
+    con.execute("create table scale_categories as select 'x' as instrument, item_id, unnest(range(5)) as category "
+                "from (values ('q'), ('r')) t(item_id)")
+    frames = []
+    for extra in ("", ", single_rows='single'"):
+        sql = render_macro("weighted_proportion.sql", "weighted_category_shares('sums_', ['instrument', 'item_id', "
+                           "'grp'], categories='select * from scale_categories', one_respondent_per_psu=true, "
+                           f"summed=true, top_box='select instrument, item_id, top_box_min from mins'{extra})")
+        frames.append(con.execute(sql).df().sort_values(["item_id", "grp", "category"]).reset_index(drop=True))
+    grouped, passed = frames
+    assert len(grouped) == 2 * 2 * 5 + 2 and grouped["se_p"].gt(0).any()
+    pd.testing.assert_frame_equal(passed, grouped, check_exact=True)
+    with pytest.raises(CompilerError, match="single_rows needs"):
+        render_macro("weighted_proportion.sql", "weighted_category_shares('sums_', ['grp'], summed=true, "
+                     "single_rows='single')")

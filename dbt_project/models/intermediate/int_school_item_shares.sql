@@ -13,10 +13,14 @@
 -- On numbers: a school term and an item each get one, the estimator's cells are the pair, and the text
 -- keys come back at the end (the estimator would number its cells itself, but from five text keys over
 -- every row, twice: 17.3 s of CPU at a million submissions against 15.7 s; 18.1 s before either).
-with school_terms as (  -- a number per school x instrument x school year x term
+with school_terms as (  -- a number per school x instrument x school year x term; single_row: one grade band
+                       -- and sample, so its sums are one row per item and category (the estimator's single_rows)
     select row_number() over () as school_term, *
-    from (select distinct instrument, school_year, term, school_id from {{ ref('int_school_item_sums') }}
-          where {{ in_changed_partitions() }})
+    from (select instrument, school_year, term, school_id,
+              min(grade_band) = max(grade_band) and min(sample) = max(sample) as single_row
+          from {{ ref('int_school_item_sums') }}
+          where {{ in_changed_partitions() }}
+          group by all)
 ),
 
 item_keys as (  -- a number per item
@@ -25,7 +29,8 @@ item_keys as (  -- a number per item
 ),
 
 responses as not materialized (  -- read twice (the cells, then the rows): see macros/weighted_proportion.sql
-    select t.school_term, i.item_key, r.grade_band, r.sample, r.category, r.n, r.w_scale, r.w_sum, r.w2_sum
+    select t.school_term, i.item_key, t.single_row, r.grade_band, r.sample, r.category, r.n, r.w_scale, r.w_sum,
+        r.w2_sum
     from {{ ref('int_school_item_sums') }} as r
     inner join school_terms as t using (instrument, school_year, term, school_id)
     inner join item_keys as i using (item_id)
@@ -33,6 +38,7 @@ responses as not materialized (  -- read twice (the cells, then the rows): see m
 
 shares as (  -- the categories and the top box (category -1) in one pass
     {{ weighted_category_shares('responses', ['school_term', 'item_key'], one_respondent_per_psu=true, summed=true,
+        single_rows='single_row',
         categories="select i.item_key, s.category from item_keys as i inner join " ~ ref('response_scales')
             ~ " as s using (response_scale)", category_keys=['item_key'],
         top_box="select item_key, top_box_min from item_keys") }}
