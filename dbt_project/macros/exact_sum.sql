@@ -19,11 +19,12 @@
   exact_avg(x, over=none): exact_sum(x) / count(x).
   exact_split(x, name) and exact_sum_split(name): the same sum with the split done where x is made: for a
   term of a respondent summed over each of their ~25 response rows, split once per respondent (columns
-  name__hi, name__lo, name__rest beside it) and only summed per row. The same integers, so the same bits;
-  int_school_item_sums alone at a million submissions, one thread: 5.3-5.4 -> 4.6-4.7 s.
+  name__hi, name__lo, name__rest beside it) and only summed per row. The same integers, so the same bits.
   Cost: ~3x a float sum on a query that does nothing but sum (benchmarks/bench_exact_sum.py: 9.6 M
-  rows, 2.24 s float, 6.77 s exact); the HUGEINT additions are the cost, not the split (split once per
-  respondent instead of per row: 6.52 s).
+  rows, 2.24 s float, 6.77 s exact), mostly the HUGEINT additions there (split once per respondent
+  instead of per row: 6.52 s); where the split's arithmetic meets 25 rows per respondent and a hash
+  aggregate it counts more: int_school_item_sums alone at a million submissions, one thread, 5.3-5.4 ->
+  4.6-4.7 s with exact_split.
 -#}
 
 {%- macro exact__in_range(x) -%}

@@ -59,7 +59,7 @@
   column of the relation, true on a row that is its cell x category group alone (int_school_item_shares:
   the school terms with one grade band and sample, every school term of the simulated data). Those rows
   pass through as their own sums, the others are grouped: the same bits (int_school_item_shares alone at
-  a million submissions, one thread: 7.1 -> 6.1 s).
+  a million submissions, one thread: 8.6 -> 6.0-6.5 s).
 -#}
 {% macro weighted_category_shares(relation, cell_columns, binary=false, categories=none,
                                   category_keys=['instrument', 'item_id'], one_respondent_per_psu=false,
