@@ -178,15 +178,21 @@ def _calibrated_scales(run: _Run, scales: list) -> Iterator[tuple]:
             out = run.root / f"{ins.name}-{comp}"
             _collect_rows(run, ins, comp, items, resp, cuts, fp, cal, link, out)
             if not (out / "scale.json").exists():
-                tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
-                shutil.rmtree(tmp, ignore_errors=True)
-                cal.to_dir(tmp, ids=ids)
-                scale_doc = {**link["transform"].to_dict(), **{k: link[k] for k in (
-                    "reporting_scale_version", "link_shift", "linking_error", "n_link_items")}}
-                (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
-                (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
+                tmp, scale_doc = _scale_files(out, cal, ids, link, cuts)
                 yield tmp, out, cal, resp, cuts, scale_doc, f"{ins.name} {comp}, calibration {run.cal_id}"
             del cal  # its person estimates (0.3 GB at four million persons) go before the next scale's come
+
+
+def _scale_files(out: Path, cal, ids, link: dict, cuts: dict) -> tuple[Path, dict]:
+    """A scale's calibration files in a temporary folder beside ``out``; (that folder, its scale.json)."""
+    tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cal.to_dir(tmp, ids=ids)
+    scale_doc = {**link["transform"].to_dict(), **{k: link[k] for k in (
+        "reporting_scale_version", "link_shift", "linking_error", "n_link_items")}}
+    (tmp / "scale.json").write_text(json.dumps(scale_doc, indent=2) + "\n")
+    (tmp / "cut_scores.json").write_text(json.dumps(cuts, indent=2) + "\n")
+    return tmp, scale_doc
 
 
 def _fit_scale(piece: tuple):
