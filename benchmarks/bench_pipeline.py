@@ -84,13 +84,22 @@ def children_cpu() -> float:
     return use.ru_utime + use.ru_stime
 
 
-def in_child(args: list[str]) -> tuple[float, int, int, float]:
+def idle_core_seconds() -> float:
+    """Seconds the machine's cores have been idle (summed over the cores, I/O waits included): the
+    difference over a step is the core time nothing used, the broker's included (cores x wall - busy)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return times.idle + getattr(times, "iowait", 0.0)
+
+
+def in_child(args: list[str]) -> tuple[float, int, int, float, float]:
     """Run this script with ``args`` in a child process; (seconds, peak RSS of its tree, of its largest
-    process in MB, CPU seconds of its tree). The broker's JVM is not a descendant of the step: its CPU
-    (serving the drain) is not counted."""
+    process in MB, CPU seconds of its tree, idle core-seconds of the machine meanwhile). The broker's JVM
+    is not a descendant of the step: its CPU (serving the drain) is not counted in the step's CPU."""
     import subprocess
 
-    t, cpu = time.perf_counter(), children_cpu()
+    t, cpu, idle = time.perf_counter(), children_cpu(), idle_core_seconds()
     # this tree's code in every process a step starts (the drains, dbt's Python plugin), not the installed
     # one: worktrees of two commits that share one virtualenv are then each measured on their own code
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -101,17 +110,18 @@ def in_child(args: list[str]) -> tuple[float, int, int, float]:
     sampler.stop()
     if code != 0:
         raise SystemExit(f"{' '.join(args)} failed with exit {code}")
-    return seconds, round(sampler.peak_tree / 2**20), round(sampler.peak_one / 2**20), children_cpu() - cpu
+    return (seconds, round(sampler.peak_tree / 2**20), round(sampler.peak_one / 2**20), children_cpu() - cpu,
+            idle_core_seconds() - idle)
 
 
 def run_steps(plan: list[dict]) -> list[dict]:
     rows = []
     for step in plan:
-        seconds, tree, one, cpu = in_child(["--step", json.dumps(step)])
+        seconds, tree, one, cpu, idle = in_child(["--step", json.dumps(step)])
         rows.append({"step": step["dag_id"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
-                     "peak_rss_tree_mb": tree, "peak_rss_one_process_mb": one})
-        print(f"  {step['dag_id']:24s} {seconds:7.1f} s   CPU {cpu:6.1f} s   peak RSS {tree:6,} MB "
-              f"(largest process {one:,} MB)", flush=True)
+                     "idle_core_s": round(idle, 1), "peak_rss_tree_mb": tree, "peak_rss_one_process_mb": one})
+        print(f"  {step['dag_id']:24s} {seconds:7.1f} s   CPU {cpu:6.1f} s   idle core-s {idle:5.1f}   "
+              f"peak RSS {tree:6,} MB (largest process {one:,} MB)", flush=True)
     return rows
 
 
@@ -166,7 +176,7 @@ def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
     settings = load_settings()
     try:
         ensure_topics(settings)
-        produce_s, _, _, _ = in_child(["--produce", str(submissions)])
+        produce_s, *_ = in_child(["--produce", str(submissions)])
         records = int((settings.data_dir / "bench-records.txt").read_text())
         plan = [p for p in default_plan("2024-25") if p["dag_id"] in STEPS]
         print(f"{submissions:,} submissions ({records:,} records on the topic):", flush=True)
@@ -174,8 +184,10 @@ def bench(submissions: int, rerun: bool, keep: Path | None) -> dict:
         out = {"submissions": submissions, "records": records, "simulate_and_produce_s": round(produce_s, 1),
                "steps": steps, "total_s": round(sum(s["seconds"] for s in steps), 1),
                "cpu_s": round(sum(s["cpu_s"] for s in steps), 1),
+               "idle_core_s": round(sum(s["idle_core_s"] for s in steps), 1),
                "peak_rss_tree_mb": max(s["peak_rss_tree_mb"] for s in steps)}
-        print(f"  total {out['total_s']} s, CPU {out['cpu_s']} s, peak RSS {out['peak_rss_tree_mb']:,} MB", flush=True)
+        print(f"  total {out['total_s']} s, CPU {out['cpu_s']} s, idle core-s {out['idle_core_s']}, "
+              f"peak RSS {out['peak_rss_tree_mb']:,} MB", flush=True)
         if rerun:
             print("  again, no new data:", flush=True)
             again = run_steps(plan)
