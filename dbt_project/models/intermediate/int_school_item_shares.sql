@@ -23,9 +23,10 @@ with school_terms as (  -- a number per school x instrument x school year x term
           group by all)
 ),
 
-item_keys as (  -- a number per item
-    select row_number() over (order by item_id) as item_key, item_id, top_box_min, response_scale
-    from {{ ref('items') }}
+item_keys as (  -- the item's number (int_item_numbers), its top box and response scale
+    select i.item_no as item_key, i.item_id, items.top_box_min, items.response_scale
+    from {{ ref('int_item_numbers') }} as i
+    inner join {{ ref('items') }} as items using (instrument, item_id)
 ),
 
 responses as not materialized (  -- read twice (the cells, then the rows): see macros/weighted_proportion.sql
