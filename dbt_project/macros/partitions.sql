@@ -9,6 +9,9 @@
   untouched. Without the var (a plain `dbt build`) every partition is rebuilt; with --full-refresh, or
   when the table does not exist yet, the model is created from scratch. A partition whose files all
   disappeared is not deleted by a partition build: the orchestrator then runs --full-refresh.
+  The Python models (the response sums) cannot call a macro: they get the var as their config
+  ``changed_partitions`` (dbt_project.yml) and filter with dbt_project.pymodels.partition_condition, the
+  same rule; their pre-hook is delete_changed_partitions().
 -#}
 
 {% macro _changed_partition_keys() -%}
@@ -27,14 +30,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- ``by_submission_of``: for a model without the school year and term columns (the long form, whose
-    rows are cheaper to write without them), delete by submission id, the changed partitions' submissions
-    listed by that relation (every validated submission: a row of a submission no longer counted goes too). -#}
-{% macro delete_changed_partitions(by_submission_of=none) -%}
-    {%- if is_incremental() and by_submission_of is not none -%}
-    delete from {{ this }} where submission_id in (
-        select submission_id from {{ by_submission_of }} where {{ in_changed_partitions() }})
-    {%- elif is_incremental() -%}
+{% macro delete_changed_partitions() -%}
+    {%- if is_incremental() -%}
     delete from {{ this }} where {{ in_changed_partitions() }}
     {%- else -%}
     select 1

@@ -17,16 +17,16 @@
   `dbt build` with no --select); threads_alone('selected') in a build given --select (the scores build,
   `source:scoring+`), where the scores' first models wait for nobody. In the other build such a model
   runs beside others, and its post-hook would take the extra thread from a model built alone meanwhile
-  (fct_respondent_scores ended 2.5 s into int_responses_unpivoted and set one thread for the rest of it).
+  (fct_respondent_scores ended 2.5 s into the long form, then a table, and set one thread for the rest of it).
 
   DuckDB's thread count is one setting of the database, not of the model's connection, so a model that
   starts on the other dbt thread meanwhile shares the extra thread; that costs time, never a result:
-  every sum of doubles is exact (exact_sum.sql), so no value depends on the threads or the order of the
+  every sum of doubles is exact (exact_sum.sql) or taken in a fixed order (weights/cell_sums.py), so no value depends on the threads or the order of the
   rows (tests/e2e/test_warehouse_e2e.py rebuilds at four threads and compares every table bit for bit).
   The base count is set once, when dbt-duckdb opens the database (profiles.yml: config_options), not in
   the profile's `settings`, which dbt-duckdb runs again on every cursor it opens: each model starting on
   the other dbt thread set `threads = 1` again, and a model built alone kept its second thread only
-  until then (int_responses_unpivoted 9.4 s either way; int_respondents, with nothing starting beside
+  until then (the long form, then a table, 9.4 s either way; int_respondents, with nothing starting beside
   it, had gained).
   Measured at a million submissions: BENCHMARKS.md, "A library's waste, and two threads where a
   model runs alone", and "A setting dbt-duckdb set again".

@@ -90,26 +90,97 @@ def test_each_respondents_item_counts_are_its_rows_in_the_long_form(built):
     assert skipped["n"][0] > 0, "the simulator's skipped items should reach the warehouse"
 
 
-def test_the_long_form_is_stored_school_by_school(built):
-    """The response sums find each cell's rows in one stretch (int_responses_unpivoted: what bounds their
-    spill at ten million): in storage order, each instrument's rows change school once per school and term."""
+ITEMS = """
+    with items as (  -- per item number: its id, top box and whether it is a classroom indicator
+        select distinct n.item_no, n.item_id, s.top_box_min, s.is_classroom_indicator
+        from intermediate.int_item_numbers as n inner join reference.items as s using (instrument, item_id)
+    )"""
+
+
+def _same(*columns) -> str:
+    """A join of expected (e) and sums (s) on ``columns``, null (a skip's category) matching null."""
+    return " and ".join(f"e.{c} is not distinct from s.{c}" for c in columns)
+
+
+def test_the_response_sums_equal_sums_of_the_long_form(built):
+    """The response sums count the wide rows with NumPy (weights.cell_sums, three Python models); a SQL
+    group-by of the long form (int_responses_unpivoted, a view) is an independent count of the same
+    responses: every cell x item x category, its n exactly and its weights' sums to 1e-12 (float sums in
+    two orders). Every counted response is in them (skips as their own category)."""
     settings = built[0]
-    runs = q(settings, """
-        with stored as (
-            select u.rowid as position, r.instrument, r.school_year, r.term, r.school_id
+    school = q(settings, f"""
+        with rows as (
+            select r.instrument, r.school_year, r.term, i.item_id, r.school_id, r.grade_band, r.sample, u.category,
+                w.analysis_weight / k.w_scale as w
             from intermediate.int_responses_unpivoted as u
+            inner join (select item_no, item_id from intermediate.int_item_numbers) as i using (item_no)
             inner join intermediate.int_respondents as r using (submission_id)
+            inner join intermediate.int_respondent_weights as w using (instrument, school_year, term, respondent_key)
+            inner join intermediate.int_school_weight_scales as k using (instrument, school_year, term, school_id)
         ),
-        changes as (
-            select *, (school_year, term, school_id) is distinct from lag((school_year, term, school_id))
-                over (partition by instrument order by position) as starts
-            from stored
+        expected as (
+            select instrument, school_year, term, item_id, school_id, grade_band, sample, category,
+                count(*) as n, sum(w) as w_sum, sum(w * w) as w2_sum
+            from rows group by all
         )
-        select count(*) filter (where starts) as runs,
-            count(distinct (instrument, school_year, term, school_id)) as cells
-        from changes""")
-    assert runs["cells"][0] > 16
-    assert runs["runs"][0] == runs["cells"][0]
+        select e.n as e_n, s.n, e.w_sum as e_w, s.w_sum, e.w2_sum as e_w2, s.w2_sum
+        from expected as e
+        full join intermediate.int_school_item_sums as s on {_same(
+            "instrument", "school_year", "term", "item_id", "school_id", "grade_band", "sample", "category")}""")
+    subgroup = q(settings, ITEMS + f""",
+        rows as (
+            select r.instrument, r.school_year, r.term, i.item_id, r.school_id,
+                unnest(['race_ethnicity', 'parent_education']) as subgroup_variable,
+                unnest([r.race_ethnicity, r.parent_education]) as subgroup_level,
+                (u.category >= i.top_box_min)::int as category, w.analysis_weight / k.w_scale as w
+            from intermediate.int_responses_unpivoted as u
+            inner join items as i using (item_no)
+            inner join intermediate.int_respondents as r using (submission_id)
+            inner join intermediate.int_respondent_weights as w using (instrument, school_year, term, respondent_key)
+            inner join intermediate.int_school_weight_scales as k using (instrument, school_year, term, school_id)
+            where r.sample = 'national'
+        ),
+        expected as (
+            select instrument, school_year, term, item_id, school_id, subgroup_variable, subgroup_level, category,
+                count(*) as n, sum(w) as w_sum, sum(w * w) as w2_sum
+            from rows where subgroup_level is not null group by all
+        )
+        select e.n as e_n, s.n, e.w_sum as e_w, s.w_sum, e.w2_sum as e_w2, s.w2_sum
+        from expected as e
+        full join intermediate.int_school_subgroup_sums as s on {_same(
+            "instrument", "school_year", "term", "item_id", "school_id", "subgroup_variable", "subgroup_level",
+            "category")}""")
+    for sums in (school, subgroup):
+        assert len(sums) > 1000 and sums["n"].notna().all() and sums["e_n"].notna().all()
+        assert (sums["n"] == sums["e_n"]).all()
+        for a, b in (("w_sum", "e_w"), ("w2_sum", "e_w2")):
+            np.testing.assert_allclose(sums[a], sums[b], rtol=1e-12)
+    assert school["n"].sum() == q(settings, "select count(*) as n from intermediate.int_responses_unpivoted")["n"][0]
+
+
+def test_the_classroom_sums_equal_counts_of_the_long_form(built):
+    settings = built[0]
+    diff = q(settings, ITEMS + """,
+        rows as (
+            select r.school_id, unnest(coalesce(r.classroom_ids, ['(none)'])) as classroom_id, r.instrument,
+                r.school_year, r.term, i.item_id, u.category, u.category >= i.top_box_min as top
+            from intermediate.int_responses_unpivoted as u
+            inner join items as i using (item_no)
+            inner join intermediate.int_respondents as r using (submission_id)
+            where r.instrument = 'student' or i.is_classroom_indicator
+        ),
+        expected as (
+            select school_id, classroom_id, instrument, school_year, term, item_id, count(category) as n_respondents,
+                count(*) filter (where top) as n_top_box, sum(category) as category_sum
+            from rows group by all having count(category) > 0
+        )
+        select * from expected
+        full join intermediate.int_classroom_item_sums as s
+            using (school_id, classroom_id, instrument, school_year, term, item_id)
+        where expected.n_respondents is distinct from s.n_respondents
+            or expected.n_top_box is distinct from s.n_top_box or expected.category_sum is distinct from s.category_sum""")
+    assert diff.empty, diff.head()
+    assert q(settings, "select count(*) as n from intermediate.int_classroom_item_sums")["n"][0] > 500
 
 
 def test_sql_shares_and_se_equal_the_library(built):
@@ -248,8 +319,8 @@ def _thread_settings(settings, run: int = 0) -> list[tuple[str, str]]:
 
 
 def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path):
-    """The head of the warehouse build (int_response_quality, int_respondents), its long form
-    (int_responses_unpivoted), the school shares on its longest chain (int_school_item_shares) and its last
+    """The head of the warehouse build (int_response_quality, int_respondents), the school shares on its
+    longest chain (int_school_item_shares) and its last
     model (rpt_classroom_items) run while dbt's other thread has little or nothing ready (for part of the
     shares' run): DuckDB takes dbt's two threads for each, and is set back to one after it
     (macros/threads.sql). The head of the scores build (fct_respondent_scores) does so in that build only
@@ -264,8 +335,8 @@ def test_models_built_alone_take_both_threads_and_give_them_back(built, tmp_path
         return [(m, n) for m in models for n in ("2", "1")]
 
     settings = built[0]
-    assert _thread_settings(settings) == pairs("int_response_quality", "int_respondents", "int_responses_unpivoted",
-                                               "int_school_item_shares", "rpt_classroom_items")
+    assert _thread_settings(settings) == pairs("int_response_quality", "int_respondents", "int_school_item_shares",
+                                               "rpt_classroom_items")
     copy = tmp_path / "data"
     shutil.copytree(settings.data_dir, copy, ignore=shutil.ignore_patterns("kafka", "published", "*.lock"))
     other = dataclasses.replace(settings, data_dir=copy)
@@ -282,14 +353,12 @@ def _started(settings, run: int = 0) -> list[str]:
 
 
 def test_reconciliation_tests_run_beside_the_build_not_ahead_of_the_models_after_them(built):
-    """Four whole-table checks wait for a later leaf (a depends_on, or the unique test's ``after``), so dbt
+    """Two whole-table checks wait for a later leaf (a depends_on, or the unique test's ``after``), so dbt
     does not hold the children of what they check for them: each child starts before its check does
     (without that, after it passed). Every one of them still ran and passed in the build."""
     settings = built[0]
     order = _started(settings)
-    checks = {"assert_one_unpivoted_row_per_submission_and_item": "int_school_item_sums",
-              "assert_response_sums_cover_every_response": "int_school_item_shares",
-              "fct_respondent_scores_one_row_per_respondent_and_scale": "int_school_scale_means",
+    checks = {"fct_respondent_scores_one_row_per_respondent_and_scale": "int_school_scale_means",
               "stg_scoring__respondent_scores_one_row_per_respondent_and_scale": "fct_respondent_scores"}
     for check, child in checks.items():
         assert order.index(child) < order.index(check), (check, child)

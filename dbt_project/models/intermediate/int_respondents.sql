@@ -3,8 +3,7 @@
 -- Incremental by school year x term (macros/partitions.sql): a build passed var('partitions') rebuilds
 -- those partitions only.
 -- Materialized: seven models and the scoring jobs read it. The answered-items count comes from the wide
--- rows (int_response_quality's n_answered, int_response_patterns), not from a group-by of the long
--- form, which reads this model's submissions (it sorts, and needs DuckDB's memory to itself).
+-- rows (int_response_quality's n_answered, int_response_patterns), not from a group-by of the long form.
 -- Grain: one row per respondent x instrument x school year x term (the counted submission),
 -- with the school, grade band, sample, raking variables, class sections and the supplied weight.
 -- Demographics are free text on the way in: a value outside the instrument's vocabulary
@@ -14,7 +13,7 @@ with latest as (  -- the counted submissions: without those the response-quality
     select * from {{ ref('int_submissions_counted') }} where {{ in_changed_partitions() }}
 ),
 
-answered as (  -- the items answered, of the instrument's items (the columns int_responses_unpivoted unpivots)
+answered as (  -- the items answered, of the instrument's items (the columns the response sums count)
     select q.submission_id, q.n_answered::bigint as n_items_answered, i.n_items
     from {{ ref('int_response_quality') }} as q
     inner join (

@@ -1,0 +1,68 @@
+"""What the warehouse's Python models share (dbt runs them in its process, on the build's DuckDB
+connection): the changed partitions of an incremental build, a relation's SQL, an instrument's wide
+response rows as a matrix. The models themselves live beside the SQL ones (models/intermediate/*.py):
+int_weighting_cells rakes the weights, and the response sums (int_school_item_sums,
+int_school_subgroup_sums, int_classroom_item_sums) count the wide rows with weights.cell_sums.
+
+Partitions (macros/partitions.sql, the SQL side of the same rule): an incremental model is given the
+build's var ``partitions`` as its config ``changed_partitions`` (dbt_project.yml renders it natively: a
+list, or None without the var); :func:`partition_condition` is the SQL macro ``in_changed_partitions()``
+and the models' pre-hook ``delete_changed_partitions()`` deletes the same partitions first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["item_numbers", "partition_condition", "relation", "sql_literal", "wide_responses"]
+
+
+def sql_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def relation(ref) -> str:
+    """A ref's SQL (``dbt.ref("name")``: dbt finds a model's refs in its own file, as literal calls) as a
+    parenthesized subquery, to write into a query of the model's own."""
+    return f"({ref.sql_query()})"
+
+
+def partition_condition(parts: list[str] | None, is_incremental: bool, school_year: str = "school_year",
+                        term: str = "term") -> str:
+    """The rows of the partitions this build rebuilds (as in_changed_partitions(): every row unless the
+    model is incremental and the build was given ``partitions``; none for an empty list). ``parts``:
+    ``dbt.config.get("changed_partitions")``, called in the model's file (dbt gives a Python model the
+    config keys its own file asks for, literally), ``is_incremental``: ``dbt.is_incremental``."""
+    if not is_incremental or parts is None:
+        return "true"
+    if not parts:
+        return "false"
+    return f"({school_year} || '/' || {term}) in ({', '.join(sql_literal(p) for p in parts)})"
+
+
+def item_numbers(session, numbers, items, instrument: str) -> list[dict]:
+    """The instrument's items in item id order: item_id, item_no (``numbers``: the ref of int_item_numbers),
+    top_box_min and is_classroom_indicator (``items``: the ref of the items seed)."""
+    rows = session.sql(f"""
+        select distinct n.item_id, n.item_no, i.top_box_min, i.is_classroom_indicator
+        from {relation(numbers)} as n inner join {relation(items)} as i using (instrument, item_id)
+        where n.instrument = {sql_literal(instrument)} order by n.item_id""").fetchall()
+    return [{"item_id": str(r[0]), "item_no": int(r[1]), "top_box_min": int(r[2]), "is_classroom_indicator": bool(r[3])}
+            for r in rows]
+
+
+def wide_responses(session, rows: str, instrument: str, submissions, item_ids: list[str],
+                   columns: tuple[str, ...] = ("cell_id",)) -> tuple[dict, np.ndarray]:
+    """The rows of the table ``rows`` (submission_id, instrument, cell_id, ...) of ``instrument``, each with
+    its submission's answers (``submissions``: the ref of the instrument's staging model), sorted by cell
+    and submission id: the order the sums add them in (weights.cell_sums), the same in every build.
+    Returns (``columns`` as NumPy arrays, the answers to ``item_ids`` as an int8 matrix, -1 = skipped)."""
+    table = session.sql(f"""
+        select {", ".join(f"r.{c}" for c in columns)}, {", ".join(f"s.{i}" for i in item_ids)}
+        from {rows} as r inner join {relation(submissions)} as s using (submission_id)
+        where r.instrument = {sql_literal(instrument)}
+        order by r.cell_id, r.submission_id""").to_arrow_table()
+    responses = np.empty((table.num_rows, len(item_ids)), dtype=np.int8)
+    for j, item in enumerate(item_ids):
+        responses[:, j] = table.column(item).fill_null(-1).to_numpy()
+    return {c: table.column(c).to_numpy() for c in columns}, responses
