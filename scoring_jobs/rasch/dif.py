@@ -470,12 +470,16 @@ def dif_analysis(
     min_category_n: int = MIN_CATEGORY_N,
     anchor="purify",
     alpha: float = 0.05,
+    start: CMLResult | None = None,
 ) -> DIFResult:
     """DIF of one scale's items between the groups; see the module doc for statistics and tables.
 
     ``anchor``: "purify" (default), "all", or a list of item names. ``min_group_n``: fewest persons
     (with at least one answer) for a group to be analysed; ``min_category_n``: fewest non-extreme
     responses in every used category of an item, in every analysed group, for the item to be tested.
+    ``start``: a pooled fit of related data (the same scale's analysis by another grouping, whose pooled
+    persons differ only by those without a group) to start the pooled fit's Newton iterations from
+    (:func:`.cml.fit_cml`: the same maximum, to its stopping rule, in fewer steps).
     """
     _validate(model, anchor, min_group_n, min_category_n, alpha)
     resp = as_responses(responses)
@@ -496,7 +500,7 @@ def dif_analysis(
     kept = [i for i, n in enumerate(names) if n not in excluded]
     if not isinstance(anchor, str):
         _check_anchor(anchor, names, excluded)
-    return _run(resp, labels, freq, names, gtab, ref, persons, kept, excluded, settings)
+    return _run(resp, labels, freq, names, gtab, ref, persons, kept, excluded, settings, start)
 
 
 def _check_anchor(anchor, names, excluded):
@@ -505,7 +509,7 @@ def _check_anchor(anchor, names, excluded):
         raise ValueError(f"anchor items must be analysed items of the scale; not usable: {unknown or 'empty list'}")
 
 
-def _run(resp, labels, freq, names, gtab, ref, persons, kept, excluded, settings) -> DIFResult:
+def _run(resp, labels, freq, names, gtab, ref, persons, kept, excluded, settings, start=None) -> DIFResult:
     analysed = list(gtab.loc[gtab["testable"], "group"])
     lr = {"model": settings["model"], "groups": "|".join(analysed), "n_groups": len(analysed),
           "n_persons": int(freq[persons].sum()), "n_items": len(kept), "items_excluded": "|".join(excluded) or None}
@@ -515,7 +519,7 @@ def _run(resp, labels, freq, names, gtab, ref, persons, kept, excluded, settings
     tested: dict[str, pd.DataFrame] = {}
     if len(analysed) >= 2 and len(kept) >= 2:
         data = _Data(resp[persons][:, kept], labels[persons], [names[i] for i in kept], freq[persons])
-        _fit(result, data, analysed, settings["model"])
+        _fit(result, data, analysed, settings["model"], start)
         lr.update(_lr_row(result.pooled_fit, result.group_fits))
         for focal in (g for g in analysed if g != ref and why.get(g) is None):
             tested[focal], result.anchors[focal] = _compare(data, result.group_fits, focal, ref,
@@ -540,12 +544,12 @@ def _why_untestable(gtab, ref, n_analysed, n_kept) -> dict[str, str | None]:
     return out
 
 
-def _fit(result: DIFResult, data: _Data, analysed: list[str], model: str) -> None:
+def _fit(result: DIFResult, data: _Data, analysed: list[str], model: str, start: CMLResult | None = None) -> None:
     """CML fits of the pooled analysed persons and of each group, on one category range per item."""
     n_steps = _n_steps(data.resp)
     # the row counts as CML's case weights: its sufficient statistics (category counts, persons per
     # pattern and score) are then the same integers as with the persons repeated, and so is the fit
-    result.pooled_fit = fit_cml(data.resp, model, weights=data.freq, n_steps=n_steps)
+    result.pooled_fit = fit_cml(data.resp, model, weights=data.freq, n_steps=n_steps, start=start)
     # each group's fit starts at the pooled estimate: the same maximum, in fewer Newton steps
     result.group_fits = {g: fit_cml(data.resp[in_g], model, weights=data.freq[in_g], n_steps=n_steps,
                                     start=result.pooled_fit)
