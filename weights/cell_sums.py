@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CategorySums", "ItemTotals", "category_sums", "item_totals"]
+__all__ = ["CategorySums", "ItemTotals", "category_sum_blocks", "category_sums", "item_totals"]
 
 SKIPPED = -1  # the response of a respondent who skipped the item
 BLOCK_BINS = 1 << 22  # bins counted at a time (4 M: 32 MB per array): memory set by a block, not the data
@@ -61,17 +61,21 @@ def category_sums(cells: np.ndarray, responses: np.ndarray, weights: np.ndarray 
     a stretch of rows). ``responses (n, items)``: categories 0, 1, ... or SKIPPED. ``weights (n,)``: the
     rows' weights (``w_sum``, ``w2_sum``), or None. Raises ``ValueError`` for a response below SKIPPED or
     cells out of order."""
+    return _concat(list(category_sum_blocks(cells, responses, weights)), weights is not None)
+
+
+def category_sum_blocks(cells: np.ndarray, responses: np.ndarray, weights: np.ndarray | None = None):
+    """:func:`category_sums` a block of whole cells at a time (BLOCK_BINS bins), in cell order: what a
+    caller that stores the sums as they come holds is one block's (ten million submissions: ~37 M sums in
+    all, 1.8 GB)."""
     cells = np.asarray(cells, dtype=np.int64)
     responses = np.asarray(responses)
     _check(cells, responses, weights)
     n_items = responses.shape[1]
     width = int(responses.max(initial=SKIPPED)) + 2  # bins per cell x item: skipped, then 0, 1, ...
-    per_cell = n_items * width
-    parts = []
-    for lo, hi in _blocks(cells, max(1, BLOCK_BINS // per_cell)):
-        parts.append(_block_sums(cells[lo:hi], responses[lo:hi], None if weights is None else weights[lo:hi],
-                                 n_items, width))
-    return _concat(parts, weights is not None)
+    for lo, hi in _blocks(cells, max(1, BLOCK_BINS // (n_items * width))):
+        yield _block_sums(cells[lo:hi], responses[lo:hi], None if weights is None else weights[lo:hi],
+                          n_items, width)
 
 
 def _check(cells: np.ndarray, responses: np.ndarray, weights) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from weights import cell_sums
-from weights.cell_sums import SKIPPED, category_sums, item_totals
+from weights.cell_sums import SKIPPED, category_sum_blocks, category_sums, item_totals
 
 
 def _data(seed: int = 3, rows: int = 3000, items: int = 7, cells: int = 90):
@@ -39,6 +39,20 @@ def test_sums_equal_a_group_by_of_the_long_form(monkeypatch, block_bins):
     np.testing.assert_allclose(sums.w_sum, expected["w_sum"], rtol=1e-13)
     np.testing.assert_allclose(sums.w2_sum, expected["w2_sum"], rtol=1e-13)
     assert (sums.category == SKIPPED).any()
+
+
+def test_blocks_hold_whole_cells_in_order(monkeypatch):
+    """What the warehouse stores block by block: every cell in one block, blocks in cell order, and the
+    blocks together the sums of the whole."""
+    monkeypatch.setattr(cell_sums, "BLOCK_BINS", 500)
+    cell, responses, weights = _data()
+    blocks = list(category_sum_blocks(cell, responses, weights))
+    assert len(blocks) > 5
+    for before, after in zip(blocks, blocks[1:], strict=False):
+        assert before.cell.max() < after.cell.min()
+    whole = category_sums(cell, responses, weights)
+    np.testing.assert_array_equal(np.concatenate([b.w_sum for b in blocks]), whole.w_sum)
+    np.testing.assert_array_equal(np.concatenate([b.n for b in blocks]), whole.n)
 
 
 def test_a_sum_adds_its_rows_in_their_order():

@@ -15,8 +15,8 @@ school year x term.
 import numpy as np
 import pyarrow as pa
 
-from dbt_project.pymodels import item_numbers, partition_condition, relation, wide_responses
-from weights.cell_sums import category_sums, item_totals
+from dbt_project.pymodels import append, item_numbers, partition_condition, relation, wide_responses
+from weights.cell_sums import category_sum_blocks, item_totals
 
 
 def classrooms_sql(dbt) -> str:
@@ -35,24 +35,30 @@ def classrooms_sql(dbt) -> str:
         from classrooms"""
 
 
-def instrument_totals(session, dbt, instrument: str, submissions) -> pa.Table:
-    """The instrument's totals on numbers: cell_id, item_no, n_respondents, n_top_box, category_sum."""
+TOTALS = "cell_id bigint, item_no smallint, n_respondents bigint, n_top_box bigint, category_sum bigint"
+
+
+def instrument_totals(session, dbt, instrument: str, submissions) -> None:
+    """The instrument's totals on numbers into _totals: cell_id, item_no, n_respondents, n_top_box,
+    category_sum, a block of cells at a time."""
     items = [i for i in item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
              if instrument == "student" or i["is_classroom_indicator"]]
+    numbers = pa.array([i["item_no"] for i in items], pa.int16())
+    top_box_min = np.array([i["top_box_min"] for i in items])
     rows, responses = wide_responses(session, "_classrooms", instrument, submissions, [i["item_id"] for i in items])
-    totals = item_totals(category_sums(rows["cell_id"], responses), np.array([i["top_box_min"] for i in items]))
-    item_no = pa.array([i["item_no"] for i in items], pa.int16()).take(pa.array(totals.item))
-    return pa.table({"cell_id": totals.cell, "item_no": item_no, "n_respondents": totals.n,
-                     "n_top_box": totals.n_top_box, "category_sum": totals.category_sum})
+    for sums in category_sum_blocks(rows["cell_id"], responses):
+        totals = item_totals(sums, top_box_min)
+        append(session, "_totals", pa.table({
+            "cell_id": totals.cell, "item_no": numbers.take(pa.array(totals.item)), "n_respondents": totals.n,
+            "n_top_box": totals.n_top_box, "category_sum": totals.category_sum}))
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     session.execute(f"create or replace temp table _classrooms as {classrooms_sql(dbt)}")
-    session.register("_totals", pa.concat_tables([
-        instrument_totals(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions")),
-        instrument_totals(session, dbt, "student", dbt.ref("stg_lake__student_submissions")),
-    ]))
+    session.execute(f"create or replace temp table _totals ({TOTALS})")
+    instrument_totals(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions"))
+    instrument_totals(session, dbt, "student", dbt.ref("stg_lake__student_submissions"))
     return session.sql(f"""
         with cells as (
             select distinct cell_id, instrument, school_year, term, school_id, classroom_id from _classrooms

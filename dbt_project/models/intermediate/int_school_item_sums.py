@@ -8,14 +8,15 @@ k / (its cell's mean weight) again, so every estimate is that of the rows.
 
 Counted from the wide rows, a respondent's answers in one row (weights.cell_sums: a bin per cell x item x
 category, np.bincount), not from a long form of every response; the cells and weights by SQL, the rows
-in cell and submission order (dbt_project.pymodels.wide_responses: the same bits in every build).
+in cell and submission order (dbt_project.pymodels.wide_responses: the same bits in every build), the
+sums into a temp table a block of cells at a time.
 Incremental by school year x term (dbt_project.pymodels.partition_condition).
 """
 
 import pyarrow as pa
 
-from dbt_project.pymodels import item_numbers, partition_condition, relation, wide_responses
-from weights.cell_sums import category_sums
+from dbt_project.pymodels import append, item_numbers, partition_condition, relation, wide_responses
+from weights.cell_sums import category_sum_blocks
 
 
 def respondents_sql(dbt) -> str:
@@ -35,24 +36,28 @@ def respondents_sql(dbt) -> str:
         where {changed}"""
 
 
-def instrument_sums(session, dbt, instrument: str, submissions) -> pa.Table:
-    """The instrument's sums on numbers: cell_id, item_no, category (-1 skipped), n, w_sum, w2_sum."""
+SUMS = "cell_id bigint, item_no smallint, category tinyint, n bigint, w_sum double, w2_sum double"
+
+
+def instrument_sums(session, dbt, instrument: str, submissions) -> None:
+    """The instrument's sums on numbers into _sums: cell_id, item_no, category (-1 skipped), n, w_sum,
+    w2_sum, a block of cells at a time."""
     items = item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+    numbers = pa.array([i["item_no"] for i in items], pa.int16())
     rows, responses = wide_responses(session, "_respondents", instrument, submissions,
                                      [i["item_id"] for i in items], ("cell_id", "w"))
-    sums = category_sums(rows["cell_id"], responses, rows["w"])
-    item_no = pa.array([i["item_no"] for i in items], pa.int16()).take(pa.array(sums.item))
-    return pa.table({"cell_id": sums.cell, "item_no": item_no, "category": pa.array(sums.category, pa.int8()),
-                     "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum})
+    for sums in category_sum_blocks(rows["cell_id"], responses, rows["w"]):
+        append(session, "_sums", pa.table({
+            "cell_id": sums.cell, "item_no": numbers.take(pa.array(sums.item)),
+            "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum}))
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     session.execute(f"create or replace temp table _respondents as {respondents_sql(dbt)}")
-    session.register("_sums", pa.concat_tables([
-        instrument_sums(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions")),
-        instrument_sums(session, dbt, "student", dbt.ref("stg_lake__student_submissions")),
-    ]))
+    session.execute(f"create or replace temp table _sums ({SUMS})")
+    instrument_sums(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions"))
+    instrument_sums(session, dbt, "student", dbt.ref("stg_lake__student_submissions"))
     return session.sql(f"""
         with cells as (
             select distinct cell_id, instrument, school_year, term, school_id, grade_band, sample, w_scale

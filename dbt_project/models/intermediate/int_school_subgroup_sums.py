@@ -10,8 +10,8 @@ school year x term.
 import numpy as np
 import pyarrow as pa
 
-from dbt_project.pymodels import item_numbers, partition_condition, relation, wide_responses
-from weights.cell_sums import SKIPPED, category_sums
+from dbt_project.pymodels import append, item_numbers, partition_condition, relation, wide_responses
+from weights.cell_sums import SKIPPED, category_sum_blocks
 
 
 def respondents_sql(dbt) -> str:
@@ -42,26 +42,29 @@ def top_box(responses: np.ndarray, top_box_min: np.ndarray) -> np.ndarray:
     return np.where(responses == SKIPPED, SKIPPED, responses >= top_box_min[None, :]).astype(np.int8)
 
 
-def instrument_sums(session, dbt, instrument: str, submissions) -> pa.Table:
-    """The instrument's sums on numbers: cell_id, item_no, category (top box 1 / 0, -1 skipped), n, w_sum,
-    w2_sum."""
+SUMS = "cell_id bigint, item_no smallint, category tinyint, n bigint, w_sum double, w2_sum double"
+
+
+def instrument_sums(session, dbt, instrument: str, submissions) -> None:
+    """The instrument's sums on numbers into _sums: cell_id, item_no, category (top box 1 / 0, -1 skipped),
+    n, w_sum, w2_sum, a block of cells at a time."""
     items = item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+    numbers = pa.array([i["item_no"] for i in items], pa.int16())
+    top_box_min = np.array([i["top_box_min"] for i in items])
     rows, responses = wide_responses(session, "_respondents", instrument, submissions,
                                      [i["item_id"] for i in items], ("cell_id", "w"))
-    responses = top_box(responses, np.array([i["top_box_min"] for i in items]))
-    sums = category_sums(rows["cell_id"], responses, rows["w"])
-    item_no = pa.array([i["item_no"] for i in items], pa.int16()).take(pa.array(sums.item))
-    return pa.table({"cell_id": sums.cell, "item_no": item_no, "category": pa.array(sums.category, pa.int8()),
-                     "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum})
+    for sums in category_sum_blocks(rows["cell_id"], top_box(responses, top_box_min), rows["w"]):
+        append(session, "_sums", pa.table({
+            "cell_id": sums.cell, "item_no": numbers.take(pa.array(sums.item)),
+            "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum}))
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     session.execute(f"create or replace temp table _respondents as {respondents_sql(dbt)}")
-    session.register("_sums", pa.concat_tables([
-        instrument_sums(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions")),
-        instrument_sums(session, dbt, "student", dbt.ref("stg_lake__student_submissions")),
-    ]))
+    session.execute(f"create or replace temp table _sums ({SUMS})")
+    instrument_sums(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions"))
+    instrument_sums(session, dbt, "student", dbt.ref("stg_lake__student_submissions"))
     return session.sql(f"""
         with cells as (
             select distinct cell_id, instrument, school_year, term, school_id, subgroup_variable,
