@@ -15,7 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["append", "item_numbers", "partition_condition", "relation", "sql_literal", "wide_responses"]
+__all__ = ["append", "item_numbers", "partition_condition", "relation", "sql_literal",
+           "store_weighted_sums", "wide_responses"]
+
+WEIGHTED_SUMS = "_sums"  # the temp table a weighted sums model fills before it joins the cells' keys back
 
 
 def sql_literal(value: str) -> str:
@@ -78,3 +81,24 @@ def append(session, table: str, rows: pa.Table) -> None:
         session.execute(f"insert into {table} select * from _rows")
     finally:
         session.unregister("_rows")
+
+
+def store_weighted_sums(session, numbers, items, submissions: dict, sum_blocks) -> None:
+    """The weighted sums of a response sums model (int_school_item_sums, int_school_subgroup_sums) into the
+    temp table WEIGHTED_SUMS, on numbers: cell_id, item_no, category (-1: skipped), n, w_sum, w2_sum. Per
+    instrument (``submissions``: its name -> the ref of its staging model; ``numbers``, ``items``: the
+    refs of int_item_numbers and the items seed), its rows of ``_respondents`` (cell_id, w) with their
+    answers, summed by ``sum_blocks(cells, responses, w, items)`` (weights.cell_sums.category_sum_blocks,
+    the answers recoded or not; ``items`` as :func:`item_numbers` gives them), a block of cells at a time."""
+    session.execute(f"create or replace temp table {WEIGHTED_SUMS} (cell_id bigint, item_no smallint, "
+                    "category tinyint, n bigint, w_sum double, w2_sum double)")
+    for instrument, staged in submissions.items():
+        listed = item_numbers(session, numbers, items, instrument)
+        item_no = pa.array([i["item_no"] for i in listed], pa.int16())
+        rows, responses = wide_responses(session, "_respondents", instrument, staged,
+                                         [i["item_id"] for i in listed], ("cell_id", "w"))
+        for sums in sum_blocks(rows["cell_id"], responses, rows["w"], listed):
+            append(session, WEIGHTED_SUMS, pa.table({
+                "cell_id": sums.cell, "item_no": item_no.take(pa.array(sums.item)),
+                "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum,
+                "w2_sum": sums.w2_sum}))

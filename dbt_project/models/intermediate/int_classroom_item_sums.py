@@ -15,19 +15,19 @@ school year x term.
 import numpy as np
 import pyarrow as pa
 
-from dbt_project.pymodels import append, item_numbers, partition_condition, relation, wide_responses
+from dbt_project import pymodels as pm
 from weights.cell_sums import category_sum_blocks, item_totals
 
 
 def classrooms_sql(dbt) -> str:
     """Per counted submission of the changed partitions x classroom it lists ('(none)' without one): the
     classroom cell's number (instrument x school year x term x school x classroom)."""
-    changed = partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
     return f"""
         with classrooms as (
             select submission_id, instrument, school_year, term, school_id,
                 unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
-            from {relation(dbt.ref("int_respondents"))}
+            from {pm.relation(dbt.ref("int_respondents"))}
             where {changed}
         )
         select *, dense_rank() over (order by instrument, school_year, term, school_id, classroom_id) - 1
@@ -41,14 +41,14 @@ TOTALS = "cell_id bigint, item_no smallint, n_respondents bigint, n_top_box bigi
 def instrument_totals(session, dbt, instrument: str, submissions) -> None:
     """The instrument's totals on numbers into _totals: cell_id, item_no, n_respondents, n_top_box,
     category_sum, a block of cells at a time."""
-    items = [i for i in item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+    items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
              if instrument == "student" or i["is_classroom_indicator"]]
     numbers = pa.array([i["item_no"] for i in items], pa.int16())
     top_box_min = np.array([i["top_box_min"] for i in items])
-    rows, responses = wide_responses(session, "_classrooms", instrument, submissions, [i["item_id"] for i in items])
+    rows, responses = pm.wide_responses(session, "_classrooms", instrument, submissions, [i["item_id"] for i in items])
     for sums in category_sum_blocks(rows["cell_id"], responses):
         totals = item_totals(sums, top_box_min)
-        append(session, "_totals", pa.table({
+        pm.append(session, "_totals", pa.table({
             "cell_id": totals.cell, "item_no": numbers.take(pa.array(totals.item)), "n_respondents": totals.n,
             "n_top_box": totals.n_top_box, "category_sum": totals.category_sum}))
 
@@ -67,4 +67,4 @@ def model(dbt, session):
             t.n_top_box, t.category_sum
         from _totals as t
         inner join cells as c using (cell_id)
-        inner join {relation(dbt.ref("int_item_numbers"))} as i using (item_no)""")
+        inner join {pm.relation(dbt.ref("int_item_numbers"))} as i using (item_no)""")

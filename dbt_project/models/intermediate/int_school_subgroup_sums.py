@@ -8,26 +8,25 @@ school year x term.
 """
 
 import numpy as np
-import pyarrow as pa
 
-from dbt_project.pymodels import append, item_numbers, partition_condition, relation, wide_responses
+from dbt_project import pymodels as pm
 from weights.cell_sums import SKIPPED, category_sum_blocks
 
 
 def respondents_sql(dbt) -> str:
     """Per counted national submission of the changed partitions and subgroup variable with a level: its
     cell's number (instrument x school year x term x school x variable x level) and w / k."""
-    changed = partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental, "r.school_year", "r.term")
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental, "r.school_year", "r.term")
     return f"""
         with respondents as (
             select r.submission_id, r.instrument, r.school_year, r.term, r.school_id, k.w_scale,
                 w.analysis_weight / k.w_scale as w,
                 unnest(['race_ethnicity', 'parent_education']) as subgroup_variable,
                 unnest([r.race_ethnicity, r.parent_education]) as subgroup_level
-            from {relation(dbt.ref("int_respondents"))} as r
-            inner join {relation(dbt.ref("int_respondent_weights"))} as w
+            from {pm.relation(dbt.ref("int_respondents"))} as r
+            inner join {pm.relation(dbt.ref("int_respondent_weights"))} as w
                 using (instrument, school_year, term, respondent_key)
-            inner join {relation(dbt.ref("int_school_weight_scales"))} as k
+            inner join {pm.relation(dbt.ref("int_school_weight_scales"))} as k
                 using (instrument, school_year, term, school_id)
             where r.sample = 'national' and {changed}
         )
@@ -42,29 +41,17 @@ def top_box(responses: np.ndarray, top_box_min: np.ndarray) -> np.ndarray:
     return np.where(responses == SKIPPED, SKIPPED, responses >= top_box_min[None, :]).astype(np.int8)
 
 
-SUMS = "cell_id bigint, item_no smallint, category tinyint, n bigint, w_sum double, w2_sum double"
-
-
-def instrument_sums(session, dbt, instrument: str, submissions) -> None:
-    """The instrument's sums on numbers into _sums: cell_id, item_no, category (top box 1 / 0, -1 skipped),
-    n, w_sum, w2_sum, a block of cells at a time."""
-    items = item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-    numbers = pa.array([i["item_no"] for i in items], pa.int16())
-    top_box_min = np.array([i["top_box_min"] for i in items])
-    rows, responses = wide_responses(session, "_respondents", instrument, submissions,
-                                     [i["item_id"] for i in items], ("cell_id", "w"))
-    for sums in category_sum_blocks(rows["cell_id"], top_box(responses, top_box_min), rows["w"]):
-        append(session, "_sums", pa.table({
-            "cell_id": sums.cell, "item_no": numbers.take(pa.array(sums.item)),
-            "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum}))
+def sum_blocks(cells, responses, w, items):
+    """The sums of top box or not."""
+    return category_sum_blocks(cells, top_box(responses, np.array([i["top_box_min"] for i in items])), w)
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     session.execute(f"create or replace temp table _respondents as {respondents_sql(dbt)}")
-    session.execute(f"create or replace temp table _sums ({SUMS})")
-    instrument_sums(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions"))
-    instrument_sums(session, dbt, "student", dbt.ref("stg_lake__student_submissions"))
+    pm.store_weighted_sums(session, dbt.ref("int_item_numbers"), dbt.ref("items"), {
+        "teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")},
+        sum_blocks)
     return session.sql(f"""
         with cells as (
             select distinct cell_id, instrument, school_year, term, school_id, subgroup_variable,
@@ -76,4 +63,4 @@ def model(dbt, session):
             s.w2_sum
         from _sums as s
         inner join cells as c using (cell_id)
-        inner join {relation(dbt.ref("int_item_numbers"))} as i using (item_no)""")
+        inner join {pm.relation(dbt.ref("int_item_numbers"))} as i using (item_no)""")
