@@ -18,7 +18,6 @@ import pyarrow as pa
 __all__ = ["append", "item_numbers", "partition_condition", "relation", "sql_literal",
            "store_weighted_sums", "wide_responses"]
 
-CHUNK_ROWS = 1_000_000  # wide rows read at a time: 24 MB of answers; a million submissions' 806 k students in one
 WEIGHTED_SUMS = "_sums"  # the temp table a weighted sums model fills before it joins the cells' keys back
 
 
@@ -57,53 +56,18 @@ def item_numbers(session, numbers, items, instrument: str) -> list[dict]:
 
 
 def wide_responses(session, rows: str, instrument: str, submissions, item_ids: list[str],
-                   columns: tuple[str, ...] = ("cell_id",), chunk_rows: int | None = None):
+                   columns: tuple[str, ...] = ("cell_id",)) -> tuple[dict, np.ndarray]:
     """The rows of the table ``rows`` (submission_id, instrument, cell_id, ...) of ``instrument``, each with
     its submission's answers (``submissions``: the ref of the instrument's staging model), sorted by cell
     and submission id: the order the sums add them in (weights.cell_sums), the same in every build.
-    Yields (``columns`` as NumPy arrays, the answers to ``item_ids`` as an int8 matrix, -1 = skipped) for
-    whole cells, at most about ``chunk_rows`` (CHUNK_ROWS) rows at a time: memory set by a chunk, not by
-    the data (ten million submissions: 8 M student rows; read at once, the sums models held ~1 GB each
-    beside DuckDB's 2 GB, the warehouse step 4.9 GB). Up to a chunk's rows are read in one query; more are
-    joined into a temp table first (numbered in that order) and read a range of cells at a time (a streamed
-    result would hold the connection, whose temp tables the sums go into meanwhile)."""
-    chunk_rows = chunk_rows or CHUNK_ROWS
-    joined = f"""
+    Returns (``columns`` as NumPy arrays, the answers to ``item_ids`` as an int8 matrix, -1 = skipped):
+    one byte per answer (ten million submissions: 8 M students x 24 items, 0.2 GB; their sums are larger,
+    ~1.8 GB, and go to DuckDB a block at a time, :func:`append`)."""
+    table = session.sql(f"""
+        select {", ".join(f"r.{c}" for c in columns)}, {", ".join(f"s.{i}" for i in item_ids)}
         from {rows} as r inner join {relation(submissions)} as s using (submission_id)
-        where r.instrument = {sql_literal(instrument)}"""
-    wanted = f"{', '.join(f'r.{c}' for c in columns)}, {', '.join(f's.{i}' for i in item_ids)}"
-    n_rows = session.sql(f"select count(*) from {rows} where instrument = {sql_literal(instrument)}").fetchall()[0][0]
-    if n_rows <= chunk_rows:
-        yield _arrays(session.sql(f"select {wanted} {joined} order by r.cell_id, r.submission_id").to_arrow_table(),
-                      columns, item_ids)
-        return
-    session.execute(f"create or replace temp table _wide as select row_number() over "
-                    f"(order by r.cell_id, r.submission_id) as position, {wanted} {joined}")
-    sizes = session.sql("select cell_id, count(*) from _wide group by cell_id order by cell_id").fetchall()
-    try:
-        for first, last in _cell_ranges(sizes, chunk_rows):
-            yield _arrays(session.sql(f"select * exclude (position) from _wide where cell_id between {first} and "
-                                      f"{last} order by position").to_arrow_table(), columns, item_ids)
-    finally:
-        session.execute("drop table if exists _wide")
-
-
-def _cell_ranges(sizes: list[tuple[int, int]], chunk_rows: int):
-    """(first, last) cell numbers of consecutive ranges of at most ``chunk_rows`` rows (a cell is never
-    split: a larger cell is a range of its own), from (cell, rows) in cell order."""
-    start, previous, total = None, None, 0
-    for cell, n in sizes:
-        if start is not None and total + n > chunk_rows:
-            yield start, previous
-            start, total = None, 0
-        start = cell if start is None else start
-        total += n
-        previous = cell
-    if start is not None:
-        yield start, previous
-
-
-def _arrays(table: pa.Table, columns: tuple[str, ...], item_ids: list[str]) -> tuple[dict, np.ndarray]:
+        where r.instrument = {sql_literal(instrument)}
+        order by r.cell_id, r.submission_id""").to_arrow_table()
     responses = np.empty((table.num_rows, len(item_ids)), dtype=np.int8)
     for j, item in enumerate(item_ids):
         responses[:, j] = table.column(item).fill_null(-1).to_numpy()
@@ -131,10 +95,10 @@ def store_weighted_sums(session, numbers, items, submissions: dict, sum_blocks) 
     for instrument, staged in submissions.items():
         listed = item_numbers(session, numbers, items, instrument)
         item_no = pa.array([i["item_no"] for i in listed], pa.int16())
-        for rows, responses in wide_responses(session, "_respondents", instrument, staged,
-                                              [i["item_id"] for i in listed], ("cell_id", "w")):
-            for sums in sum_blocks(rows["cell_id"], responses, rows["w"], listed):
-                append(session, WEIGHTED_SUMS, pa.table({
-                    "cell_id": sums.cell, "item_no": item_no.take(pa.array(sums.item)),
-                    "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum,
-                    "w2_sum": sums.w2_sum}))
+        rows, responses = wide_responses(session, "_respondents", instrument, staged,
+                                         [i["item_id"] for i in listed], ("cell_id", "w"))
+        for sums in sum_blocks(rows["cell_id"], responses, rows["w"], listed):
+            append(session, WEIGHTED_SUMS, pa.table({
+                "cell_id": sums.cell, "item_no": item_no.take(pa.array(sums.item)),
+                "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum,
+                "w2_sum": sums.w2_sum}))

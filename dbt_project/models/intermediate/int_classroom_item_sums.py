@@ -45,13 +45,12 @@ def instrument_totals(session, dbt, instrument: str, submissions) -> None:
              if instrument == "student" or i["is_classroom_indicator"]]
     numbers = pa.array([i["item_no"] for i in items], pa.int16())
     top_box_min = np.array([i["top_box_min"] for i in items])
-    for rows, responses in pm.wide_responses(session, "_classrooms", instrument, submissions,
-                                             [i["item_id"] for i in items]):
-        for sums in category_sum_blocks(rows["cell_id"], responses):
-            totals = item_totals(sums, top_box_min)
-            pm.append(session, "_totals", pa.table({
-                "cell_id": totals.cell, "item_no": numbers.take(pa.array(totals.item)), "n_respondents": totals.n,
-                "n_top_box": totals.n_top_box, "category_sum": totals.category_sum}))
+    rows, responses = pm.wide_responses(session, "_classrooms", instrument, submissions, [i["item_id"] for i in items])
+    for sums in category_sum_blocks(rows["cell_id"], responses):
+        totals = item_totals(sums, top_box_min)
+        pm.append(session, "_totals", pa.table({
+            "cell_id": totals.cell, "item_no": numbers.take(pa.array(totals.item)), "n_respondents": totals.n,
+            "n_top_box": totals.n_top_box, "category_sum": totals.category_sum}))
 
 
 def model(dbt, session):
