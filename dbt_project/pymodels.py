@@ -1,8 +1,15 @@
 """What the warehouse's Python models share (dbt runs them in its process, on the build's DuckDB
-connection): the changed partitions of an incremental build, a relation's SQL, an instrument's wide
-response rows as a matrix. The models themselves live beside the SQL ones (models/intermediate/*.py):
-int_weighting_cells rakes the weights, and the response sums (int_school_item_sums,
-int_school_subgroup_sums, int_classroom_item_sums) count the wide rows with weights.cell_sums.
+connection): the changed partitions of an incremental build, a relation's SQL, an instrument's rows
+sorted into cells with their answers, and the stream a model returns. The models themselves live beside
+the SQL ones (models/intermediate/*.py): int_weighting_cells rakes the weights, and the response sums
+(int_school_item_sums, int_school_subgroup_sums, int_classroom_item_sums) count the wide rows with
+weights.cell_sums.
+
+Memory: a sums model reads each instrument's rows once, sorted (DuckDB's sort, under its memory limit,
+spills), keeping one byte per answer and a cell number per row (ten million submissions: ~0.3 GB for the
+students); nothing the size of the data goes into a temp table. Its sums, larger than the rows (~37 M at
+ten million), are never held whole: the model returns a stream (:func:`stream`) that dbt writes into the
+model's table as each block of cells is summed.
 
 Partitions (macros/partitions.sql, the SQL side of the same rule): an incremental model is given the
 build's var ``partitions`` as its config ``changed_partitions`` (dbt_project.yml renders it natively: a
@@ -12,13 +19,23 @@ and the models' pre-hook ``delete_changed_partitions()`` deletes the same partit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["append", "item_numbers", "partition_condition", "relation", "sql_literal",
-           "store_weighted_sums", "wide_responses"]
+__all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "partition_condition", "relation",
+           "sql_literal", "stream", "table_batches", "weighted_sum_batches"]
 
-WEIGHTED_SUMS = "_sums"  # the temp table a weighted sums model fills before it joins the cells' keys back
+SKIPPED = -1  # a skipped item's answer in the matrices: the kernel's (weights.cell_sums.SKIPPED; a part
+# of the warehouse does not import another part, tests/orchestration/test_pymodels.py checks they agree)
+BATCH_ROWS = 1 << 17  # rows fetched at a time while an instrument's sorted rows are read
+
+
+def finish_pending(session) -> None:
+    """Run the result dbt's last statement on ``session`` left (the model's pre-hook) to its end: DuckDB
+    2.0 keeps one result per connection and refuses a query while one is unread. A model's first call."""
+    session.complete()
 
 
 def sql_literal(value: str) -> str:
@@ -55,50 +72,124 @@ def item_numbers(session, numbers, items, instrument: str) -> list[dict]:
             for r in rows]
 
 
-def wide_responses(session, rows: str, instrument: str, submissions, item_ids: list[str],
-                   columns: tuple[str, ...] = ("cell_id",)) -> tuple[dict, np.ndarray]:
-    """The rows of the table ``rows`` (submission_id, instrument, cell_id, ...) of ``instrument``, each with
-    its submission's answers (``submissions``: the ref of the instrument's staging model), sorted by cell
-    and submission id: the order the sums add them in (weights.cell_sums), the same in every build.
-    Returns (``columns`` as NumPy arrays, the answers to ``item_ids`` as an int8 matrix, -1 = skipped):
-    one byte per answer (ten million submissions: 8 M students x 24 items, 0.2 GB; their sums are larger,
-    ~1.8 GB, and go to DuckDB a block at a time, :func:`append`)."""
-    table = session.sql(f"""
-        select {", ".join(f"r.{c}" for c in columns)}, {", ".join(f"s.{i}" for i in item_ids)}
-        from {rows} as r inner join {relation(submissions)} as s using (submission_id)
-        where r.instrument = {sql_literal(instrument)}
-        order by r.cell_id, r.submission_id""").to_arrow_table()
-    responses = np.empty((table.num_rows, len(item_ids)), dtype=np.int8)
-    for j, item in enumerate(item_ids):
-        responses[:, j] = table.column(item).fill_null(-1).to_numpy()
-    return {c: table.column(c).to_numpy() for c in columns}, responses
+@dataclass(frozen=True)
+class CellRows:
+    """An instrument's rows sorted by cell, then submission id (the order every sum adds them in, the same
+    in every build whatever DuckDB's threads did). ``cells``: a row per cell in cell number order, its key
+    columns and attributes (null for a cell without rows); ``cell``: each row's cell number (0, 1, ...);
+    ``values``: the rows' value columns; ``responses``: their answers, an int8 matrix (a column per item,
+    SKIPPED for a skip)."""
+
+    cells: pa.Table
+    cell: np.ndarray
+    values: dict[str, np.ndarray]
+    responses: np.ndarray
 
 
-def append(session, table: str, rows: pa.Table) -> None:
-    """Insert an Arrow table's rows into ``table`` (a temp table of the model's connection)."""
-    session.register("_rows", rows)
-    try:
-        session.execute(f"insert into {table} select * from _rows")
-    finally:
-        session.unregister("_rows")
+def cell_rows(session, rows: str, submissions, item_ids: list[str], keys: tuple[str, ...], *,
+              values: tuple[str, ...] = (), attributes: tuple[str, ...] = (), cells: str | None = None) -> CellRows:
+    """The rows of the query ``rows`` (submission_id, ``keys``, ``values``, ``attributes``: constant in a
+    cell, e.g. its weight scale), each with its submission's answers to ``item_ids`` (``submissions``: the
+    ref of the instrument's staging model), a cell per distinct ``keys``. ``cells``: a query of every
+    cell's keys (a cheaper one than the rows' own, e.g. from int_respondents alone; default: the rows').
+
+    The cells are numbered in key order (a small temp table) and the rows sorted by number and submission
+    id: a sort on an integer and one text (at ten million, the five text keys of a cell ran DuckDB out of
+    its memory), read a batch at a time into one byte per answer."""
+    key_list = ", ".join(keys)
+    session.execute(f"""create or replace temp table _cells as
+        select *, row_number() over (order by {key_list}) - 1 as cell_id
+        from (select distinct {key_list} from ({cells or rows}))""")
+    same_cell = " and ".join(f"r.{k} is not distinct from c.{k}" for k in keys)
+    reader = session.sql(f"""
+        select {", ".join(["c.cell_id", *(f"r.{c}" for c in values + attributes), *(f"s.{i}" for i in item_ids)])}
+        from ({rows}) as r inner join _cells as c on {same_cell}
+        inner join {relation(submissions)} as s using (submission_id)
+        order by c.cell_id, r.submission_id""").to_arrow_reader(BATCH_ROWS)
+    parts = _read(reader, item_ids, values, attributes)
+    table = session.sql(f"select {key_list} from _cells order by cell_id").to_arrow_table()
+    numbers = pa.chunked_array(parts["first"]["cell_id"], pa.int64()).to_numpy()
+    for name in attributes:  # a cell's attribute: its first row's
+        table = table.append_column(name, pa.chunked_array(parts["first"][name], reader.schema.field(name).type)
+                                    .combine_chunks().take(_positions(numbers, table.num_rows)))
+    return CellRows(table, _stack(parts["cell"], np.int64, ()),
+                    {v: _stack(parts[v], np.float64, ()) for v in values},
+                    _stack(parts["responses"], np.int8, (len(item_ids),)))
 
 
-def store_weighted_sums(session, numbers, items, submissions: dict, sum_blocks) -> None:
-    """The weighted sums of a response sums model (int_school_item_sums, int_school_subgroup_sums) into the
-    temp table WEIGHTED_SUMS, on numbers: cell_id, item_no, category (-1: skipped), n, w_sum, w2_sum. Per
-    instrument (``submissions``: its name -> the ref of its staging model; ``numbers``, ``items``: the
-    refs of int_item_numbers and the items seed), its rows of ``_respondents`` (cell_id, w) with their
-    answers, summed by ``sum_blocks(cells, responses, w, items)`` (weights.cell_sums.category_sum_blocks,
-    the answers recoded or not; ``items`` as :func:`item_numbers` gives them), a block of cells at a time."""
-    session.execute(f"create or replace temp table {WEIGHTED_SUMS} (cell_id bigint, item_no smallint, "
-                    "category tinyint, n bigint, w_sum double, w2_sum double)")
-    for instrument, staged in submissions.items():
-        listed = item_numbers(session, numbers, items, instrument)
-        item_no = pa.array([i["item_no"] for i in listed], pa.int16())
-        rows, responses = wide_responses(session, "_respondents", instrument, staged,
-                                         [i["item_id"] for i in listed], ("cell_id", "w"))
-        for sums in sum_blocks(rows["cell_id"], responses, rows["w"], listed):
-            append(session, WEIGHTED_SUMS, pa.table({
-                "cell_id": sums.cell, "item_no": item_no.take(pa.array(sums.item)),
-                "category": pa.array(sums.category, pa.int8()), "n": sums.n, "w_sum": sums.w_sum,
-                "w2_sum": sums.w2_sum}))
+def _read(reader, item_ids: list[str], values: tuple[str, ...], attributes: tuple[str, ...]) -> dict:
+    """The batches of ``reader`` (cell_id, values, attributes, items) as lists of NumPy parts: "cell",
+    each value, "responses" (int8), and "first": the cell number and attributes of each cell's first row."""
+    parts = {"cell": [], "responses": [], **{v: [] for v in values},
+             "first": {name: [] for name in ("cell_id", *attributes)}}
+    last = -1  # the cell of the previous batch's last row
+    for batch in reader:
+        cell = batch.column("cell_id").to_numpy()
+        starts = pa.array(np.r_[cell[0] != last, cell[1:] != cell[:-1]])
+        last = cell[-1]
+        parts["cell"].append(cell)
+        for name, firsts in parts["first"].items():
+            firsts.append(batch.column(name).filter(starts))
+        for v in values:
+            parts[v].append(batch.column(v).to_numpy())
+        parts["responses"].append(np.column_stack([batch.column(i).fill_null(SKIPPED).to_numpy() for i in item_ids])
+                                  .astype(np.int8, copy=False))
+    return parts
+
+
+def _positions(numbers: np.ndarray, n_cells: int) -> pa.Array:
+    """For each of n_cells cell numbers, the position of its first row among ``numbers`` (null: none)."""
+    at = np.zeros(n_cells, np.int64)
+    at[numbers] = np.arange(len(numbers))
+    has = np.zeros(n_cells, bool)
+    has[numbers] = True
+    return pa.array(at, mask=~has)
+
+
+def _stack(parts: list[np.ndarray], dtype, shape: tuple) -> np.ndarray:
+    """np.concatenate(parts), emptying ``parts``: each part is freed once copied, and the result's pages
+    become resident as they are written, so the peak is about one copy, not two."""
+    out = np.empty((sum(len(p) for p in parts), *shape), dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at:at + len(part)] = part
+        at += len(part)
+    return out
+
+
+def stream(session, schema: pa.Schema, batches):
+    """What a model returns for dbt to write into its table (``create table as select``): the batches of
+    ``schema`` as they come, so the model never holds its whole table. A relation of ``session``, so
+    that dbt writes it in the model's transaction (any other object it writes on a new cursor, whose
+    table the model's own transaction then does not see)."""
+    return session.from_arrow(pa.RecordBatchReader.from_batches(schema, batches))
+
+
+def table_batches(schema: pa.Schema, instrument: str, rows: CellRows, item_ids: list[str], blocks):
+    """The record batches of a sums model's table, BATCH_ROWS at a time, from ``blocks``: per block of
+    cells, equal-length arrays of the cells' numbers ("cell"), the items' positions in ``item_ids``
+    ("item") and the table's other columns. Each row gets the instrument and its cell's keys and
+    attributes; the columns are ordered and typed as ``schema``."""
+    item_ids = pa.array(item_ids, pa.string())
+    for block in blocks:
+        for lo in range(0, len(block["cell"]), BATCH_ROWS):
+            part = {name: values[lo:lo + BATCH_ROWS] for name, values in block.items()}
+            cells = rows.cells.take(pa.array(part.pop("cell")))
+            columns = {name: cells.column(name).combine_chunks() for name in cells.column_names}
+            columns |= {"instrument": pa.repeat(pa.scalar(instrument, pa.string()), cells.num_rows),
+                        "item_id": item_ids.take(pa.array(part.pop("item")))}
+            columns |= {name: values if isinstance(values, pa.Array) else pa.array(values)
+                        for name, values in part.items()}
+            yield pa.RecordBatch.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def weighted_sum_batches(schema: pa.Schema, instrument: str, rows: CellRows, item_ids: list[str], blocks):
+    """The record batches of a weighted sums model (int_school_item_sums, int_school_subgroup_sums) from
+    ``blocks`` (weights.cell_sums.category_sum_blocks of the rows' answers and ``w``): a row per cell x
+    item x category chosen: the category (null: skipped), n, w_sum, w2_sum, with the instrument, keys,
+    item id."""
+    return table_batches(schema, instrument, rows, item_ids, (
+        {"cell": sums.cell, "item": sums.item, "category": pa.array(sums.category, mask=sums.category == SKIPPED),
+         "n": sums.n, "w_sum": sums.w_sum, "w2_sum": sums.w2_sum} for sums in blocks))

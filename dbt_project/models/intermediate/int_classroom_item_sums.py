@@ -8,8 +8,8 @@ as int_respondents exists, beside the school sums, and not after the school mart
 suppression reads (it was the last 10 s of a build at a million).
 
 Counted from the wide rows, a respondent's row once per classroom it lists (weights.cell_sums: per cell x
-item x category, then the answers, the top box and the categories' sum per cell x item). Incremental by
-school year x term.
+item x category, then the answers, the top box and the categories' sum per cell x item), streamed into
+the table a block of cells at a time (dbt_project.pymodels). Incremental by school year x term.
 """
 
 import numpy as np
@@ -18,53 +18,42 @@ import pyarrow as pa
 from dbt_project import pymodels as pm
 from weights.cell_sums import category_sum_blocks, item_totals
 
+KEYS = ("school_year", "term", "school_id", "classroom_id")  # a cell, within an instrument
+SCHEMA = pa.schema([("school_id", pa.string()), ("classroom_id", pa.string()), ("instrument", pa.string()),
+                    ("school_year", pa.string()), ("term", pa.string()), ("item_id", pa.string()),
+                    ("n_respondents", pa.int64()), ("n_top_box", pa.int64()), ("category_sum", pa.int64())])
 
-def classrooms_sql(dbt) -> str:
-    """Per counted submission of the changed partitions x classroom it lists ('(none)' without one): the
-    classroom cell's number (instrument x school year x term x school x classroom)."""
+
+def classrooms_sql(dbt, instrument: str) -> str:
+    """Per counted submission of the instrument in the changed partitions x classroom it lists ('(none)'
+    without one): the classroom cell's keys."""
     changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
     return f"""
-        with classrooms as (
-            select submission_id, instrument, school_year, term, school_id,
-                unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
-            from {pm.relation(dbt.ref("int_respondents"))}
-            where {changed}
-        )
-        select *, dense_rank() over (order by instrument, school_year, term, school_id, classroom_id) - 1
-            as cell_id
-        from classrooms"""
+        select submission_id, school_year, term, school_id,
+            unnest(coalesce(classroom_ids, ['(none)'])) as classroom_id
+        from {pm.relation(dbt.ref("int_respondents"))}
+        where instrument = {pm.sql_literal(instrument)} and {changed}"""
 
 
-TOTALS = "cell_id bigint, item_no smallint, n_respondents bigint, n_top_box bigint, category_sum bigint"
-
-
-def instrument_totals(session, dbt, instrument: str, submissions) -> None:
-    """The instrument's totals on numbers into _totals: cell_id, item_no, n_respondents, n_top_box,
-    category_sum, a block of cells at a time."""
-    items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-             if instrument == "student" or i["is_classroom_indicator"]]
-    numbers = pa.array([i["item_no"] for i in items], pa.int16())
+def instrument_batches(instrument: str, rows: pm.CellRows, items: list[dict]):
+    """The instrument's rows of the table: a row per cell x item with an answer."""
     top_box_min = np.array([i["top_box_min"] for i in items])
-    rows, responses = pm.wide_responses(session, "_classrooms", instrument, submissions, [i["item_id"] for i in items])
-    for sums in category_sum_blocks(rows["cell_id"], responses):
-        totals = item_totals(sums, top_box_min)
-        pm.append(session, "_totals", pa.table({
-            "cell_id": totals.cell, "item_no": numbers.take(pa.array(totals.item)), "n_respondents": totals.n,
-            "n_top_box": totals.n_top_box, "category_sum": totals.category_sum}))
+    blocks = ({"cell": totals.cell, "item": totals.item, "n_respondents": totals.n, "n_top_box": totals.n_top_box,
+               "category_sum": totals.category_sum}
+              for totals in (item_totals(sums, top_box_min) for sums in category_sum_blocks(rows.cell, rows.responses)))
+    return pm.table_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items], blocks)
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
-    session.execute(f"create or replace temp table _classrooms as {classrooms_sql(dbt)}")
-    session.execute(f"create or replace temp table _totals ({TOTALS})")
-    instrument_totals(session, dbt, "teacher", dbt.ref("stg_lake__teacher_submissions"))
-    instrument_totals(session, dbt, "student", dbt.ref("stg_lake__student_submissions"))
-    return session.sql(f"""
-        with cells as (
-            select distinct cell_id, instrument, school_year, term, school_id, classroom_id from _classrooms
-        )
-        select c.school_id, c.classroom_id, c.instrument, c.school_year, c.term, i.item_id, t.n_respondents,
-            t.n_top_box, t.category_sum
-        from _totals as t
-        inner join cells as c using (cell_id)
-        inner join {pm.relation(dbt.ref("int_item_numbers"))} as i using (item_no)""")
+    pm.finish_pending(session)
+    # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
+    # assignments, not in a dict whose .items() is called
+    submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
+    batches = []
+    for instrument, staged in submissions.items():
+        items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+                 if instrument == "student" or i["is_classroom_indicator"]]
+        rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
+        batches.append(instrument_batches(instrument, rows, items))
+    return pm.stream(session, SCHEMA, (batch for part in batches for batch in part))
