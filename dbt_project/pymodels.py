@@ -19,7 +19,6 @@ and the models' pre-hook ``delete_changed_partitions()`` deletes the same partit
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +30,6 @@ __all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "partition
 SKIPPED = -1  # a skipped item's answer in the matrices: the kernel's (weights.cell_sums.SKIPPED; a part
 # of the warehouse does not import another part, tests/orchestration/test_pymodels.py checks they agree)
 BATCH_ROWS = 1 << 17  # rows fetched at a time while an instrument's sorted rows are read
-# One sorted read at a time in a dbt process (its threads build two models side by side, on one DuckDB
-# and its one memory limit): at ten million the item and the classroom sums reading side by side ran
-# DuckDB out of its 2 GB, where each alone peaks at 1.2 GB under a 1 GB limit. Their NumPy parts and
-# their tables' writing still overlap the other's read.
-_ONE_READ = threading.Lock()
 
 
 def finish_pending(session) -> None:
@@ -101,12 +95,9 @@ def cell_rows(session, rows: str, submissions, item_ids: list[str], keys: tuple[
 
     The cells are numbered in key order (a small temp table) and the rows sorted by number and submission
     id: a sort on an integer and one text (at ten million, the five text keys of a cell ran DuckDB out of
-    its memory), read a batch at a time into one byte per answer."""
-    with _ONE_READ:
-        return _cell_rows(session, rows, submissions, item_ids, keys, values, attributes, cells)
-
-
-def _cell_rows(session, rows, submissions, item_ids, keys, values, attributes, cells) -> CellRows:
+    its memory), read a batch at a time into one byte per answer. The sums models are built one after the
+    other (each refs the one before): side by side, at ten million, one's read and the other's read or
+    table ran DuckDB out of its 2 GB, where a read alone peaks at 1.2 GB under a 1 GB limit."""
     key_list = ", ".join(keys)
     session.execute(f"""create or replace temp table _cells as
         select *, row_number() over (order by {key_list}) - 1 as cell_id
