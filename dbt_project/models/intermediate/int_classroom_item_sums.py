@@ -3,9 +3,9 @@ classroom cells of rpt_classroom_items before any suppression. Teacher rows: the
 (items.is_classroom_indicator) of the teachers who report on that classroom (a teacher lists every section
 they teach, so counts overlap across classrooms); student rows: every item, from the students of the
 classroom. Respondents without a classroom form the classroom_id '(none)' cell. Unweighted (within a
-school the analysis weights are equal). Apart from the report so that the responses are summed as soon
-as int_respondents exists, beside the school sums, and not after the school marts the report's
-suppression reads (it was the last 10 s of a build at a million).
+school the analysis weights are equal). Apart from the report so that the responses are summed beside
+the school marts the report's suppression reads, not after them (it was the last 10 s of a build at a
+million), and after the other two response sums (not beside them: see model()).
 
 Counted from the wide rows, a respondent's row once per classroom it lists (weights.cell_sums: per cell x
 item x category, then the answers, the top box and the categories' sum per cell x item), streamed into
@@ -47,6 +47,10 @@ def instrument_batches(instrument: str, rows: pm.CellRows, items: list[dict]):
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
+    # built after int_school_subgroup_sums (dbt orders the models by this ref, not used): two sums models
+    # side by side, at ten million, ran DuckDB out of its memory (dbt_project.pymodels.cell_rows); the
+    # classroom sums last, as only the report at the end of the build reads them
+    dbt.ref("int_school_subgroup_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}

@@ -51,9 +51,6 @@ def respondents_sql(dbt, instrument: str) -> str:
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_classroom_item_sums (dbt orders the models by this ref, not used): two sums models side by
-    # side, at ten million, ran DuckDB out of its memory (dbt_project.pymodels.cell_rows)
-    dbt.ref("int_classroom_item_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
