@@ -102,3 +102,93 @@ def test_a_skip_is_the_kernels_code():
 ])
 def test_partition_condition_is_the_macros_rule(parts, incremental, condition):
     assert pm.partition_condition(parts, incremental) == condition
+
+
+# -- large reads in turn -------------------------------------------------------------------------
+
+SMALL, LARGE = 10, 10**8  # rows of a model's largest read: a few, and far more than a quarter of 1 GB holds
+SCHEMA = pa.schema([("x", pa.int64())])
+
+
+def _batches(n: int = 3):
+    return (pa.record_batch([pa.array([k])], schema=SCHEMA) for k in range(n))
+
+
+@pytest.fixture
+def limited():
+    return duckdb.connect(config={"memory_limit": "1GB"})
+
+
+def test_duckdbs_memory_limit_in_bytes(limited):
+    assert pm.memory_limit(limited) == pytest.approx(10**9, rel=0.01)  # shown as '953.6 MiB'
+    limited.execute("set memory_limit = '3GiB'")
+    assert pm.memory_limit(limited) == 3 * 2**30
+
+
+def test_the_largest_instrument_counts_its_respondents(limited):
+    limited.execute("create table r as select * from (values ('student', 'fall'), ('student', 'spring'), "
+                    "('student', 'fall'), ('teacher', 'fall')) as t(instrument, term)")
+    respondents = limited.sql("select * from r")
+    assert pm.largest_instrument(limited, respondents) == 3
+    assert pm.largest_instrument(limited, respondents, "term = 'fall'") == 2
+    assert pm.largest_instrument(limited, respondents, "false") == 0
+
+
+def test_small_reads_do_not_wait(limited):
+    first = pm.stream_in_turn(limited, SCHEMA, SMALL, _batches)  # its table not written yet
+    assert not pm._TURN.locked()
+    second = pm.stream_in_turn(limited, SCHEMA, SMALL, _batches)
+    assert first.to_arrow_table().num_rows == second.to_arrow_table().num_rows == 3
+
+
+def test_a_large_read_holds_the_turn_until_its_last_batch_is_written(limited):
+    limited.register("sums", pm.stream_in_turn(limited, SCHEMA, LARGE, _batches))
+    assert pm._TURN.locked()  # returned, but dbt has not written its table yet
+    limited.execute("create table t as select * from sums")
+    assert not pm._TURN.locked() and limited.sql("select count(*) from t").fetchall()[0][0] == 3
+
+
+def test_the_turn_is_given_back_when_a_model_fails_or_its_table_is_never_written(limited):
+    def fails():
+        raise RuntimeError("a read failed")
+
+    with pytest.raises(RuntimeError):
+        pm.stream_in_turn(limited, SCHEMA, LARGE, fails)
+    assert not pm._TURN.locked()
+
+    def batches_then_failure():
+        yield from _batches(1)
+        raise RuntimeError("a block failed")
+
+    with pytest.raises(Exception, match="a block failed"):
+        pm.stream_in_turn(limited, SCHEMA, LARGE, batches_then_failure).to_arrow_table()
+    assert not pm._TURN.locked()
+    relation = pm.stream_in_turn(limited, SCHEMA, LARGE, _batches)
+    assert pm._TURN.locked()
+    del relation
+    import gc
+
+    gc.collect()
+    assert not pm._TURN.locked()
+
+
+def test_a_large_read_waits_for_the_large_one_before_it(limited):
+    import threading
+
+    first = pm.stream_in_turn(limited, SCHEMA, LARGE, _batches)
+    started = threading.Event()
+    done = []
+
+    def second_model():
+        con = limited.cursor()
+        started.set()
+        done.append(pm.stream_in_turn(con, SCHEMA, LARGE, _batches).to_arrow_table().num_rows)
+
+    thread = threading.Thread(target=second_model)
+    thread.start()
+    started.wait(5)
+    thread.join(0.5)
+    assert thread.is_alive() and not done  # waiting for the first model's table
+    assert first.to_arrow_table().num_rows == 3
+    thread.join(5)
+    assert done == [3] and not pm._TURN.locked()

@@ -47,17 +47,20 @@ def instrument_batches(instrument: str, rows: pm.CellRows, items: list[dict]):
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_school_subgroup_sums (dbt orders the models by this ref, not used): two sums models
-    # side by side, at ten million, ran DuckDB out of its memory (dbt_project.pymodels.cell_rows); the
-    # classroom sums last, as only the report at the end of the build reads them
-    dbt.ref("int_school_subgroup_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
-    batches = []
-    for instrument, staged in submissions.items():
-        items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-                 if instrument == "student" or i["is_classroom_indicator"]]
-        rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
-        batches.append(instrument_batches(instrument, rows, items))
-    return pm.stream(session, SCHEMA, (batch for part in batches for batch in part))
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
+
+    def read():
+        batches = []
+        for instrument, staged in submissions.items():
+            items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+                     if instrument == "student" or i["is_classroom_indicator"]]
+            rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
+            batches.append(instrument_batches(instrument, rows, items))
+        return (batch for part in batches for batch in part)
+
+    # a read's rows: one per respondent and classroom (a student lists one; the fewer teachers, several)
+    rows = pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
+    return pm.stream_in_turn(session, SCHEMA, rows, read)

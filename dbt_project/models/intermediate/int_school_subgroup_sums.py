@@ -56,19 +56,23 @@ def recode_top_box(responses: np.ndarray, top_box_min: list[int]) -> None:
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_school_item_sums (dbt orders the models by this ref, not used): two sums models side by
-    # side, at ten million, ran DuckDB out of its memory (dbt_project.pymodels.cell_rows)
-    dbt.ref("int_school_item_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
-    batches = []
-    for instrument, staged in submissions.items():
-        items = pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-        rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS,
-                            values=("w",), attributes=("w_scale",),
-                            cells=levels_sql(dbt, instrument, "r.school_year, r.term, r.school_id"))
-        recode_top_box(rows.responses, [i["top_box_min"] for i in items])
-        batches.append(pm.weighted_sum_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items],
-                                               category_sum_blocks(rows.cell, rows.responses, rows.values["w"])))
-    return pm.stream(session, SCHEMA, (batch for part in batches for batch in part))
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
+
+    def read():
+        batches = []
+        for instrument, staged in submissions.items():
+            items = pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+            rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, [i["item_id"] for i in items],
+                                KEYS, values=("w",), attributes=("w_scale",),
+                                cells=levels_sql(dbt, instrument, "r.school_year, r.term, r.school_id"))
+            recode_top_box(rows.responses, [i["top_box_min"] for i in items])
+            batches.append(pm.weighted_sum_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items],
+                                                   category_sum_blocks(rows.cell, rows.responses, rows.values["w"])))
+        return (batch for part in batches for batch in part)
+
+    # a read's rows: at most one per respondent and subgroup variable
+    rows = 2 * pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
+    return pm.stream_in_turn(session, SCHEMA, rows, read)
