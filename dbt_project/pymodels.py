@@ -21,6 +21,7 @@ and the models' pre-hook ``delete_changed_partitions()`` deletes the same partit
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ import pyarrow as pa
 
 __all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "largest_instrument", "partition_condition",
            "relation", "sql_literal", "stream", "stream_in_turn", "table_batches", "weighted_sum_batches"]
+
+log = logging.getLogger(__name__)
 
 SKIPPED = -1  # a skipped item's answer in the matrices: the kernel's (weights.cell_sums.SKIPPED; a part
 # of the warehouse does not import another part, tests/orchestration/test_pymodels.py checks they agree)
@@ -172,6 +175,10 @@ READ_BYTES_PER_ROW = 150
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 10**3, "MB": 10**6,
           "GB": 10**9, "TB": 10**12}
 _TURN = threading.Lock()  # the turn of large reads; dbt runs a build's models in threads of one process
+# How long a large read waits for its turn before it goes on without it (and risks DuckDB's memory): far
+# longer than a model holds it (ten million submissions: 94 s), but a model that failed while dbt still
+# held its unread stream (an exception's traceback) gives the turn back only when that is collected.
+TURN_WAIT_SECONDS = 1800
 
 
 def memory_limit(session) -> int:
@@ -219,12 +226,13 @@ def stream_in_turn(session, schema: pa.Schema, rows: int, read):
     """:func:`stream` of ``read()`` (a model's reads, returning its batches), taken in turn when ``rows``, the
     rows of its largest read, are large: more than two such reads fit in half of DuckDB's memory limit at
     READ_BYTES_PER_ROW (the other half for the models dbt builds beside them). A large read waits for the
-    model before it to have written its last batch; small ones (a million submissions: 0.8 M student rows,
+    model before it to have written its last batch (at most TURN_WAIT_SECONDS); small ones (a million submissions: 0.8 M student rows,
     0.2 GB) run side by side, as dbt schedules them. Two sums models at ten million side by side ran DuckDB
     out of its 2 GB (their sorted reads, or one's read beside the other's table)."""
     turn = _TURN if 2 * rows * READ_BYTES_PER_ROW > memory_limit(session) / 2 else None
-    if turn is not None:
-        turn.acquire()
+    if turn is not None and not turn.acquire(timeout=TURN_WAIT_SECONDS):
+        log.warning("a large read waited %d s for its turn and goes on without it", TURN_WAIT_SECONDS)
+        turn = None
     try:
         batches = read()
     except BaseException:

@@ -192,3 +192,13 @@ def test_a_large_read_waits_for_the_large_one_before_it(limited):
     assert first.to_arrow_table().num_rows == 3
     thread.join(5)
     assert done == [3] and not pm._TURN.locked()
+
+
+def test_a_turn_never_given_back_delays_a_large_read_but_does_not_stop_it(limited, monkeypatch):
+    monkeypatch.setattr(pm, "TURN_WAIT_SECONDS", 0.2)
+    assert pm._TURN.acquire(timeout=1)  # held by a model that failed and whose stream was never collected
+    try:
+        assert pm.stream_in_turn(limited, SCHEMA, LARGE, _batches).to_arrow_table().num_rows == 3
+        assert pm._TURN.locked()  # still the other's: the late model did not give back a turn it never took
+    finally:
+        pm._TURN.release()
