@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "largest_instrument", "partition_condition",
-           "relation", "sql_literal", "stream", "stream_in_turn", "table_batches", "weighted_sum_batches"]
+           "relation", "sql_literal", "stream", "stream_in_turn", "sums_stream", "table_batches", "weighted_sum_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,17 @@ def stream_in_turn(session, schema: pa.Schema, rows: int, read):
             turn.release()
         raise
     return stream(session, schema, _InTurn(batches, turn))
+
+
+def sums_stream(session, schema: pa.Schema, submissions: dict, batches_of, rows: int):
+    """What a sums model returns: for each instrument of ``submissions`` ({instrument: the ref of its
+    staging model}), ``batches_of(instrument, staged)`` (which reads the instrument's rows and returns its
+    batches, summed as they are taken), all read in turn when ``rows`` are large (:func:`stream_in_turn`)."""
+    def read():
+        parts = [batches_of(instrument, staged) for instrument, staged in submissions.items()]
+        return (batch for part in parts for batch in part)
+
+    return stream_in_turn(session, schema, rows, read)
 
 
 def stream(session, schema: pa.Schema, batches):

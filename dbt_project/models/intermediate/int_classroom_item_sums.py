@@ -52,15 +52,12 @@ def model(dbt, session):
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
     changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
-    def read():
-        batches = []
-        for instrument, staged in submissions.items():
-            items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-                     if instrument == "student" or i["is_classroom_indicator"]]
-            rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
-            batches.append(instrument_batches(instrument, rows, items))
-        return (batch for part in batches for batch in part)
+    def batches_of(instrument: str, staged):
+        items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+                 if instrument == "student" or i["is_classroom_indicator"]]
+        rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
+        return instrument_batches(instrument, rows, items)
 
     # a read's rows: one per respondent and classroom (a student lists one; the fewer teachers, several)
     rows = pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
-    return pm.stream_in_turn(session, SCHEMA, rows, read)
+    return pm.sums_stream(session, SCHEMA, submissions, batches_of, rows)

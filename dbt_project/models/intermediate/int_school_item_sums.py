@@ -56,16 +56,12 @@ def model(dbt, session):
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
     changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
-    def read():
-        batches = []
-        for instrument, staged in submissions.items():
-            item_ids = [i["item_id"] for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"),
-                                                                instrument)]
-            rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, item_ids, KEYS, values=("w",),
-                               attributes=("w_scale",), cells=cells_sql(dbt, instrument))
-            batches.append(pm.weighted_sum_batches(
-                SCHEMA, instrument, rows, item_ids, category_sum_blocks(rows.cell, rows.responses, rows.values["w"])))
-        return (batch for part in batches for batch in part)
+    def batches_of(instrument: str, staged):
+        item_ids = [i["item_id"] for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)]
+        rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, item_ids, KEYS, values=("w",),
+                            attributes=("w_scale",), cells=cells_sql(dbt, instrument))
+        return pm.weighted_sum_batches(SCHEMA, instrument, rows, item_ids,
+                                       category_sum_blocks(rows.cell, rows.responses, rows.values["w"]))
 
     rows = pm.largest_instrument(session, dbt.ref("int_respondents"), changed)  # a read's rows: one per respondent
-    return pm.stream_in_turn(session, SCHEMA, rows, read)
+    return pm.sums_stream(session, SCHEMA, submissions, batches_of, rows)

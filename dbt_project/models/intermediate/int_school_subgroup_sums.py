@@ -61,18 +61,15 @@ def model(dbt, session):
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
     changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
-    def read():
-        batches = []
-        for instrument, staged in submissions.items():
-            items = pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
-            rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, [i["item_id"] for i in items],
-                                KEYS, values=("w",), attributes=("w_scale",),
-                                cells=levels_sql(dbt, instrument, "r.school_year, r.term, r.school_id"))
-            recode_top_box(rows.responses, [i["top_box_min"] for i in items])
-            batches.append(pm.weighted_sum_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items],
-                                                   category_sum_blocks(rows.cell, rows.responses, rows.values["w"])))
-        return (batch for part in batches for batch in part)
+    def batches_of(instrument: str, staged):
+        items = pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
+        rows = pm.cell_rows(session, respondents_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS,
+                            values=("w",), attributes=("w_scale",),
+                            cells=levels_sql(dbt, instrument, "r.school_year, r.term, r.school_id"))
+        recode_top_box(rows.responses, [i["top_box_min"] for i in items])
+        return pm.weighted_sum_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items],
+                                       category_sum_blocks(rows.cell, rows.responses, rows.values["w"]))
 
     # a read's rows: at most one per respondent and subgroup variable
     rows = 2 * pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
-    return pm.stream_in_turn(session, SCHEMA, rows, read)
+    return pm.sums_stream(session, SCHEMA, submissions, batches_of, rows)
