@@ -223,12 +223,13 @@ class _InTurn:
 
 
 def stream_in_turn(session, schema: pa.Schema, rows: int, read):
-    """:func:`stream` of ``read()`` (a model's reads, returning its batches), taken in turn when ``rows``, the
-    rows of its largest read, are large: more than two such reads fit in half of DuckDB's memory limit at
-    READ_BYTES_PER_ROW (the other half for the models dbt builds beside them). A large read waits for the
-    model before it to have written its last batch (at most TURN_WAIT_SECONDS); small ones (a million submissions: 0.8 M student rows,
-    0.2 GB) run side by side, as dbt schedules them. Two sums models at ten million side by side ran DuckDB
-    out of its 2 GB (their sorted reads, or one's read beside the other's table)."""
+    """:func:`stream` of ``read()`` (a model's reads, returning its batches), in turn when it is large: when
+    two reads of ``rows`` rows (the model's largest) at READ_BYTES_PER_ROW would need more than half of
+    DuckDB's memory limit (the other half for the models dbt builds beside them). A large read waits until
+    the large one before it has written its last batch (at most TURN_WAIT_SECONDS); small ones (a million
+    submissions: 0.8 M student rows, 0.2 GB) run side by side, as dbt schedules them. Two sums models at
+    ten million side by side ran DuckDB out of its 2 GB (their sorted reads, or one's read beside the
+    other's table)."""
     turn = _TURN if 2 * rows * READ_BYTES_PER_ROW > memory_limit(session) / 2 else None
     if turn is not None and not turn.acquire(timeout=TURN_WAIT_SECONDS):
         log.warning("a large read waited %d s for its turn and goes on without it", TURN_WAIT_SECONDS)
