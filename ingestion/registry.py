@@ -81,6 +81,8 @@ class _Level:
     def contains(self, d: np.ndarray) -> np.ndarray:
         """Which rows of ``d`` are in the level (exact on all 128 bits)."""
         n = len(self.hi)
+        if n == 0:  # a compaction of segments that stored nothing
+            return np.zeros(len(d), dtype=bool)
         left = np.searchsorted(self.hi, d[:, 0], "left")
         at = np.minimum(left, n - 1)
         hit = (left < n) & (self.hi[at] == d[:, 0])  # a stored id with these high 64 bits

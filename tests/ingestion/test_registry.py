@@ -66,3 +66,13 @@ def test_sorted_orders_by_both_words():
     assert reg._sorted(d).tolist() == [[1, 9], [2, 2], [5, 1], [5, 2], [5, 3]]
     random = digests(f"id-{i}" for i in range(1000))
     assert np.array_equal(reg._sorted(random), random[np.lexsort((random[:, 1], random[:, 0]))])
+
+
+def test_a_compaction_of_empty_segments(tmp_path, monkeypatch):
+    """Batches whose ids were all stored already write empty segments; compacted, they make an empty level."""
+    monkeypatch.setattr(reg, "COMPACT_AT", 2)
+    r = _registry(tmp_path / "ids")
+    with r.claiming():
+        for k in range(4):
+            r.register(("c", 0, k, k), np.zeros((0, 2), dtype=np.uint64))
+        assert r.new_mask(["a", "b", "a"])[0].tolist() == [True, True, False]
