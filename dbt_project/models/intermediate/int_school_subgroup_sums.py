@@ -56,6 +56,10 @@ def recode_top_box(responses: np.ndarray, top_box_min: list[int]) -> None:
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
+    # built after int_school_item_sums (dbt orders the models by this ref, not used): a large read's turn
+    # ends with its last batch, before dbt commits its table, and at ten million a read beside that commit
+    # ran DuckDB out of its memory (pymodels.stream_in_turn)
+    dbt.ref("int_school_item_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
