@@ -11,7 +11,8 @@ students); nothing the size of the data goes into a temp table. Its sums, larger
 ten million), are never held whole: the model returns a stream (:func:`stream`) that dbt writes into the
 model's table as each block of cells is summed. dbt builds two models at a time; two sums models with
 large reads take turns (:func:`stream_in_turn`): side by side, at ten million, one's sorted read and the
-other's read or table ran DuckDB out of its 2 GB.
+other's read or table ran DuckDB out of its 2 GB. A turn ends with the stream, before dbt commits the
+table, and a read beside that commit ran out of memory too, so the sums models are also ordered by refs.
 
 Partitions (macros/partitions.sql, the SQL side of the same rule): an incremental model is given the
 build's var ``partitions`` as its config ``changed_partitions`` (dbt_project.yml renders it natively: a
