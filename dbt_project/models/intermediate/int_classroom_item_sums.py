@@ -47,7 +47,8 @@ def instrument_batches(instrument: str, rows: pm.CellRows, items: list[dict]):
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_school_subgroup_sums (dbt orders the models by this ref, not used): see there
+    # built after int_school_subgroup_sums (dbt orders the models by this ref, not used; see there), and last:
+    # only the report at the end of the build reads the classroom sums
     dbt.ref("int_school_subgroup_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
