@@ -9,10 +9,10 @@ Memory: a sums model reads each instrument's rows once, sorted (DuckDB's sort, u
 spills), keeping one byte per answer and a cell number per row (ten million submissions: ~0.3 GB for the
 students); nothing the size of the data goes into a temp table. Its sums, larger than the rows (~37 M at
 ten million), are never held whole: the model returns a stream (:func:`stream`) that dbt writes into the
-model's table as each block of cells is summed. dbt builds two models at a time; two sums models with
-large reads take turns (:func:`stream_in_turn`): side by side, at ten million, one's sorted read and the
-other's read or table ran DuckDB out of its 2 GB. A turn ends with the stream, before dbt commits the
-table, and a read beside that commit ran out of memory too, so the sums models are also ordered by refs.
+model's table as each block of cells is summed. dbt builds two models at a time, but never two sums
+models: each refs the one before it (item, subgroup, classroom sums). Side by side, at ten million, one's
+sorted read beside the other's read, or beside the commit of the other's table, ran DuckDB out of its
+2 GB (BENCHMARKS.md, "The response sums in bounded memory" and "Small reads side by side").
 
 Partitions (macros/partitions.sql, the SQL side of the same rule): an incremental model is given the
 build's var ``partitions`` as its config ``changed_partitions`` (dbt_project.yml renders it natively: a
@@ -22,18 +22,13 @@ and the models' pre-hook ``delete_changed_partitions()`` deletes the same partit
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "largest_instrument", "partition_condition",
-           "relation", "sql_literal", "stream", "stream_in_turn", "sums_stream", "table_batches", "weighted_sum_batches"]
-
-log = logging.getLogger(__name__)
+__all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "partition_condition", "relation", "sql_literal",
+           "stream", "sums_stream", "table_batches", "weighted_sum_batches"]
 
 SKIPPED = -1  # a skipped item's answer in the matrices: the kernel's (weights.cell_sums.SKIPPED; a part
 # of the warehouse does not import another part, tests/orchestration/test_pymodels.py checks they agree)
@@ -103,8 +98,7 @@ def cell_rows(session, rows: str, submissions, item_ids: list[str], keys: tuple[
 
     The cells are numbered in key order (a small temp table) and the rows sorted by number and submission
     id: a sort on an integer and one text (at ten million, the five text keys of a cell ran DuckDB out of
-    its memory), read a batch at a time into one byte per answer. Large reads take turns
-    (:func:`stream_in_turn`)."""
+    its memory), read a batch at a time into one byte per answer."""
     key_list = ", ".join(keys)
     session.execute(f"""create or replace temp table _cells as
         select *, row_number() over (order by {key_list}) - 1 as cell_id
@@ -169,90 +163,12 @@ def _stack(parts: list[np.ndarray], dtype, shape: tuple) -> np.ndarray:
     return out
 
 
-# DuckDB's memory per row of a sorted read (cell number, submission id, weights, a byte per answer; its
-# sort, the join before it): a read of ten million submissions' 8 M student rows peaked at 1.2 GB under a
-# 1 GB limit (spilling) and took what it was given under 2 GB.
-READ_BYTES_PER_ROW = 150
-_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 10**3, "MB": 10**6,
-          "GB": 10**9, "TB": 10**12}
-_TURN = threading.Lock()  # the turn of large reads; dbt runs a build's models in threads of one process
-# How long a large read waits for its turn before it goes on without it (and risks DuckDB's memory): far
-# longer than a model holds it (ten million submissions: 94 s), but a model that failed while dbt still
-# held its unread stream (an exception's traceback) gives the turn back only when that is collected.
-TURN_WAIT_SECONDS = 1800
-
-
-def memory_limit(session) -> int:
-    """DuckDB's memory limit in bytes (the setting reads like '1.8 GiB')."""
-    text = session.sql("select current_setting('memory_limit')").fetchall()[0][0]
-    number, unit = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", text).groups()
-    return int(float(number) * _UNITS[unit])
-
-
-def largest_instrument(session, respondents, condition: str = "true") -> int:
-    """The counted respondents of the instrument with the most of them, in the rows of ``respondents`` (the
-    ref of int_respondents) that meet ``condition`` (a model's changed partitions): the size of its
-    largest read, in respondents."""
-    counts = session.sql(f"select count(*) from {relation(respondents)} where {condition} group by instrument").fetchall()
-    return max((n for (n,) in counts), default=0)
-
-
-class _InTurn:
-    """``batches`` that give the turn back when they end, fail, or are dropped unread (a dbt error
-    between the model's return and its table)."""
-
-    def __init__(self, batches, turn: threading.Lock | None):
-        self.batches, self.turn = iter(batches), turn
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        try:
-            return next(self.batches)
-        except BaseException:  # StopIteration (the end) too
-            self.give_back()
-            raise
-
-    def give_back(self) -> None:
-        turn, self.turn = self.turn, None
-        if turn is not None:
-            turn.release()
-
-    def __del__(self):
-        self.give_back()
-
-
-def stream_in_turn(session, schema: pa.Schema, rows: int, read):
-    """:func:`stream` of ``read()`` (a model's reads, returning its batches), in turn when it is large: when
-    two reads of ``rows`` rows (the model's largest) at READ_BYTES_PER_ROW would need more than half of
-    DuckDB's memory limit (the other half for the models dbt builds beside them). A large read waits until
-    the large one before it has written its last batch (at most TURN_WAIT_SECONDS); small ones (a million
-    submissions: 0.8 M student rows, 0.2 GB) run side by side, as dbt schedules them. Two sums models at
-    ten million side by side ran DuckDB out of its 2 GB (their sorted reads, or one's read beside the
-    other's table)."""
-    turn = _TURN if 2 * rows * READ_BYTES_PER_ROW > memory_limit(session) / 2 else None
-    if turn is not None and not turn.acquire(timeout=TURN_WAIT_SECONDS):
-        log.warning("a large read waited %d s for its turn and goes on without it", TURN_WAIT_SECONDS)
-        turn = None
-    try:
-        batches = read()
-    except BaseException:
-        if turn is not None:
-            turn.release()
-        raise
-    return stream(session, schema, _InTurn(batches, turn))
-
-
-def sums_stream(session, schema: pa.Schema, submissions: dict, batches_of, rows: int):
+def sums_stream(session, schema: pa.Schema, submissions: dict, batches_of):
     """What a sums model returns: for each instrument of ``submissions`` ({instrument: the ref of its
     staging model}), ``batches_of(instrument, staged)`` (which reads the instrument's rows and returns its
-    batches, summed as they are taken), all read in turn when ``rows`` are large (:func:`stream_in_turn`)."""
-    def read():
-        parts = [batches_of(instrument, staged) for instrument, staged in submissions.items()]
-        return (batch for part in parts for batch in part)
-
-    return stream_in_turn(session, schema, rows, read)
+    batches, summed as they are taken). Every read is done before dbt writes the first batch."""
+    parts = [batches_of(instrument, staged) for instrument, staged in submissions.items()]
+    return stream(session, schema, (batch for part in parts for batch in part))
 
 
 def stream(session, schema: pa.Schema, batches):

@@ -352,6 +352,22 @@ def _started(settings, run: int = 0) -> list[str]:
     return re.findall(r"\d+ of \d+ START (?:test|sql [\w ]*?model|[\w ]*?model) (?:\w+\.)?(\w+) ", runs[run])
 
 
+def test_the_response_sums_are_built_one_after_the_other(built):
+    """Never two sums models at once (each refs the one before it): at ten million one's sorted read beside
+    another's read, or beside the commit of its table, ran DuckDB out of its memory (dbt_project.pymodels)."""
+    import re
+    from itertools import pairwise
+
+    log = (built[0].layout.dbt_logs / "dbt.log").read_text().split("Running with dbt=")[1]
+    sums = ["int_school_item_sums", "int_school_subgroup_sums", "int_classroom_item_sums"]
+
+    def at(event: str, model: str) -> int:
+        return re.search(rf"\d+ of \d+ {event} python incremental model intermediate\.{model} ", log).start()
+
+    for before, after in pairwise(sums):
+        assert at("OK created", before) < at("START", after), (before, after)
+
+
 def test_reconciliation_tests_run_beside_the_build_not_ahead_of_the_models_after_them(built):
     """Two whole-table checks wait for a later leaf (a depends_on, or the unique test's ``after``), so dbt
     does not hold the children of what they check for them: each child starts before its check does
