@@ -1,7 +1,9 @@
 """A dbt-duckdb plugin: the statistical functions DuckDB lacks, registered on every dbt connection.
 
 ``t_two_sided_p(t, df)`` and ``t_critical(df, alpha)`` are :mod:`leap.inference`'s (one definition of
-the significance rules for Python and SQL). Configured in ``profiles.yml`` (``plugins``).
+the significance rules for Python and SQL). ``leap_turn_done(model)`` gives the turn of large reads back
+(:data:`dbt_project.pymodels.TURN`): the sums models' post-hook, run after dbt's commit of their table.
+Configured in ``profiles.yml`` (``plugins``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import numpy as np
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
-from duckdb.sqltypes import DOUBLE
+from duckdb.sqltypes import BOOLEAN, DOUBLE, VARCHAR
 
+from dbt_project.pymodels import TURN
 from leap import inference
 
 
@@ -44,3 +47,5 @@ class Plugin(BasePlugin):
         # vectorized (Arrow) UDFs: a chunk of rows per call, ~100x faster than one Python call per row
         conn.create_function("t_two_sided_p", _p, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")
         conn.create_function("t_critical", _critical, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")
+        # an effect, not a value: DuckDB must call it once per post-hook, never fold or cache it
+        conn.create_function("leap_turn_done", TURN.give_back, [VARCHAR], BOOLEAN, side_effects=True)

@@ -9,10 +9,10 @@ Memory: a sums model reads each instrument's rows once, sorted (DuckDB's sort, u
 spills), keeping one byte per answer and a cell number per row (ten million submissions: ~0.3 GB for the
 students); nothing the size of the data goes into a temp table. Its sums, larger than the rows (~37 M at
 ten million), are never held whole: the model returns a stream (:func:`stream`) that dbt writes into the
-model's table as each block of cells is summed. dbt builds two models at a time, but never two sums
-models: each refs the one before it (item, subgroup, classroom sums). Side by side, at ten million, one's
-sorted read beside the other's read, or beside the commit of the other's table, ran DuckDB out of its
-2 GB (BENCHMARKS.md, "The response sums in bounded memory" and "Small reads side by side").
+model's table as each block of cells is summed. dbt builds two models at a time; two sums models with
+large reads take turns (:data:`TURN`), each from before its first read until dbt has committed its table:
+side by side, at ten million, one's sorted read beside the other's read, or beside the commit of the
+other's table, ran DuckDB out of its 2 GB. Small reads (a million submissions) run side by side.
 
 Partitions (macros/partitions.sql, the SQL side of the same rule): an incremental model is given the
 build's var ``partitions`` as its config ``changed_partitions`` (dbt_project.yml renders it natively: a
@@ -22,13 +22,18 @@ and the models' pre-hook ``delete_changed_partitions()`` deletes the same partit
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["CellRows", "cell_rows", "finish_pending", "item_numbers", "partition_condition", "relation", "sql_literal",
-           "stream", "sums_stream", "table_batches", "weighted_sum_batches"]
+__all__ = ["TURN", "CellRows", "cell_rows", "finish_pending", "item_numbers", "largest_instrument", "partition_condition",
+           "relation", "sql_literal", "stream", "sums_stream", "table_batches", "weighted_sum_batches"]
+
+log = logging.getLogger(__name__)
 
 SKIPPED = -1  # a skipped item's answer in the matrices: the kernel's (weights.cell_sums.SKIPPED; a part
 # of the warehouse does not import another part, tests/orchestration/test_pymodels.py checks they agree)
@@ -163,12 +168,130 @@ def _stack(parts: list[np.ndarray], dtype, shape: tuple) -> np.ndarray:
     return out
 
 
-def sums_stream(session, schema: pa.Schema, submissions: dict, batches_of):
-    """What a sums model returns: for each instrument of ``submissions`` ({instrument: the ref of its
-    staging model}), ``batches_of(instrument, staged)`` (which reads the instrument's rows and returns its
-    batches, summed as they are taken). Every read is done before dbt writes the first batch."""
-    parts = [batches_of(instrument, staged) for instrument, staged in submissions.items()]
-    return stream(session, schema, (batch for part in parts for batch in part))
+# -- large reads take turns ----------------------------------------------------------------------
+
+# DuckDB's memory per row of a sorted read (cell number, submission id, weights, a byte per answer; its
+# sort, the join before it): a read of ten million submissions' 8 M student rows peaked at 1.2 GB under a
+# 1 GB limit (spilling) and took what it was given under 2 GB.
+READ_BYTES_PER_ROW = 150
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 10**3, "MB": 10**6,
+          "GB": 10**9, "TB": 10**12}
+# How long a large read waits for its turn before it goes on without it (and risks DuckDB's memory): far
+# longer than a model holds it (ten million submissions: ~95 s).
+TURN_WAIT_SECONDS = 1800
+# How long a turn waits for dbt's commit once the model's stream has ended: dbt gives it back after the
+# commit (the post-hook `leap_turn_done`, dbt_project/functions.py); a model whose table failed to be
+# written or committed runs no post-hook, and the next large read waits this long instead.
+COMMIT_WAIT_SECONDS = 300
+
+
+class _Turn:
+    """The turn of the large reads: one sums model at a time holds it, from before its first read until
+    dbt has committed its table (dbt builds a build's models in threads of one process). Side by side, at
+    ten million, one model's sorted read beside another's read, or beside the commit of its table, ran
+    DuckDB out of its 2 GB."""
+
+    def __init__(self):
+        self._lock = threading.Lock()  # held by the model whose turn it is
+        self._state = threading.Lock()  # guards the two below
+        self.holder: str | None = None
+        self._timer: threading.Timer | None = None
+
+    def take(self, model: str) -> bool:
+        """Wait for the turn (at most TURN_WAIT_SECONDS); False when the model goes on without it."""
+        if not self._lock.acquire(timeout=TURN_WAIT_SECONDS):
+            log.warning("%s waited %d s for the turn of large reads and goes on without it", model, TURN_WAIT_SECONDS)
+            return False
+        with self._state:
+            self.holder = model
+        return True
+
+    def stream_ended(self, model: str) -> None:
+        """The model's last batch is taken: dbt writes and commits its table next. Its turn is given back
+        by the post-hook after the commit, or after COMMIT_WAIT_SECONDS when none comes."""
+        with self._state:
+            if self.holder == model and self._timer is None:
+                self._timer = threading.Timer(COMMIT_WAIT_SECONDS, self.give_back, [model])
+                self._timer.daemon = True
+                self._timer.start()
+
+    def give_back(self, model: str) -> bool:
+        """Give the turn back if ``model`` holds it (True); else nothing (False: a small read, or late)."""
+        with self._state:
+            if self.holder != model:
+                return False
+            self.holder = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self._lock.release()
+        return True
+
+
+TURN = _Turn()
+
+
+def memory_limit(session) -> int:
+    """DuckDB's memory limit in bytes (the setting reads like '1.8 GiB')."""
+    text = session.sql("select current_setting('memory_limit')").fetchall()[0][0]
+    number, unit = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", text).groups()
+    return int(float(number) * _UNITS[unit])
+
+
+def largest_instrument(session, respondents, condition: str = "true") -> int:
+    """The counted respondents of the instrument with the most of them, in the rows of ``respondents`` (the
+    ref of int_respondents) that meet ``condition`` (a model's changed partitions): the size of its
+    largest read, in respondents."""
+    counts = session.sql(f"select count(*) from {relation(respondents)} where {condition} group by instrument").fetchall()
+    return max((n for (n,) in counts), default=0)
+
+
+class _InTurn:
+    """A model's batches while it holds the turn: their end tells the turn that dbt's commit comes next; a
+    failure, or the batches dropped unread (a dbt error between the model's return and its table), gives
+    the turn back at once."""
+
+    def __init__(self, batches, model: str):
+        self.batches, self.model, self.ended = iter(batches), model, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.batches)
+        except StopIteration:
+            self.ended = True
+            TURN.stream_ended(self.model)
+            raise
+        except BaseException:
+            TURN.give_back(self.model)
+            raise
+
+    def __del__(self):
+        if not self.ended:
+            TURN.give_back(self.model)
+
+
+def sums_stream(session, schema: pa.Schema, model: str, submissions: dict, batches_of, rows: int):
+    """What the sums model ``model`` (its table's name) returns: for each instrument of ``submissions``
+    ({instrument: the ref of its staging model}), ``batches_of(instrument, staged)`` (which reads the
+    instrument's rows and returns its batches, summed as they are taken); every read is done before dbt
+    writes the first batch.
+
+    In turn (:data:`TURN`) when the reads are large: when two reads of ``rows`` rows (the model's largest)
+    at READ_BYTES_PER_ROW would need more than half of DuckDB's memory limit (the other half for the models
+    dbt builds beside them). Small ones (a million submissions: 0.8 M student rows, 0.2 GB) run side by
+    side, as dbt schedules them."""
+    in_turn = 2 * rows * READ_BYTES_PER_ROW > memory_limit(session) / 2 and TURN.take(model)
+    try:
+        parts = [batches_of(instrument, staged) for instrument, staged in submissions.items()]
+    except BaseException:
+        if in_turn:
+            TURN.give_back(model)
+        raise
+    batches = (batch for part in parts for batch in part)
+    return stream(session, schema, _InTurn(batches, model) if in_turn else batches)
 
 
 def stream(session, schema: pa.Schema, batches):

@@ -102,3 +102,138 @@ def test_a_skip_is_the_kernels_code():
 ])
 def test_partition_condition_is_the_macros_rule(parts, incremental, condition):
     assert pm.partition_condition(parts, incremental) == condition
+
+
+# -- large reads in turn -------------------------------------------------------------------------
+
+SMALL, LARGE = 10, 10**8  # rows of a model's largest read: a few, and far more than a quarter of 1 GB holds
+SCHEMA = pa.schema([("x", pa.int64())])
+
+
+def _batches_of(n: int = 3):
+    """A sums model's batches_of: its reads done when called, then ``n`` batches."""
+    def batches_of(instrument, staged):
+        return (pa.record_batch([pa.array([k])], schema=SCHEMA) for k in range(n))
+    return batches_of
+
+
+def _sums(con, model: str, rows: int, batches_of=None):
+    return pm.sums_stream(con, SCHEMA, model, {"student": None}, batches_of or _batches_of(), rows)
+
+
+@pytest.fixture
+def limited():
+    """A connection with the dbt plugin's functions on it (as dbt-duckdb opens its own)."""
+    from dbt_project.functions import Plugin
+
+    con = duckdb.connect(config={"memory_limit": "1GB"})
+    Plugin(name="functions", plugin_config={}).configure_connection(con)
+    yield con
+    con.close()
+    assert pm.TURN.holder is None  # every test leaves the turn free
+
+
+def _write_and_commit(con, relation, table: str = "t") -> None:
+    """What dbt does with a model's relation: its table in a transaction, then the commit."""
+    con.execute("begin")
+    con.register("sums", relation)
+    con.execute(f"create table {table} as select * from sums")
+    con.execute("commit")
+
+
+def test_duckdbs_memory_limit_in_bytes(limited):
+    assert pm.memory_limit(limited) == pytest.approx(10**9, rel=0.01)  # shown as '953.6 MiB'
+    limited.execute("set memory_limit = '3GiB'")
+    assert pm.memory_limit(limited) == 3 * 2**30
+
+
+def test_the_largest_instrument_counts_its_respondents(limited):
+    limited.execute("create table r as select * from (values ('student', 'fall'), ('student', 'spring'), "
+                    "('student', 'fall'), ('teacher', 'fall')) as t(instrument, term)")
+    respondents = limited.sql("select * from r")
+    assert pm.largest_instrument(limited, respondents) == 3
+    assert pm.largest_instrument(limited, respondents, "term = 'fall'") == 2
+    assert pm.largest_instrument(limited, respondents, "false") == 0
+
+
+def test_small_reads_run_side_by_side(limited):
+    first = _sums(limited, "a", SMALL)  # its table not written yet
+    assert pm.TURN.holder is None
+    second = _sums(limited, "b", SMALL)
+    assert first.to_arrow_table().num_rows == second.to_arrow_table().num_rows == 3
+
+
+def test_a_large_read_holds_the_turn_until_dbt_has_committed_its_table(limited):
+    _write_and_commit(limited, _sums(limited, "a", LARGE))
+    assert pm.TURN.holder == "a"  # the stream has ended and the table is committed: the post-hook is next
+    assert limited.sql("select leap_turn_done('a')").fetchall() == [(True,)]
+    assert pm.TURN.holder is None
+    assert limited.sql("select leap_turn_done('a')").fetchall() == [(False,)]  # a small read's post-hook
+
+
+def test_a_large_read_waits_for_the_commit_of_the_one_before_it(limited):
+    import threading
+
+    _write_and_commit(limited, _sums(limited, "a", LARGE))  # stream ended, table committed, no post-hook yet
+    started, done = threading.Event(), []
+
+    def second_model():
+        con = limited.cursor()
+        started.set()
+        done.append(_sums(con, "b", LARGE).to_arrow_table().num_rows)
+        pm.TURN.give_back("b")
+
+    thread = threading.Thread(target=second_model)
+    thread.start()
+    started.wait(5)
+    thread.join(0.5)
+    assert thread.is_alive() and not done  # waiting for a's post-hook
+    limited.sql("select leap_turn_done('a')").fetchall()
+    thread.join(5)
+    assert done == [3]
+
+
+def test_the_turn_is_given_back_when_a_model_fails_or_its_table_is_never_written(limited):
+    def fails(instrument, staged):
+        raise RuntimeError("a read failed")
+
+    with pytest.raises(RuntimeError):
+        _sums(limited, "a", LARGE, fails)
+    assert pm.TURN.holder is None
+
+    def block_fails(instrument, staged):
+        yield from _batches_of(1)(instrument, staged)
+        raise RuntimeError("a block failed")
+
+    with pytest.raises(Exception, match="a block failed"):
+        _sums(limited, "a", LARGE, block_fails).to_arrow_table()
+    assert pm.TURN.holder is None
+    relation = _sums(limited, "a", LARGE)
+    assert pm.TURN.holder == "a"
+    del relation
+    import gc
+
+    gc.collect()
+    assert pm.TURN.holder is None
+
+
+def test_a_table_never_committed_gives_the_turn_back_after_the_commit_wait(limited, monkeypatch):
+    import time
+
+    monkeypatch.setattr(pm, "COMMIT_WAIT_SECONDS", 0.2)
+    assert _sums(limited, "a", LARGE).to_arrow_table().num_rows == 3  # its commit failed: no post-hook
+    assert pm.TURN.holder == "a"
+    deadline = time.monotonic() + 5
+    while pm.TURN.holder is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pm.TURN.holder is None
+
+
+def test_a_turn_never_given_back_delays_a_large_read_but_does_not_stop_it(limited, monkeypatch):
+    monkeypatch.setattr(pm, "TURN_WAIT_SECONDS", 0.2)
+    assert pm.TURN.take("stuck")  # a model whose stream is held by a traceback, never collected
+    try:
+        assert _sums(limited, "late", LARGE).to_arrow_table().num_rows == 3
+        assert pm.TURN.holder == "stuck"  # the late model did not take (or give back) a turn it never had
+    finally:
+        assert pm.TURN.give_back("stuck")

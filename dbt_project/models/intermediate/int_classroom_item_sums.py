@@ -47,12 +47,10 @@ def instrument_batches(instrument: str, rows: pm.CellRows, items: list[dict]):
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_school_subgroup_sums (dbt orders the models by this ref, not used; see there), and last:
-    # only the report at the end of the build reads the classroom sums
-    dbt.ref("int_school_subgroup_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
     def batches_of(instrument: str, staged):
         items = [i for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
@@ -60,4 +58,6 @@ def model(dbt, session):
         rows = pm.cell_rows(session, classrooms_sql(dbt, instrument), staged, [i["item_id"] for i in items], KEYS)
         return instrument_batches(instrument, rows, items)
 
-    return pm.sums_stream(session, SCHEMA, submissions, batches_of)
+    # a read's rows: one per respondent and classroom (a student lists one; the fewer teachers, several)
+    rows = pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
+    return pm.sums_stream(session, SCHEMA, dbt.this.identifier, submissions, batches_of, rows)

@@ -54,6 +54,7 @@ def model(dbt, session):
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
     def batches_of(instrument: str, staged):
         item_ids = [i["item_id"] for i in pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)]
@@ -62,4 +63,5 @@ def model(dbt, session):
         return pm.weighted_sum_batches(SCHEMA, instrument, rows, item_ids,
                                        category_sum_blocks(rows.cell, rows.responses, rows.values["w"]))
 
-    return pm.sums_stream(session, SCHEMA, submissions, batches_of)
+    rows = pm.largest_instrument(session, dbt.ref("int_respondents"), changed)  # a read's rows: one per respondent
+    return pm.sums_stream(session, SCHEMA, dbt.this.identifier, submissions, batches_of, rows)

@@ -56,13 +56,10 @@ def recode_top_box(responses: np.ndarray, top_box_min: list[int]) -> None:
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append", on_schema_change="fail")
     pm.finish_pending(session)
-    # built after int_school_item_sums (dbt orders the models by this ref, not used): at ten million a
-    # sums model's sorted read beside another's read, or beside the commit of its table, ran DuckDB out of
-    # its memory (dbt_project.pymodels)
-    dbt.ref("int_school_item_sums")
     # named, not iterated in place: dbt finds a Python model's refs among the calls' arguments and the
     # assignments, not in a dict whose .items() is called
     submissions = {"teacher": dbt.ref("stg_lake__teacher_submissions"), "student": dbt.ref("stg_lake__student_submissions")}
+    changed = pm.partition_condition(dbt.config.get("changed_partitions"), dbt.is_incremental)
 
     def batches_of(instrument: str, staged):
         items = pm.item_numbers(session, dbt.ref("int_item_numbers"), dbt.ref("items"), instrument)
@@ -73,4 +70,6 @@ def model(dbt, session):
         return pm.weighted_sum_batches(SCHEMA, instrument, rows, [i["item_id"] for i in items],
                                        category_sum_blocks(rows.cell, rows.responses, rows.values["w"]))
 
-    return pm.sums_stream(session, SCHEMA, submissions, batches_of)
+    # a read's rows: at most one per respondent and subgroup variable
+    rows = 2 * pm.largest_instrument(session, dbt.ref("int_respondents"), changed)
+    return pm.sums_stream(session, SCHEMA, dbt.this.identifier, submissions, batches_of, rows)
