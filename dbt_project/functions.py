@@ -42,10 +42,16 @@ def _critical(df: pa.Array, alpha: pa.Array) -> pa.Array:
     return _column(out)
 
 
+def _turn_done(model: str) -> bool:
+    """The sums model ``model``'s post-hook: give back the turn of large reads it holds (True), if any."""
+    return TURN.give_back(model)
+
+
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         # vectorized (Arrow) UDFs: a chunk of rows per call, ~100x faster than one Python call per row
         conn.create_function("t_two_sided_p", _p, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")
         conn.create_function("t_critical", _critical, [DOUBLE, DOUBLE], DOUBLE, type="arrow", null_handling="special")
-        # an effect, not a value: DuckDB must call it once per post-hook, never fold or cache it
-        conn.create_function("leap_turn_done", TURN.give_back, [VARCHAR], BOOLEAN, side_effects=True)
+        # an effect, not a value: DuckDB must call it once per post-hook, never fold or cache it. A module's
+        # function, not a bound method made for the call: DuckDB keeps the callable it is given
+        conn.create_function("leap_turn_done", _turn_done, [VARCHAR], BOOLEAN, side_effects=True)
