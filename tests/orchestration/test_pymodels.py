@@ -179,9 +179,12 @@ def test_a_large_read_waits_for_the_commit_of_the_one_before_it(limited):
 
     def second_model():
         con = limited.cursor()
-        started.set()
-        done.append(_sums(con, "b", LARGE).to_arrow_table().num_rows)
-        pm.TURN.give_back("b")
+        try:
+            started.set()
+            done.append(_sums(con, "b", LARGE).to_arrow_table().num_rows)
+            pm.TURN.give_back("b")
+        finally:
+            con.close()
 
     thread = threading.Thread(target=second_model)
     thread.start()
