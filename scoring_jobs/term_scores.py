@@ -363,7 +363,10 @@ def _workers(n_respondents: list[int]) -> int:
 
 
 def _stage(path: Path, rows: pa.Table) -> None:
+    """A batch's score rows, uncompressed: the file lives until the term's partition is written from it
+    (read once, in this step), where snappy cost a quarter of the write (0.17 -> 0.12 s per 200,000 rows)
+    for 11% of its size."""
     import pyarrow.parquet as pq
 
     if rows.num_rows:
-        pq.write_table(rows, path)
+        pq.write_table(rows, path, compression="none")

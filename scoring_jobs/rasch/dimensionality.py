@@ -192,15 +192,22 @@ def _statistics(responses: np.ndarray, log_eps: np.ndarray, theta: np.ndarray):
 
 
 def local_dependence(responses: np.ndarray, thresholds: np.ndarray, n_steps: np.ndarray, n_sim: int = 100,
-                     seed: int = 0) -> LocalDependence:
+                     seed: int = 0, persons: tuple[np.ndarray, np.ndarray] | None = None) -> LocalDependence:
     """First contrast and Q3 of ``responses`` ``(n_persons, n_items)`` (integers, ``-1`` = missing, every
     category scorable by ``thresholds``), persons at their WLE measures, with a parallel analysis of
-    ``n_sim`` simulated data sets (0 = none; seeded, so the same input gives the same result)."""
-    persons, _ = score_responses(responses, thresholds, n_steps)
+    ``n_sim`` simulated data sets (0 = none; seeded, so the same input gives the same result).
+
+    ``persons``: the WLE measures and extreme-score flags of these rows against ``thresholds``, when the
+    caller has them (a calibration's own person estimates: a WLE depends on the row alone, so they are the
+    ones scoring the rows here would give, bit for bit); else the rows are scored here."""
+    if persons is None:
+        scored, _ = score_responses(responses, thresholds, n_steps)
+        persons = (scored.theta, scored.extreme)
+    theta, extreme = persons
     log_eps = log_eps_from_thresholds(thresholds, n_steps)
-    keep = ~persons.extreme & np.isfinite(persons.theta)
-    eigenvalue, loadings, q3, q3_mean, q3_max, pair = _statistics(responses[keep], log_eps, persons.theta[keep])
-    sims = _parallel_analysis(responses, persons.theta, thresholds, n_steps, n_sim, seed)
+    keep = ~extreme & np.isfinite(theta)
+    eigenvalue, loadings, q3, q3_mean, q3_max, pair = _statistics(responses[keep], log_eps, theta[keep])
+    sims = _parallel_analysis(responses, theta, thresholds, n_steps, n_sim, seed)
     return LocalDependence(int(keep.sum()), eigenvalue, loadings, q3, q3_mean, q3_max, pair, *sims)
 
 

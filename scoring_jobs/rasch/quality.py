@@ -133,7 +133,8 @@ def assess(cal, responses, cuts: LevelCuts | None = None, n_sim: int = 50, seed:
         notes.append(f"item, category and residual statistics on a random {MAX_PERSONS:,} of the "
                      f"{int(scored.sum()):,} scored persons (seed {seed})")
     if keep.sum() >= MIN_PERSONS and len(cal.item_names) >= 2:
-        local = local_dependence(resp[everyone], cal.thresholds, cal.n_steps, n_sim=n_sim, seed=seed)
+        local = local_dependence(resp[everyone], cal.thresholds, cal.n_steps, n_sim=n_sim, seed=seed,
+                                 persons=(p.theta[everyone], p.extreme[everyone]))
     else:
         notes.append(f"dimensionality and Q3 need at least {MIN_PERSONS} persons with a non-extreme score and "
                      "two items: not computed")

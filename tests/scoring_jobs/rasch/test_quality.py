@@ -13,7 +13,7 @@ from scipy.stats import norm
 from support.rasch import FIXTURES, load_wide
 
 from scoring_jobs.rasch import calibrate, score
-from scoring_jobs.rasch.anchored import score_responses
+from scoring_jobs.rasch.anchored import score_responses, unscorable_as_missing
 from scoring_jobs.rasch.classification import LevelCuts, classification_accuracy
 from scoring_jobs.rasch.dimensionality import (
     EIGEN_RULE,
@@ -108,6 +108,28 @@ def test_planted_locally_dependent_pair_has_the_largest_q3():
     assert clean.q3_star < 0.2 and not clean.to_dict(cal.item_names)["local_dependence"]["flagged"]
     # the mean Q3 is negative, about -1/(L-1), because each measure is estimated from the same responses
     assert -2 / 14 < clean.q3_mean < 0
+
+
+def test_a_calibrations_own_measures_give_the_statistics_scoring_the_rows_gives():
+    """assess hands the calibration's person measures to local_dependence instead of scoring the rows again:
+    the same statistics to the bit, on data with missing responses and a top category only extreme scorers
+    used on one item (treated as missing for the measures, as the calibration did)."""
+    rng = np.random.default_rng(24)
+    y = simulate_responses(rng.normal(0, 1, 600), items(rng, 8), rng)
+    y[rng.random(y.shape) < 0.08] = -1
+    y[:, 2] = np.minimum(y[:, 2], 2)
+    y[np.argmax(np.where(y >= 0, y, 0).sum(axis=1)), 2] = 3  # the top scorer alone uses category 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate(y, n_steps=np.full(8, 3))
+    resp, _ = unscorable_as_missing(y, cal.thresholds, cal.n_steps)
+    given = local_dependence(resp, cal.thresholds, cal.n_steps, n_sim=5, seed=1,
+                             persons=(cal.persons.theta, cal.persons.extreme))
+    scored = local_dependence(resp, cal.thresholds, cal.n_steps, n_sim=5, seed=1)
+    for field in ("n_persons", "eigenvalue", "q3_mean", "q3_max", "q3_max_pair"):
+        assert getattr(given, field) == getattr(scored, field)
+    for field in ("loadings", "q3", "sim_eigenvalues", "sim_q3_star"):
+        np.testing.assert_array_equal(getattr(given, field), getattr(scored, field))
 
 
 def test_pairwise_correlations_match_pandas_pairwise_deletion():
