@@ -122,3 +122,33 @@ def test_a_fit_started_at_a_related_estimate_reaches_the_same_maximum_in_fewer_s
                                                                                start=pooled)
         assert started.design_steps != pooled.design_steps and started.iterations == fresh.iterations
         np.testing.assert_array_equal(started.thresholds, fresh.thresholds)
+
+
+@pytest.mark.parametrize("model", ["pcm", "rsm"])
+def test_the_last_newton_step_is_applied_without_evaluating_again(model, monkeypatch):
+    """One evaluation of the likelihood per Newton step and one at the start, none after the step that met the
+    stopping rule; the standard errors from the Hessian of the point before it are those of the estimate
+    (a fresh evaluation there) to 1e-9 relative, and the gradient there is nil."""
+    rng = np.random.default_rng(6)
+    thr = np.array([[-1.0, 0.0, 1.0], [-0.5, 0.4, 1.2], [0.2, 0.8, 1.5], [-1.2, -0.3, 0.6], [0.0, 0.5, 1.0]])
+    resp = simulate_responses(rng.normal(0, 1.0, 2000), thr, rng, missing=0.05)
+    calls, objectives = [], []
+    evaluate, init = _Objective.evaluate, _Objective.__init__
+
+    def counting(self, p, hessian=True):
+        calls.append(p.copy())
+        return evaluate(self, p, hessian)
+
+    def keep(self, *args):
+        init(self, *args)
+        objectives.append(self)
+
+    monkeypatch.setattr(_Objective, "evaluate", counting)
+    monkeypatch.setattr(_Objective, "__init__", keep)
+    res = fit_cml(resp, model)
+    assert res.converged and len(calls) == res.iterations  # the start, then one per step but the last
+    _, g, H = evaluate(objectives[0], res.params)
+    assert np.abs(g).max() < 1e-6
+    fresh = np.sqrt(np.diag(np.linalg.inv(-H)))
+    used = np.sqrt(np.diag(np.linalg.inv(-evaluate(objectives[0], calls[-1])[2])))
+    np.testing.assert_allclose(used, fresh, rtol=1e-9)
