@@ -19,6 +19,9 @@ the pieces were given, so a step's output is the same, row for row, whatever the
   with a worker finish before the error comes out. A worker that dies (killed, out of memory) is a
   :class:`~leap.errors.LeapError` that says what to do. Callers close the iterator when they stop reading
   early (``contextlib.closing``), so the pool never outlives their step.
+* **One pool for several maps**: :func:`worker_pool` gives the maps of one step (nested ones too: the
+  calibration's fits feed its quality reports) the same ``workers`` processes, so the cores run one worker
+  each and every worker imports its modules once; without it each map has a pool of its own.
 * **Callers' scripts** need ``if __name__ == "__main__":`` around what they run: a spawned worker imports
   the script it was started from (the ``leap`` command, Airflow's task runner and pytest do this already).
 """
@@ -33,10 +36,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["available_cores", "cgroup_cpu_quota", "die_with", "ordered_map", "worker_count"]
+__all__ = ["WorkerPool", "available_cores", "cgroup_cpu_quota", "die_with", "ordered_map", "worker_count", "worker_pool"]
 
 # The environment a worker is spawned with. Its numpy runs one BLAS thread: with a BLAS thread per core in
 # each of N workers, N workers on N cores oversubscribe them, and OpenBLAS's threads spin while they wait
@@ -93,28 +97,66 @@ def worker_count(pieces: int | None = None) -> int:
     return max(1, min(n, pieces)) if pieces is not None else n
 
 
-def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None = None) -> Iterator[R]:
-    """``fn(piece)`` for every piece, in order, on ``workers`` processes (default :func:`worker_count`).
+@dataclass(frozen=True)
+class WorkerPool:
+    """Worker processes shared by the :func:`ordered_map` calls of one step (:func:`worker_pool`)."""
+
+    executor: object | None  # a concurrent.futures.ProcessPoolExecutor; None: one worker, this process
+    workers: int
+
+
+@contextmanager
+def worker_pool(workers: int | None = None) -> Iterator[WorkerPool]:
+    """One pool of ``workers`` processes (default :func:`worker_count`) for several :func:`ordered_map`
+    calls, nested ones too (a map whose pieces come from another map's results): their pieces queue for
+    the same processes instead of each map spawning its own, so the machine's cores run one worker each
+    and every worker imports its modules once. With one worker there are no processes: the maps run here.
+    Shut down, its running pieces finished, when the block ends."""
+    workers = worker_count() if workers is None else workers
+    if workers <= 1:
+        yield WorkerPool(None, 1)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(os.getpid(),))
+    try:
+        yield WorkerPool(executor, workers)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None = None,
+                pool: WorkerPool | None = None) -> Iterator[R]:
+    """``fn(piece)`` for every piece, in order, on ``workers`` processes (default :func:`worker_count`), or
+    on ``pool``'s (:func:`worker_pool`; its size then sets the window).
 
     ``fn`` must be a module-level function and the pieces and results picklable. ``pieces`` may be a
     generator: it is read only as workers free up, so the parent can read the next input while the
     workers compute (the window keeps ``workers + 1`` pieces in flight)."""
-    workers = worker_count() if workers is None else workers
-    if workers <= 1:
+    if pool is not None:
+        yield from _mapped(fn, pieces, pool)
+        return
+    with worker_pool(workers) as own:
+        yield from _mapped(fn, pieces, own)
+
+
+def _mapped(fn: Callable[[T], R], pieces: Iterable[T], pool: WorkerPool) -> Iterator[R]:
+    """:func:`ordered_map` on a pool: when it stops (an error, or the caller stopped reading), its pieces
+    not started are cancelled and the ones started are waited for, so none outlives the map."""
+    if pool.executor is None:
         yield from map(fn, pieces)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import wait
     from concurrent.futures.process import BrokenProcessPool
 
     window: deque = deque()
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(os.getpid(),))
     try:
         for piece in pieces:
             with _worker_environment():
-                window.append(pool.submit(fn, piece))
-            if len(window) > workers:
+                window.append(pool.executor.submit(fn, piece))
+            if len(window) > pool.workers:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
@@ -128,7 +170,7 @@ def ordered_map(fn: Callable[[T], R], pieces: Iterable[T], workers: int | None =
     finally:
         for future in window:  # an error, or the caller stopped reading: start nothing more
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        wait(window)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from leap.errors import LeapError
 from leap.fsutil import write_atomic
 from leap.instrument import cut_scores, levels, load_catalog, scaled_components
 from leap.locks import scoring_lock
-from leap.parallel import ordered_map, worker_count
+from leap.parallel import WorkerPool, ordered_map, worker_count, worker_pool
 from scoring_jobs import tables
 from scoring_jobs.inputs import connect_warehouse, term_matrix
 
@@ -127,7 +127,8 @@ def calibrate_reference(settings: Settings, school_year: str, term: str, *, mode
     # the scales are fitted on the workers, and linked here while the quality reports of the scales before
     # them are computed (the generator is read as the workers free up); a scale's folder is put in place
     # once its report is in
-    with closing(ordered_map(_quality_files, _calibrated_scales(run, scales), _quality_workers(scales))) as done:
+    with worker_pool(_quality_workers(scales)) as pool, \
+            closing(ordered_map(_quality_files, _calibrated_scales(run, scales, pool), pool=pool)) as done:
         for tmp, out in done:
             shutil.rmtree(out, ignore_errors=True)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -159,14 +160,17 @@ class _Run:
     created_new: list = field(default_factory=list)
 
 
-def _calibrated_scales(run: _Run, scales: list) -> Iterator[tuple]:
+def _calibrated_scales(run: _Run, scales: list, pool: WorkerPool) -> Iterator[tuple]:
     """Calibrate and link each scale, collecting its rows in ``run``; for a scale whose folder does not
     exist yet, write the calibration files into a temporary folder and yield the piece of work that adds
     its quality report (:func:`_quality_files`). The fits run on the workers (:func:`_fit_scale`), the
-    scales side by side; the linking (each scale on its own reporting scale) and the rows here, in order."""
+    scales side by side; the linking (each scale on its own reporting scale) and the rows here, in order.
+    ``pool`` is the quality reports' too, so a fit and a report queue for the same processes: with a pool
+    each, four workers ran on two cores, each importing the engine (the step 18.4 -> 17.7 s alone at a
+    million submissions, 32.1 -> 30.8 CPU-seconds, every file and row the same)."""
     todo = [s for s in scales if s[3].shape[0] > 0]
     fits = ordered_map(_fit_scale, ((run.model, items, resp, np.array([ins.item(i).max_category for i in items]))
-                                    for ins, _, items, resp, *_ in todo), _quality_workers(scales))
+                                    for ins, _, items, resp, *_ in todo), pool=pool)
     with closing(fits):
         for (ins, comp, items, resp, ids, cuts, fp), cal in zip(todo, fits, strict=True):
             if isinstance(cal, str):  # one scale that cannot be calibrated never stops the others

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from leap.errors import LeapError
-from leap.parallel import available_cores, ordered_map, worker_count
+from leap.parallel import available_cores, ordered_map, worker_count, worker_pool
 
 
 def _square_and_pid(x: int) -> tuple[int, int]:
@@ -184,3 +184,33 @@ def test_a_script_without_a_main_guard_fails_with_what_to_do_instead_of_hanging(
     assert run.returncode != 0
     assert "a worker process ran the script that started it" in run.stderr
     assert '__name__ == "__main__"' in run.stderr
+
+
+def test_maps_nested_on_one_pool_share_its_workers_and_keep_their_order():
+    """A map whose pieces come from another map's results (the calibration: fits, then quality reports),
+    both on one worker_pool: every result in order, and no more processes than the pool's workers."""
+    inner_pids = []
+
+    def squares(results):
+        for sq, pid in results:
+            inner_pids.append(pid)
+            yield sq
+
+    with worker_pool(2) as pool:
+        inner = ordered_map(_square_and_pid, range(8), pool=pool)
+        outer = list(ordered_map(_square_and_pid, squares(inner), pool=pool))
+    assert [sq for sq, _ in outer] == [(x * x) ** 2 for x in range(8)]
+    pids = set(inner_pids) | {pid for _, pid in outer}
+    assert len(pids) <= 2 and os.getpid() not in pids
+
+
+def test_a_map_on_a_shared_pool_that_fails_leaves_the_pool_to_the_next_map():
+    with worker_pool(2) as pool:
+        with pytest.raises(ValueError, match="piece 3 is bad"):
+            list(ordered_map(_fail_on_three, range(10), pool=pool))
+        assert [sq for sq, _ in ordered_map(_square_and_pid, range(5), pool=pool)] == [0, 1, 4, 9, 16]
+
+
+def test_a_pool_of_one_worker_runs_the_maps_here():
+    with worker_pool(1) as pool:
+        assert {pid for _, pid in ordered_map(_square_and_pid, range(3), pool=pool)} == {os.getpid()}
