@@ -200,9 +200,8 @@ def _newton(obj: _Objective, n_free: int, max_iter: int, tol: float, start: np.n
     """Newton-Raphson with step halving. A step below ``tol`` is the last: the estimate is ``p + step``,
     returned with the log-likelihood and Hessian at ``p``, not evaluated again at ``p + step`` (one
     evaluation of the likelihood, gradient and Hessian fewer per fit: DIF of a million submissions' six
-    scales 16.3 -> 14.1 s on one process). Near the
-    maximum the Hessian moves by O(step) and the log-likelihood by O(g * step) = O(step^2): with steps below
-    1e-9 the standard errors are those at ``p + step`` to ~1e-9 relative, the log-likelihood to ~1e-18."""
+    scales 16.3 -> 14.1 s on one process). Near the maximum the Hessian moves by O(step) and the
+    log-likelihood by O(g * step) = O(step^2): with steps below 1e-9 the standard errors are those at ``p + step`` to ~1e-9 relative, the log-likelihood to ~1e-18."""
     p = np.zeros(n_free) if start is None else start.copy()
     ll, g, H = obj.evaluate(p)
     for it in range(1, max_iter + 1):
