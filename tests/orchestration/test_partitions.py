@@ -116,3 +116,40 @@ def test_a_new_term_rebuilds_its_partitions_only_and_equals_a_build_from_scratch
             assert na.equals(b[column].isna()), (table, column)
             assert ((a[column][~na] - b[column][~na]).abs() <= 1e-12 * b[column][~na].abs().clip(lower=1)).all(), \
                 (table, column)
+
+
+def _marts(settings) -> set[str]:
+    con = duckdb.connect(str(settings.layout.warehouse), read_only=True)
+    try:
+        return {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                          "where table_schema = 'marts'").fetchall()}
+    finally:
+        con.close()
+
+
+def test_the_warehouse_step_leaves_the_score_marts_to_the_scoring_step(platform):
+    """dbt_build excludes source:scoring+: the scoring DAG that follows every warehouse build builds those
+    marts on the new scores (built in both, they were built twice). Before scoring they do not exist; after
+    it they do, with rows, and neither step has anything left to do on a second run."""
+    from leap.orchestration import flows
+
+    settings = platform
+    _land(settings, simulate(SimConfig(seed=4).with_total_schools(8)).records)
+    built = flows.warehouse_build(settings, {})
+    assert "--exclude source:scoring+" in built["dbt_build"]["dbt"]
+    marts = _marts(settings)
+    assert "fct_item_response_distribution" in marts  # the item marts: the warehouse build's
+    assert not marts & {"fct_school_scale_scores", "fct_school_growth", "fct_score_level_distribution"}
+
+    year = sorted(freshness.partitions(settings))[0].split("/")[0]
+    flows.calibration(settings, {"school_year": year, "term": "fall"})
+    scored = flows.scoring(settings, {"school_year": year})
+    assert "skipped" not in scored["build_scores"]
+    assert {"fct_school_scale_scores", "fct_school_growth", "fct_score_level_distribution"} <= _marts(settings)
+    con = duckdb.connect(str(settings.layout.warehouse), read_only=True)
+    try:
+        assert con.execute("select count(*) from marts.fct_school_scale_scores").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert flows.warehouse_build(settings, {})["dbt_build"]["skipped"] == "up to date"
+    assert flows.scoring(settings, {"school_year": year})["build_scores"]["skipped"] == "up to date"
