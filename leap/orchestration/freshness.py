@@ -8,8 +8,10 @@ The chain and its inputs (each fingerprint includes the one above it, so a chang
   partition (school year × term) has its own stamp, so that a build rebuilds the incremental models for
   the partitions whose files changed only (:func:`partition_plan`); a change of code, inputs or settings
   (``warehouse-base``) rebuilds every partition;
-- ``calibration:<year>:<term>:<model>``: the warehouse (a calibration of the same data is the same);
-- ``score:<year>:<term>``: the warehouse, the item banks (the files of the scoring tables
+- ``calibration:<year>:<term>:<model>``: the term's rows (:func:`term`: the warehouse's base and that
+  partition's files; a calibration of the same data is the same), so a new spring does not calibrate
+  fall again;
+- ``score:<year>:<term>``: the term's rows, the item banks (the files of the scoring tables
   ``item_bank_*`` and ``reporting_scales``), the calibration asked for;
 - ``scores`` (dbt on what the scores feed): the warehouse and the files of every scoring table (item
   banks, scores, drift, DIF: dbt's ``scoring`` source), so a manual ``leap scoring score`` invalidates
@@ -17,7 +19,7 @@ The chain and its inputs (each fingerprint includes the one above it, so a chang
 - ``growth``: the scores' fingerprint and the school years with growth;
 - ``publish``: the stamps of the three builds.
 
-A full build brings every model up to date, so it records ``scores`` and ``growth`` too.
+The chain's warehouse build leaves the score and growth marts to ``scores`` (orchestration.tasks.dbt_build).
 """
 
 from __future__ import annotations
@@ -104,11 +106,21 @@ def record_partitions(settings: Settings) -> None:
 ITEM_BANK_TABLES = ("item_bank_calibrations", "item_bank_thresholds", "reporting_scales")
 
 
-def score_term(settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:
+def term(settings: Settings, school_year: str, term: str) -> str:
+    """What a term's rows in the warehouse are built from: the base (code, inputs, settings) and the term's
+    validated files. The warehouse's models keep a term's rows a function of those alone (the incremental
+    models rebuild a partition from its own files and equal a build from scratch:
+    tests/orchestration/test_partitions.py), so a step that reads one term's rows (a calibration, a term's
+    scoring) is current while this is, whatever other terms arrived meanwhile."""
+    return stamps.fingerprint("term", warehouse_base(settings), school_year, term,
+                              partitions(settings).get(f"{school_year}/{term}"))
+
+
+def score_term(settings: Settings, school_year: str, term_: str, calibration_id: str | None) -> str:
     from scoring_jobs import tables
 
-    return stamps.fingerprint("score", warehouse(settings), tables.fingerprint(settings, *ITEM_BANK_TABLES),
-                              calibration_id or "latest", school_year, term)
+    return stamps.fingerprint("score", term(settings, school_year, term_),
+                              tables.fingerprint(settings, *ITEM_BANK_TABLES), calibration_id or "latest")
 
 
 def scores(settings: Settings) -> str:
@@ -121,9 +133,9 @@ def growth(settings: Settings, school_years: list[str]) -> str:
     return stamps.fingerprint("growth", scores(settings), sorted(school_years))
 
 
-def calibration(settings: Settings, school_year: str, term: str, model: str) -> str:
+def calibration(settings: Settings, school_year: str, term_: str, model: str) -> str:
     # Not the item banks' generation: a calibration that finds its item bank already stored renews nothing.
-    return stamps.fingerprint("calibration", warehouse(settings), school_year, term, model)
+    return stamps.fingerprint("calibration", term(settings, school_year, term_), model)
 
 
 def publish(con) -> str:

@@ -149,12 +149,12 @@ def dbt_build(settings: Settings, force: bool = False) -> dict:
     code, inputs or settings changed, or with ``force``).
 
     Left out: ``source:scoring+`` (SCORES_SELECTION), the score and growth marts. A new warehouse makes
-    every term's scores stale (``freshness.score_term`` covers the warehouse), so the scoring DAG, which
-    runs after every warehouse build (its schedule is the warehouse asset), scores the terms again and
-    builds those marts (``build_scores``) whether or not they were built here: built here too, they were
-    built twice, on the scores of the warehouse before (63 of the build's 173 nodes; at a million
-    submissions 3.4 s of dbt's threads on a first build, whose scores are empty, and the whole score
-    marts again on every later one). ``leap warehouse build`` still builds every model."""
+    them stale (``freshness.scores`` covers the warehouse), so the scoring DAG, which runs after every
+    warehouse build (its schedule is the warehouse asset), scores the changed terms again and builds those
+    marts (``build_scores``) whether or not they were built here: built here too, they were built twice,
+    on the scores of the warehouse before (63 of the build's 173 nodes; at a million submissions 3.4 s of
+    dbt's threads on a first build, whose scores are empty, and the whole score marts again on every
+    later one). ``leap warehouse build`` still builds every model."""
     def run() -> dict:
         plan = None if force else freshness.partition_plan(settings)
         out = run_dbt(settings, exclude=SCORES_SELECTION, partitions=plan, full_refresh=plan is None)

@@ -100,6 +100,32 @@ def test_a_new_item_bank_makes_the_scoring_of_every_term_stale(leap_env):
     assert len(calls) == 2
 
 
+def test_a_new_term_leaves_the_other_terms_calibration_and_scoring_current(leap_env):
+    """Calibrating or scoring fall reads fall's rows only: spring's files arriving (the warehouse changes)
+    leave both current; a new fall file, or a change of the base (an enrolment file), does not."""
+    settings, calls = leap_env, []
+    _lake_file(settings, "a.parquet")
+    fall = {"calibration:2024-25:fall:pcm": lambda con: freshness.calibration(settings, "2024-25", "fall", "pcm"),
+            "score:2024-25:fall": lambda con: freshness.score_term(settings, "2024-25", "fall", None)}
+    spring = {"score:2024-25:spring": lambda con: freshness.score_term(settings, "2024-25", "spring", None)}
+    freshness.unless_current(settings, fall, _counting_run(calls))
+    freshness.unless_current(settings, spring, _counting_run(calls))
+    warehouse = freshness.warehouse(settings)
+    path = settings.layout.validated / "instrument=student/school_year=2024-25/term=spring" / "s.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")
+    assert freshness.warehouse(settings) != warehouse  # the warehouse is rebuilt for spring ...
+    assert freshness.unless_current(settings, fall, _counting_run(calls))["skipped"] == "up to date"  # ... not fall
+    assert "skipped" not in freshness.unless_current(settings, spring, _counting_run(calls))
+    _lake_file(settings, "b.parquet")  # a new fall file
+    assert "skipped" not in freshness.unless_current(settings, fall, _counting_run(calls))
+    settings.layout.inputs.mkdir(parents=True, exist_ok=True)
+    (settings.layout.inputs / "enrolment.csv").write_text("school_id\n")  # the base: every term
+    assert "skipped" not in freshness.unless_current(settings, fall, _counting_run(calls))
+    assert "skipped" not in freshness.unless_current(settings, spring, _counting_run(calls))
+    assert len(calls) == 6
+
+
 def test_a_failing_step_records_nothing_and_runs_again(leap_env):
     settings = leap_env
     steps = {"warehouse": lambda con: freshness.warehouse(settings)}
