@@ -238,6 +238,8 @@ def _restart_broker(data_dir: Path):
         elif path.name != "bench-records.txt":
             path.unlink()
     broker = KafkaBroker(home, free_port(), NodeSpec(heap="1g"))
+    while broker.port == broker.controller_port():  # fixed in node.json, which free_port() does not know
+        broker = KafkaBroker(home, free_port(), NodeSpec(heap="1g"))
     broker.start(timeout=120)
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     os.environ.pop("LEAP_TOPIC_PREFIX", None)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ingestion.embedded.process import ManagedProcess, free_port, port_free, port_taken
+from ingestion.embedded.process import PORT_HINT, ManagedProcess, free_port, port_free, port_taken
 from leap.errors import LeapError
 
 JAVA_HINT = ("install Java 17 or later (Debian: sudo apt-get install -y openjdk-17-jre-headless) or point "
@@ -229,6 +229,10 @@ class KafkaBroker(ManagedProcess):
         if self.node() and not (self.data_dir / "meta.properties").exists():
             self.node_file.unlink()  # a format that did not finish: start over
         controller_port = self.controller_port()
+        if controller_port == self.port:  # a kept home's controller port is fixed (node.json): Kafka would
+            # stop on "Each listener must have a different port", naming neither
+            raise LeapError(f"port {self.port} is this broker's controller port ({self.node_file}); the broker "
+                            "needs another", hint=PORT_HINT, exit_code=3)
         self.check_port_free(controller_port)
         config = self._write_config(controller_port)
         if not self.formatted:

@@ -201,6 +201,18 @@ def test_a_controller_port_held_by_a_connection_is_refused_before_kafka_starts(t
     assert broker.pid() is None and not (tmp_path / "kafka" / "data").exists()
 
 
+def test_a_port_equal_to_the_kept_controller_port_is_refused_before_kafka_starts(tmp_path):
+    """A kept broker home keeps its controller port (node.json); restarted on that same port as its
+    listener, Kafka would exit with a stack trace about listeners (seen once in a benchmark's restart)."""
+    from ingestion.embedded import KafkaBroker, NodeSpec
+
+    port = free_port()
+    broker = KafkaBroker(tmp_path / "kafka", port, NodeSpec(heap="256m"), controller_port=port)
+    with pytest.raises(LeapError, match=f"port {port} is this broker's controller port"):
+        broker.start(timeout=30)
+    assert broker.pid() is None and not (tmp_path / "kafka" / "data").exists()
+
+
 def test_a_failed_start_reports_the_first_error_ahead_of_the_stack_trace(tmp_path):
     from ingestion.embedded.process import log_tail
 
