@@ -8,7 +8,7 @@ The chain and its inputs (each fingerprint includes the one above it, so a chang
   partition (school year × term) has its own stamp, so that a build rebuilds the incremental models for
   the partitions whose files changed only (:func:`partition_plan`); a change of code, inputs or settings
   (``warehouse-base``) rebuilds every partition;
-- ``calibration:<year>:<term>:<model>``: the term's rows (:func:`term`: the warehouse's base and that
+- ``calibration:<year>:<term>:<model>``: the term's rows (:func:`term_rows`: the warehouse's base and that
   partition's files; a calibration of the same data is the same), so a new spring does not calibrate
   fall again;
 - ``score:<year>:<term>``: the term's rows, the item banks (the files of the scoring tables
@@ -106,7 +106,7 @@ def record_partitions(settings: Settings) -> None:
 ITEM_BANK_TABLES = ("item_bank_calibrations", "item_bank_thresholds", "reporting_scales")
 
 
-def term(settings: Settings, school_year: str, term: str) -> str:
+def term_rows(settings: Settings, school_year: str, term: str) -> str:
     """What a term's rows in the warehouse are built from: the base (code, inputs, settings) and the term's
     validated files. The warehouse's models keep a term's rows a function of those alone (the incremental
     models rebuild a partition from its own files and equal a build from scratch:
@@ -116,10 +116,10 @@ def term(settings: Settings, school_year: str, term: str) -> str:
                               partitions(settings).get(f"{school_year}/{term}"))
 
 
-def score_term(settings: Settings, school_year: str, term_: str, calibration_id: str | None) -> str:
+def score_term(settings: Settings, school_year: str, term: str, calibration_id: str | None) -> str:
     from scoring_jobs import tables
 
-    return stamps.fingerprint("score", term(settings, school_year, term_),
+    return stamps.fingerprint("score", term_rows(settings, school_year, term),
                               tables.fingerprint(settings, *ITEM_BANK_TABLES), calibration_id or "latest")
 
 
@@ -133,9 +133,9 @@ def growth(settings: Settings, school_years: list[str]) -> str:
     return stamps.fingerprint("growth", scores(settings), sorted(school_years))
 
 
-def calibration(settings: Settings, school_year: str, term_: str, model: str) -> str:
+def calibration(settings: Settings, school_year: str, term: str, model: str) -> str:
     # Not the item banks' generation: a calibration that finds its item bank already stored renews nothing.
-    return stamps.fingerprint("calibration", term(settings, school_year, term_), model)
+    return stamps.fingerprint("calibration", term_rows(settings, school_year, term), model)
 
 
 def publish(con) -> str:
