@@ -6,7 +6,7 @@ intermediate and mart models on the validated zone (tests included), then publis
 for BI (Parquet + a read-only DuckDB snapshot, swapped atomically). Emits
 **`leap://warehouse/marts`**, which starts *leap_scoring* and *leap_partner_refresh*. What the
 scores feed (`--exclude source:scoring+`: the score and growth marts) is left to *leap_scoring*,
-which scores every term again on the new warehouse and builds them.
+which scores the terms whose rows changed and builds them.
 
 Never two dbt runs at once: `max_active_runs=1`, the one-slot `leap_warehouse` pool shared by
 every task that writes the warehouse, and the warehouse lock (`leap.locks.warehouse_lock`).
