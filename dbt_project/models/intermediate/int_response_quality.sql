@@ -20,7 +20,7 @@
 {%- set min_items = var('pattern_min_items') %}
 with counted as (
     select l.submission_id, l.instrument, l.school_year, l.term, l.school_id, l.sample, l.respondent_key, l.submitted_at,
-        l.ingested_at, l.kafka_partition, l.kafka_offset, l.duration_seconds,
+        l.ingested_at, l.kafka_partition, l.kafka_offset, l.duration_seconds, l.n_submissions_in_term,
         p.n_answered, p.n_answered >= {{ min_items }} and p.is_same_answer as is_straightlined,
         coalesce(p.n_answered >= {{ min_items }}
             and l.duration_seconds < {{ var('min_seconds_per_item') }} * p.n_answered, false) as is_too_fast,
@@ -50,7 +50,8 @@ flagged as (
 )
 
 select
-    submission_id, instrument, school_year, term, school_id, sample, respondent_key, n_answered, duration_seconds, is_straightlined,
+    submission_id, instrument, school_year, term, school_id, sample, respondent_key, n_submissions_in_term, n_answered,
+    duration_seconds, is_straightlined,
     is_duplicate_content, is_straightline_batch, is_too_fast,
     case when is_duplicate_content then 'duplicate_content' when is_straightline_batch then 'straightline_batch'
         when is_too_fast then 'too_fast'
