@@ -6,8 +6,8 @@
 -- int_response_quality already has a row per latest submission (and its n_submissions_in_term): the
 -- rest of the submission's columns are joined back from the lake by submission_id (unique, tested on
 -- int_submissions_unioned) instead of running the dedup window of int_submissions_latest a second
--- time; at a million submissions int_respondents, on the build's longest chain with the other dbt
--- thread idle, 3.0-3.1 -> 2.2-2.4 s (BENCHMARKS.md, session 24).
+-- time (int_respondents is on the build's longest chain; at a million submissions ~0.1 s and 0.2 CPU-s
+-- less, within the host's noise: BENCHMARKS.md, session 24).
 select u.*, q.n_submissions_in_term
 from {{ ref('int_response_quality') }} as q
 inner join {{ ref('int_submissions_unioned') }} as u using (submission_id)
