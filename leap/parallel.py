@@ -8,7 +8,9 @@ the pieces were given, so a step's output is the same, row for row, whatever the
 
 * **How many**: ``LEAP_WORKERS`` (default: the cores this process may use: its CPU affinity and a
   container's CPU quota), never more than there are pieces; 1 runs every piece in this process, with no
-  pool at all (tests, small runs, debugging).
+  pool at all (tests, small runs, debugging); its pieces run on one BLAS thread, as they do on a worker,
+  so the output is the same bits either way (OpenBLAS on two threads can round a matrix product or an
+  inverse differently in the last bit than on one).
 * **Memory stays bounded**: at most ``workers + 1`` pieces are in flight (submitted, or being read back),
   so the pieces' inputs and results held at once are a few pieces, never the whole step.
 * **Processes, spawned**: the engine holds the GIL, so threads would not help; ``spawn`` (not ``fork``)
@@ -146,7 +148,10 @@ def _mapped(fn: Callable[[T], R], pieces: Iterable[T], pool: WorkerPool) -> Iter
     """:func:`ordered_map` on a pool: when it stops (an error, or the caller stopped reading), its pieces
     not started are cancelled and the ones started are waited for, so none outlives the map."""
     if pool.executor is None:
-        yield from map(fn, pieces)
+        for piece in pieces:
+            with _one_blas_thread():
+                result = fn(piece)
+            yield result  # outside the limit: the caller's own work between pieces keeps its threads
         return
     from concurrent.futures import wait
     from concurrent.futures.process import BrokenProcessPool
@@ -171,6 +176,18 @@ def _mapped(fn: Callable[[T], R], pieces: Iterable[T], pool: WorkerPool) -> Iter
         for future in window:  # an error, or the caller stopped reading: start nothing more
             future.cancel()
         wait(window)
+
+
+@contextmanager
+def _one_blas_thread():
+    """This process's BLAS libraries (numpy's and scipy's OpenBLAS) on one thread while the block runs, as
+    ``_WORKER_ENV`` sets them in a worker: the environment variables are read when a library loads, so in
+    this process, where they are loaded already, the limit is set through the libraries (threadpoolctl,
+    ~0.5 ms: it looks up the libraries loaded now, so one a piece loads the first time is covered next time)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @contextmanager

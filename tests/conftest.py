@@ -13,17 +13,7 @@ parts together (every test under tests/e2e/); ``slow`` — more than about 20 se
 
 from __future__ import annotations
 
-import os
-
-# One BLAS thread in the test process, as in every worker process (leap.parallel._WORKER_ENV), set before
-# numpy loads OpenBLAS: on some CPUs OpenBLAS with two threads inverts the same small CML Hessian with a
-# different last bit than with one (standard errors ~1e-16 apart), and
-# test_quality_reports_on_worker_processes_equal_those_made_in_one_process compares a calibration run in
-# this process with one run on workers byte for byte. The product's own one-process path
-# (LEAP_WORKERS=1) still uses numpy's default threads: see issue 14's session-24 note.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 import pytest
 from support.kafka import isolate, shared_platform, start_kafka, tansu_platform

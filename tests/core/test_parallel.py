@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,6 +74,42 @@ def test_workers_run_one_blas_thread_without_airflow_and_the_parent_keeps_its_en
         assert "OPENBLAS_NUM_THREADS" not in os.environ  # only while a piece is submitted
     assert set(seen) == {("1", "1")}
     assert "OPENBLAS_NUM_THREADS" not in os.environ and "_AIRFLOW__AS_LIBRARY" not in os.environ
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="one core: OpenBLAS runs one thread whatever it is told")
+def test_pieces_run_on_one_blas_thread_in_this_process_too_and_its_own_threads_come_back(tmp_path):
+    """With one worker the pieces run here, where numpy's OpenBLAS loaded with two threads: they must run on
+    one, as on a worker (two threads can change a result's last bit, so the output would depend on
+    LEAP_WORKERS), and the process's own work between and after them keeps its two."""
+    script = textwrap.dedent("""
+        import json
+        import numpy
+        from threadpoolctl import threadpool_info
+        from leap.parallel import ordered_map
+
+        def blas_threads(_=None):
+            return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+        if __name__ == "__main__":
+            seen = {"before": blas_threads(), "between": []}
+            for workers in (1, 2):
+                pieces = []
+                for threads in ordered_map(blas_threads, range(3), workers=workers):
+                    pieces.append(threads)
+                    seen["between"].append(blas_threads())
+                seen[workers] = pieces
+            seen["after"] = blas_threads()
+            print(json.dumps(seen))
+    """)
+    (tmp_path / "blas.py").write_text(script)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    run = subprocess.run([sys.executable, str(tmp_path / "blas.py")], capture_output=True, text=True,
+                         timeout=120, cwd=os.getcwd(), env=env)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["before"] == [2]
+    assert seen["1"] == [[1]] * 3 and seen["2"] == [[1]] * 3
+    assert seen["between"] == [[2]] * 6 and seen["after"] == [2]
 
 
 def test_the_cores_are_capped_by_a_container_cpu_quota(tmp_path):
