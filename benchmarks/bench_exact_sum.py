@@ -9,6 +9,11 @@ accuracy, on synthetic data shaped like the response sums.
 2. Order: 2 million lognormal terms of both signs in 2,000 groups, summed at one thread / 2 GB and at four
    threads / 300 MB from two shuffles: groups whose sums differ, float and exact.
 3. Accuracy: the exact sums against Python's correctly rounded math.fsum.
+4. Where an exact sum's time goes (``--parts``): ten aggregates per group (of ten terms) over rows shaped like the score
+   marts' (2.9 M score rows in 82,000 school x term x scale groups at a million submissions), one DuckDB
+   thread, the best of three: DuckDB's float sum and count, the whole exact_sum, and the ways a term could
+   be cut into integers (one HUGEINT part; one BIGINT part; three BIGINT parts, enough for the same range
+   and resolution as the two HUGEINT ones; a DECIMAL(38,18), which rounds each term at 1e-18).
 Writes benchmarks/out/exact_sum.json and prints the figures.
 """
 
@@ -78,11 +83,49 @@ def order_and_accuracy() -> dict:
     }
 
 
+def parts(rows: int = 2_900_000, groups: int = 82_000) -> dict:
+    """Seconds for one aggregate per group (see the module's point 4), the best of three."""
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "2GB"})
+    con.execute("select setseed(0.25)")
+    con.execute(f"create table t as select i % {groups} as g, exp(random() - 0.5) as w, 200 + 100 * random() as y "
+                f"from range({rows}) r(i)")
+    def ways_of(x: str) -> dict:
+        frac = f"(({x}) - trunc({x})) * pow(2.0, 60)"
+        return {
+            "float sum": f"sum({x})",
+            "count": f"count({x})",
+            "exact_sum": render(f"exact_sum('{x}')"),
+            "one HUGEINT part": f"sum(cast(round(({x}) * pow(2.0, 30)) as hugeint))",
+            "one BIGINT part": f"sum(cast(trunc({x}) as bigint))",
+            "three BIGINT parts": (f"sum(cast(trunc({x}) as bigint)), sum(cast(trunc({frac}) as bigint)), "
+                                   f"sum(cast(({frac} - trunc({frac})) * pow(2.0, 60) as bigint))"),
+            "DECIMAL(38,18)": f"sum(cast({x} as decimal(38, 18)))",
+        }
+    # ten sums of different terms in one query, as a mart takes them: the scan and the grouping are shared,
+    # so what each way adds per sum shows (one sum alone is mostly the grouping's cost)
+    terms = [f"w * (y - {k})" for k in range(0, 100, 10)]
+    ways = {name: ", ".join(ways_of(x)[name] for x in terms) for name in ways_of("w")}
+    out = {}
+    for name, aggregate in ways.items():
+        sql = f"select g, {aggregate} from t group by g"
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            con.execute(sql).fetchall()
+            times.append(time.perf_counter() - t)
+        out[name] = round(min(times), 3)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--respondents", type=int, default=400_000)
     ap.add_argument("--items", type=int, default=24)
+    ap.add_argument("--parts", action="store_true", help="only point 4: where an exact sum's time goes")
     args = ap.parse_args()
+    if args.parts:
+        print(json.dumps({"parts_seconds": parts()}, indent=2))
+        return
     result = {"cost_seconds": cost(args.respondents, args.items), "order_and_accuracy": order_and_accuracy()}
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
