@@ -9,8 +9,8 @@ accuracy, on synthetic data shaped like the response sums.
 2. Order: 2 million lognormal terms of both signs in 2,000 groups, summed at one thread / 2 GB and at four
    threads / 300 MB from two shuffles: groups whose sums differ, float and exact.
 3. Accuracy: the exact sums against Python's correctly rounded math.fsum.
-4. Where an exact sum's time goes (``--parts``): ten aggregates per group (of ten terms) over rows shaped like the score
-   marts' (2.9 M score rows in 82,000 school x term x scale groups at a million submissions), one DuckDB
+4. Where an exact sum's time goes (``--parts``): ten aggregates per group (of ten terms) over rows shaped
+   like the score marts' (2.9 M score rows in 82,000 school x term x scale groups at a million submissions), one DuckDB
    thread, the best of three: DuckDB's float sum and count, the whole exact_sum, and the ways a term could
    be cut into integers (one HUGEINT part; one BIGINT part; three BIGINT parts, enough for the same range
    and resolution as the two HUGEINT ones; a DECIMAL(38,18), which rounds each term at 1e-18).
@@ -84,7 +84,7 @@ def order_and_accuracy() -> dict:
 
 
 def parts(rows: int = 2_900_000, groups: int = 82_000) -> dict:
-    """Seconds for one aggregate per group (see the module's point 4), the best of three."""
+    """Seconds for ten aggregates per group of each way (the module's point 4), the best of three."""
     con = duckdb.connect(config={"threads": 1, "memory_limit": "2GB"})
     con.execute("select setseed(0.25)")
     con.execute(f"create table t as select i % {groups} as g, exp(random() - 0.5) as w, 200 + 100 * random() as y "
